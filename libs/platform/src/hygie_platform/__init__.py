@@ -1,0 +1,3 @@
+"""Hygie platform: what every service stands on."""
+
+__all__: list[str] = []

@@ -1,0 +1,241 @@
+"""Idempotent consumers: batched, retried, dead-lettered (ARCHITECTURE §4.3, CONVENTIONS §7-8).
+
+Delivery semantics of every subscription:
+- group id ``<topic prefix>hygie.<service>.<name>``, offsets committed manually, only after
+  the database transaction that applied the records has committed;
+- each record's event id is written to ``processed_events`` in that same transaction, so a
+  redelivered record is skipped;
+- a malformed or unknown-type record goes straight to ``<topic>.dlq``; a handler failure is
+  retried with exponential backoff ``consumer_max_attempts`` times, then dead-lettered; the
+  partition moves on either way.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord
+from aiokafka.errors import KafkaError
+from aiokafka.structs import OffsetAndMetadata
+from hygie_contracts import Event
+from opentelemetry.trace import SpanKind
+
+from . import kafka
+from .config import Settings
+from .db import DatabaseUnavailable, is_connection_error
+from .envelope import Envelope, MalformedEvent, decode_record
+from .telemetry import context_from_trace_headers, instruments, tracer
+from .uow import UnitOfWork, UnitOfWorkFactory
+
+__all__ = ["Handler", "Subscription", "SubscriptionRunner"]
+
+log = logging.getLogger(__name__)
+
+#: ``await handler(uow, envelope, event)``: apply one event inside the open unit of work.
+Handler = Callable[[UnitOfWork, Envelope, Event], Awaitable[None]]
+
+
+@dataclass(frozen=True)
+class Subscription:
+    """A consumer of some topics: its name (consumer group and inbox key) and its handler.
+
+    ``event_types`` limits the types it applies; records of other known types are skipped.
+    """
+
+    name: str
+    topics: tuple[str, ...]
+    handler: Handler
+    event_types: frozenset[str] | None = None
+
+
+@dataclass
+class _Item:
+    record: ConsumerRecord
+    envelope: Envelope | None = None
+    event: Event | None = None
+    error: BaseException | None = None
+    attempts: int = 0
+
+
+@dataclass
+class SubscriptionStatus:
+    """What /health and ``hygie status`` show of a subscription."""
+
+    group_id: str
+    connected: bool = False
+    processed: int = 0
+    skipped_duplicates: int = 0
+    dead_lettered: int = 0
+    last_error: str | None = None
+    lag: dict[str, int] = field(default_factory=dict)
+
+
+class SubscriptionRunner:
+    """Runs one subscription until cancelled."""
+
+    def __init__(self, settings: Settings, subscription: Subscription, *, service: str,
+                 uow: UnitOfWorkFactory, sleep: Callable[[float], Awaitable[None]] = asyncio.sleep
+                 ) -> None:
+        self.settings = settings
+        self.sub = subscription
+        self.service = service
+        self.uow = uow
+        self.consumer_key = f"{service}.{subscription.name}"
+        self.topics = tuple(settings.topic(t) for t in subscription.topics)
+        self.status = SubscriptionStatus(group_id=f"{settings.topic_prefix}hygie.{self.consumer_key}")
+        self._sleep = sleep
+        self._consumer: AIOKafkaConsumer | None = None
+
+    async def run(self) -> None:
+        backoff = 0.5
+        while True:
+            consumer = kafka.consumer(self.settings, *self.topics, group_id=self.status.group_id)
+            dlq = kafka.producer(self.settings)
+            try:
+                await kafka.ensure_topics(
+                    self.settings, [*self.sub.topics, *(t + kafka.DLQ_SUFFIX for t in self.sub.topics)]
+                )
+                await consumer.start()
+                await dlq.start()
+                self._consumer = consumer
+                self.status.connected = True
+                self.status.last_error = None
+                backoff = 0.5
+                while True:
+                    batch = await consumer.getmany(timeout_ms=500,
+                                                   max_records=self.settings.consumer_batch_size)
+                    for tp, records in batch.items():
+                        await self.process(records, dlq)
+                        await consumer.commit({tp: OffsetAndMetadata(records[-1].offset + 1, "")})
+            except asyncio.CancelledError:
+                raise
+            except (KafkaError, OSError, TimeoutError, DatabaseUnavailable) as exc:
+                # Nothing was committed: the consumer restarts from the committed offsets.
+                self.status.connected = False
+                self.status.last_error = f"{type(exc).__name__}: {exc}"
+                log.warning("consumer %s paused: %s", self.status.group_id, self.status.last_error)
+                await asyncio.sleep(backoff)
+                backoff = min(backoff * 2, 5.0)
+            finally:
+                self._consumer = None
+                self.status.connected = False
+                for client in (consumer, dlq):
+                    with contextlib.suppress(Exception):
+                        await client.stop()
+
+    async def lag(self) -> dict[str, int]:
+        """Records not yet processed, per assigned partition (``topic/partition``)."""
+        consumer = self._consumer
+        if consumer is None:
+            return self.status.lag
+        assigned = list(consumer.assignment())
+        if not assigned:
+            return {}
+        ends = await consumer.end_offsets(assigned)
+        out = {}
+        for tp in assigned:
+            committed = await consumer.committed(tp) or 0
+            out[f"{tp.topic}/{tp.partition}"] = max(ends[tp] - committed, 0)
+        self.status.lag = out
+        return out
+
+    # -- processing ---------------------------------------------------------------------
+
+    async def process(self, records: list[ConsumerRecord], dlq: AIOKafkaProducer) -> None:
+        """Apply records of one partition, in order; dead-letter what cannot be applied."""
+        items = [self._decode(r) for r in records]
+        good = [i for i in items if i.error is None and i.event is not None]
+        try:
+            await self._apply(good)
+        except Exception as exc:  # one bad record must not fail the others: retry one by one
+            if is_connection_error(exc):
+                raise DatabaseUnavailable(str(exc)) from exc
+            for item in good:
+                await self._apply_alone(item)
+        for item in items:
+            if item.error is not None:
+                await self._dead_letter(item, dlq)
+
+    def _decode(self, record: ConsumerRecord) -> _Item:
+        item = _Item(record)
+        try:
+            item.envelope = decode_record(record.headers, record.value)
+            wanted = self.sub.event_types
+            if wanted is None or item.envelope.type in wanted:
+                item.event = item.envelope.model()
+        except MalformedEvent as exc:
+            item.error = exc
+        return item
+
+    async def _apply(self, items: list[_Item]) -> None:
+        if not items:
+            return
+        started = time.perf_counter()
+        async with self.uow() as uow:
+            fresh = await uow.first_times(self.consumer_key, [i.envelope.id for i in items])  # type: ignore[union-attr]
+            for item in items:
+                assert item.envelope is not None and item.event is not None
+                if item.envelope.id in fresh:
+                    await self._handle(uow, item.envelope, item.event)
+        instruments().handler_seconds.record(time.perf_counter() - started, {"consumer": self.consumer_key})
+        instruments().consumed.add(len(items), {"consumer": self.consumer_key})
+        self.status.processed += len(fresh)
+        self.status.skipped_duplicates += len(items) - len(fresh)
+
+    async def _handle(self, uow: UnitOfWork, envelope: Envelope, event: Event) -> None:
+        parent = context_from_trace_headers(envelope.traceparent, envelope.tracestate)
+        if envelope.traceparent is None:
+            await self.sub.handler(uow, envelope, event)
+            return
+        with tracer.start_as_current_span(
+            f"process {envelope.type}", context=parent, kind=SpanKind.CONSUMER,
+            attributes={"messaging.consumer.group.name": self.status.group_id,
+                        "messaging.message.id": str(envelope.id)},
+        ):
+            await self.sub.handler(uow, envelope, event)
+
+    async def _apply_alone(self, item: _Item) -> None:
+        delay = self.settings.consumer_backoff_seconds
+        for attempt in range(1, self.settings.consumer_max_attempts + 1):
+            item.attempts = attempt
+            try:
+                await self._apply([item])
+                item.error = None
+                return
+            except Exception as exc:
+                if is_connection_error(exc):
+                    raise DatabaseUnavailable(str(exc)) from exc
+                item.error = exc
+                log.warning("consumer %s: event %s failed (attempt %s/%s): %s", self.consumer_key,
+                            item.envelope.id if item.envelope else "?", attempt,
+                            self.settings.consumer_max_attempts, exc)
+                if attempt < self.settings.consumer_max_attempts:
+                    await self._sleep(delay)
+                    delay *= 2
+
+    async def _dead_letter(self, item: _Item, dlq: AIOKafkaProducer) -> None:
+        record, error = item.record, item.error
+        assert error is not None
+        headers = [(k, v) for k, v in (record.headers or ()) if not k.startswith("x-")]
+        headers += [
+            ("x-error", str(error)[:4000].encode()),
+            ("x-error-type", type(error).__name__.encode()),
+            ("x-attempts", str(item.attempts).encode()),
+            ("x-original-topic", record.topic.encode()),
+            ("x-original-partition", str(record.partition).encode()),
+            ("x-original-offset", str(record.offset).encode()),
+            ("x-consumer-group", self.status.group_id.encode()),
+        ]
+        await (await dlq.send(kafka.dlq_topic(record.topic), key=record.key, value=record.value,
+                              headers=headers))
+        self.status.dead_lettered += 1
+        instruments().dead_lettered.add(1, {"consumer": self.consumer_key})
+        log.error("consumer %s: dead-lettered %s/%s@%s: %s: %s", self.consumer_key, record.topic,
+                  record.partition, record.offset, type(error).__name__, error)
+
+

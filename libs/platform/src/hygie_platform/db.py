@@ -1,0 +1,148 @@
+"""Database plumbing: one database per service, created on demand, migrated at start."""
+
+from __future__ import annotations
+
+import logging
+import zlib
+from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
+
+import asyncpg
+from alembic import command
+from alembic.config import Config
+from sqlalchemy import text
+from sqlalchemy.engine import Connection
+from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
+
+from .config import Settings
+
+__all__ = [
+    "DatabaseUnavailable",
+    "is_connection_error",
+    "PLATFORM_MIGRATIONS",
+    "asyncpg_dsn",
+    "create_engine",
+    "ensure_database",
+    "migrate",
+    "run_alembic_env",
+    "service_database_name",
+    "with_database",
+]
+
+log = logging.getLogger(__name__)
+PLATFORM_MIGRATIONS = Path(__file__).parent / "migrations"
+CONNECT_TIMEOUT = 5.0
+
+
+class DatabaseUnavailable(Exception):
+    """PostgreSQL cannot be reached (HTTP 503 at the edge)."""
+
+
+def service_database_name(settings: Settings, service: str) -> str:
+    """``hygie_<service>`` unless HYGIE_DATABASE_NAME/HYGIE_DATABASE_PREFIX say otherwise."""
+    return settings.database_name or f"{settings.database_prefix}{service}"
+
+
+def with_database(url: str, database: str, *, driver: str | None = None) -> str:
+    """The same server URL pointing at another database (and optionally another driver)."""
+    parts = urlsplit(url)
+    scheme = parts.scheme.split("+")[0]
+    if scheme == "postgres":
+        scheme = "postgresql"
+    if driver:
+        scheme = f"{scheme}+{driver}"
+    return urlunsplit((scheme, parts.netloc, "/" + database, parts.query, ""))
+
+
+def asyncpg_dsn(url: str) -> str:
+    """A URL asyncpg accepts (no SQLAlchemy driver suffix)."""
+    parts = urlsplit(url)
+    return urlunsplit(("postgresql", parts.netloc, parts.path, parts.query, ""))
+
+
+async def ensure_database(settings: Settings, database: str) -> None:
+    """Create the database if it does not exist (safe when several processes race)."""
+    try:
+        conn = await asyncpg.connect(asyncpg_dsn(settings.database_url), timeout=CONNECT_TIMEOUT)
+    except (OSError, TimeoutError, asyncpg.PostgresError) as exc:
+        raise DatabaseUnavailable(f"HYGIE_DATABASE_URL: cannot connect to PostgreSQL: {exc}") from None
+    try:
+        exists = await conn.fetchval("SELECT 1 FROM pg_database WHERE datname = $1", database)
+        if not exists:
+            try:
+                await conn.execute(f'CREATE DATABASE "{database}"')
+                log.info("created database %s", database)
+            except (asyncpg.DuplicateDatabaseError, asyncpg.UniqueViolationError):
+                pass  # another replica created it at the same moment
+    finally:
+        await conn.close()
+
+
+def create_engine(settings: Settings, database: str) -> AsyncEngine:
+    """An async engine on a service database (asyncpg, pre-ping, short connect timeout)."""
+    return create_async_engine(
+        with_database(settings.database_url, database, driver="asyncpg"),
+        pool_size=settings.database_pool_size,
+        max_overflow=settings.database_pool_size,
+        pool_pre_ping=True,
+        connect_args={"timeout": CONNECT_TIMEOUT, "command_timeout": 60},
+    )
+
+
+def _upgrade(connection: Connection, location: Path, version_table: str) -> None:
+    cfg = Config()
+    cfg.set_main_option("script_location", str(location))
+    cfg.attributes["connection"] = connection
+    cfg.attributes["version_table"] = version_table
+    command.upgrade(cfg, "head")
+
+
+async def migrate(engine: AsyncEngine, *, service: str, migrations: Path | None) -> None:
+    """Apply the platform migrations, then the service's own, under an advisory lock
+    so that several replicas starting together migrate once."""
+    lock_id = zlib.crc32(f"hygie-migrate-{service}".encode())
+    async with engine.begin() as conn:
+        await conn.execute(text("SELECT pg_advisory_xact_lock(:id)"), {"id": lock_id})
+        await conn.run_sync(_upgrade, PLATFORM_MIGRATIONS, "alembic_version_platform")
+        if migrations is not None:
+            await conn.run_sync(_upgrade, migrations, f"alembic_version_{service}")
+
+
+def run_alembic_env() -> None:
+    """Body of every ``env.py``: run migrations on the connection handed by :func:`migrate`."""
+    from alembic import context
+
+    config = context.config
+    connection = config.attributes.get("connection")
+    if connection is None:
+        raise RuntimeError("Hygie migrations run at service start (hygie_platform.db.migrate)")
+    context.configure(
+        connection=connection,
+        version_table=config.attributes["version_table"],
+        transaction_per_migration=False,
+    )
+    with context.begin_transaction():
+        context.run_migrations()
+
+
+def is_connection_error(exc: BaseException) -> bool:
+    """True when an exception means PostgreSQL is unreachable (not a bad statement)."""
+    from sqlalchemy.exc import DBAPIError, InterfaceError
+
+    seen: set[int] = set()
+    current: BaseException | None = exc
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        if isinstance(current, DatabaseUnavailable | OSError | TimeoutError | ConnectionError):
+            return True
+        if isinstance(current, asyncpg.exceptions.ConnectionDoesNotExistError
+                      | asyncpg.exceptions.CannotConnectNowError
+                      | asyncpg.exceptions.AdminShutdownError
+                      | asyncpg.InterfaceError):
+            return True
+        if isinstance(current, InterfaceError):
+            return True
+        if isinstance(current, DBAPIError) and current.connection_invalidated:
+            return True
+        current = current.__cause__ or current.__context__
+    return False

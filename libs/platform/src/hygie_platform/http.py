@@ -1,0 +1,144 @@
+"""HTTP edge shared by every service: app factory, problem details, tracing, request ids.
+
+Errors are RFC 9457 problem details (``application/problem+json``) with a stable
+``type``; a service speaking a standard's own error body (openEHR, FHIR
+OperationOutcome) passes its own ``render_error``. Never a stack trace, never a 500
+for bad input; PostgreSQL down is a 503.
+"""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from collections.abc import Awaitable, Callable, Iterable
+from typing import Any
+
+import orjson
+from fastapi import APIRouter, FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import Response
+from opentelemetry.propagate import extract
+from opentelemetry.trace import SpanKind, Status, StatusCode
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from .db import is_connection_error
+from .security import AuthError, Forbidden, TokenVerifier
+from .telemetry import tracer
+
+__all__ = ["ErrorRenderer", "Problem", "create_app", "problem_response"]
+
+log = logging.getLogger(__name__)
+PROBLEM_BASE = "https://hygie.health/problems/"
+
+#: ``render(status, type_slug, title, detail, extra) -> Response``
+ErrorRenderer = Callable[[int, str, str, str, dict[str, Any]], Response]
+
+
+class Problem(Exception):
+    """An error a use case or router raises to answer with a given status."""
+
+    def __init__(self, status: int, slug: str, detail: str, *, title: str | None = None,
+                 headers: dict[str, str] | None = None, **extra: Any) -> None:
+        super().__init__(detail)
+        self.status = status
+        self.slug = slug
+        self.detail = detail
+        self.title = title or slug.replace("-", " ").capitalize()
+        self.headers = headers or {}
+        self.extra = extra
+
+
+def problem_response(status: int, slug: str, title: str, detail: str,
+                     extra: dict[str, Any]) -> Response:
+    """RFC 9457 problem details."""
+    body = {"type": PROBLEM_BASE + slug, "title": title, "status": status, "detail": detail, **extra}
+    return Response(orjson.dumps(body), status_code=status, media_type="application/problem+json")
+
+
+def create_app(*, service: str, verifier: TokenVerifier | None, routers: Iterable[APIRouter] = (),
+               health: Callable[[], Awaitable[tuple[bool, dict[str, Any]]]] | None = None,
+               render_error: ErrorRenderer = problem_response, **fastapi_kwargs: Any) -> FastAPI:
+    """A FastAPI app with the platform's error mapping, tracing middleware and ``/health``."""
+    app = FastAPI(title=f"Hygie {service}", **fastapi_kwargs)
+    app.state.verifier = verifier
+    app.state.render_error = render_error
+
+    def render(request: Request, status: int, slug: str, title: str, detail: str,
+               extra: dict[str, Any] | None = None, headers: dict[str, str] | None = None) -> Response:
+        response = request.app.state.render_error(status, slug, title, detail, extra or {})
+        if status == 401:
+            response.headers["WWW-Authenticate"] = 'Bearer realm="hygie"'
+        for k, v in (headers or {}).items():
+            response.headers[k] = v
+        return response
+
+    @app.exception_handler(Problem)
+    async def _problem(request: Request, exc: Problem) -> Response:
+        return render(request, exc.status, exc.slug, exc.title, exc.detail, exc.extra, exc.headers)
+
+    @app.exception_handler(AuthError)
+    async def _auth(request: Request, exc: AuthError) -> Response:
+        return render(request, 401, "unauthorized", "Unauthorized", str(exc))
+
+    @app.exception_handler(Forbidden)
+    async def _forbidden(request: Request, exc: Forbidden) -> Response:
+        return render(request, 403, "forbidden", "Forbidden", str(exc))
+
+    @app.exception_handler(RequestValidationError)
+    async def _invalid(request: Request, exc: RequestValidationError) -> Response:
+        errors = [{"path": ".".join(str(p) for p in e["loc"]), "message": e["msg"]}
+                  for e in exc.errors()]
+        detail = "; ".join(f"{e['path']}: {e['message']}" for e in errors)
+        return render(request, 400, "invalid-request", "Invalid request", detail, {"errors": errors})
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http(request: Request, exc: StarletteHTTPException) -> Response:
+        slug = {404: "not-found", 405: "method-not-allowed"}.get(exc.status_code, "http-error")
+        return render(request, exc.status_code, slug, slug.replace("-", " ").capitalize(),
+                      str(exc.detail))
+
+    @app.exception_handler(Exception)
+    async def _unexpected(request: Request, exc: Exception) -> Response:
+        if is_connection_error(exc):
+            log.warning("database unavailable: %s", exc)
+            return render(request, 503, "database-unavailable", "Service unavailable",
+                          "the database cannot be reached; nothing was written", headers={"Retry-After": "5"})
+        log.exception("unexpected error on %s %s", request.method, request.url.path)
+        return render(request, 500, "internal-error", "Internal error",
+                      f"unexpected error (request id {getattr(request.state, 'request_id', '?')})")
+
+    @app.middleware("http")
+    async def _trace(request: Request, call_next: Callable[[Request], Awaitable[Response]]) -> Response:
+        request_id = request.headers.get("x-request-id") or str(uuid.uuid4())
+        request.state.request_id = request_id
+        ctx = extract(dict(request.headers))
+        with tracer.start_as_current_span(
+            f"{request.method} {request.url.path}", context=ctx, kind=SpanKind.SERVER,
+            attributes={"http.request.method": request.method, "url.path": request.url.path,
+                        "hygie.request_id": request_id},
+        ) as span:
+            response = await call_next(request)
+            span.set_attribute("http.response.status_code", response.status_code)
+            if response.status_code >= 500:
+                span.set_status(Status(StatusCode.ERROR))
+            sc = span.get_span_context()
+            response.headers["x-request-id"] = request_id
+            response.headers["x-trace-id"] = format(sc.trace_id, "032x")
+            return response
+
+    if health is not None:
+        probe = health
+
+        @app.get("/health", tags=["health"], include_in_schema=True)
+        async def _health() -> Response:
+            ok, body = await probe()
+            return Response(orjson.dumps(body), status_code=200 if ok else 503,
+                            media_type="application/json")
+
+    @app.get("/health/live", tags=["health"])
+    async def _live() -> dict[str, str]:
+        return {"status": "alive", "service": service}
+
+    for router in routers:
+        app.include_router(router)
+    return app

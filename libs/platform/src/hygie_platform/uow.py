@@ -1,0 +1,142 @@
+"""The unit of work: one transaction owning state rows, journal rows and inbox rows
+(CONVENTIONS §6). Repositories and use cases never commit; leaving the block does."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from types import TracebackType
+from typing import Self
+from uuid import UUID
+
+import orjson
+import sqlalchemy as sa
+from hygie_contracts import Event
+from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+
+from .envelope import Envelope, envelope_for
+from .tables import journal, journal_counter, processed_events
+from .telemetry import current_trace_headers, tracer
+
+__all__ = ["JOURNAL_CHANNEL", "UnitOfWork", "UnitOfWorkFactory"]
+
+#: NOTIFY channel that wakes the relay when a transaction journaled events.
+JOURNAL_CHANNEL = "hygie_journal"
+
+
+class UnitOfWork:
+    """``async with uow:`` — commits on a clean exit, rolls back on an exception."""
+
+    def __init__(self, engine: AsyncEngine, *, source: str) -> None:
+        self._engine = engine
+        self.source = source
+        self._conn: AsyncConnection | None = None
+        self._pending: list[tuple[str, Envelope]] = []
+
+    @property
+    def connection(self) -> AsyncConnection:
+        """The connection of the open transaction (for repositories)."""
+        if self._conn is None:
+            raise RuntimeError("unit of work is not open")
+        return self._conn
+
+    async def __aenter__(self) -> Self:
+        self._conn = await self._engine.connect()
+        await self._conn.begin()
+        self._pending = []
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        conn, self._conn = self._conn, None
+        assert conn is not None
+        try:
+            if exc_type is None:
+                await self._flush_journal(conn)
+                await conn.commit()
+            else:
+                await conn.rollback()
+        finally:
+            await conn.close()
+
+    def record(self, event: Event, *, correlation_id: str | None = None) -> Envelope:
+        """Journal an event: it is written with this transaction and published by the relay."""
+        trace_headers = current_trace_headers()
+        envelope = envelope_for(
+            event,
+            source=self.source,
+            correlation_id=correlation_id,
+            traceparent=trace_headers.get("traceparent"),
+            tracestate=trace_headers.get("tracestate"),
+        )
+        self._pending.append((event.topic, envelope))
+        return envelope
+
+    async def first_time(self, consumer: str, event_id: UUID) -> bool:
+        """Mark an event processed by a consumer; False when it already was (a duplicate)."""
+        return event_id in await self.first_times(consumer, [event_id])
+
+    async def first_times(self, consumer: str, event_ids: Iterable[UUID]) -> set[UUID]:
+        """Mark events processed; return those that were not processed before."""
+        rows = [{"consumer": consumer, "event_id": eid} for eid in event_ids]
+        if not rows:
+            return set()
+        stmt = (
+            insert(processed_events)
+            .values(rows)
+            .on_conflict_do_nothing()
+            .returning(processed_events.c.event_id)
+        )
+        result = await self.connection.execute(stmt)
+        return {row[0] for row in result}
+
+    async def _flush_journal(self, conn: AsyncConnection) -> None:
+        if not self._pending:
+            return
+        pending, self._pending = self._pending, []
+        with tracer.start_as_current_span("journal.append", attributes={"events": len(pending)}):
+            # The counter row lock serialises writers until commit: gap-free, commit-ordered.
+            last = (
+                await conn.execute(
+                    sa.update(journal_counter)
+                    .where(journal_counter.c.id == 1)
+                    .values(last_seq=journal_counter.c.last_seq + len(pending))
+                    .returning(journal_counter.c.last_seq)
+                )
+            ).scalar_one()
+            first = last - len(pending) + 1
+            await conn.execute(
+                journal.insert(),
+                [
+                    {
+                        "seq": first + i,
+                        "event_id": env.id,
+                        "topic": topic,
+                        "event_key": env.subject,
+                        "event_type": env.type,
+                        "attributes": _attributes(env),
+                        "data": orjson.loads(env.data),
+                    }
+                    for i, (topic, env) in enumerate(pending)
+                ],
+            )
+            await conn.execute(sa.text(f"NOTIFY {JOURNAL_CHANNEL}"))
+
+
+def _attributes(env: Envelope) -> dict[str, str]:
+    return {name: value.decode() for name, value in env.headers()}
+
+
+class UnitOfWorkFactory:
+    """Makes units of work on a service database (injected into use cases)."""
+
+    def __init__(self, engine: AsyncEngine, *, source: str) -> None:
+        self.engine = engine
+        self.source = source
+
+    def __call__(self) -> UnitOfWork:
+        return UnitOfWork(self.engine, source=self.source)

@@ -1,0 +1,1 @@
+"""Hygie audit service (walking skeleton: records the events it sees)."""

@@ -1,0 +1,1 @@
+"""Hygie EHR store: openEHR EHRs (walking skeleton of the platform foundation)."""

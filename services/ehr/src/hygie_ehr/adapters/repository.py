@@ -1,0 +1,51 @@
+"""EHR repository over the unit of work's connection."""
+
+from __future__ import annotations
+
+from uuid import UUID
+
+from hygie_contracts import PartyRef
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from ..domain.ehr import Ehr
+from ..service.errors import SubjectHasEhr
+from .tables import ehr as ehr_table
+
+__all__ = ["EhrRepository"]
+
+
+class EhrRepository:
+    def __init__(self, conn: AsyncConnection) -> None:
+        self.conn = conn
+
+    async def add(self, ehr: Ehr, *, created_by: str | None) -> None:
+        """Insert; the unique index on the subject refuses a second EHR (no lookup first)."""
+        values = {
+            "ehr_id": ehr.ehr_id, "system_id": ehr.system_id, "time_created": ehr.time_created,
+            "subject_namespace": ehr.subject.namespace if ehr.subject else None,
+            "subject_id": ehr.subject.id if ehr.subject else None,
+            "ehr_status_id": ehr.ehr_status_id, "is_queryable": ehr.is_queryable,
+            "is_modifiable": ehr.is_modifiable, "created_by": created_by,
+        }
+        try:
+            async with self.conn.begin_nested():
+                await self.conn.execute(ehr_table.insert().values(values))
+        except IntegrityError as exc:
+            if "ehr_subject_unique" in str(exc.orig):
+                raise SubjectHasEhr(ehr.subject) from None
+            if "ehr_pkey" in str(exc.orig):
+                raise SubjectHasEhr(None, ehr_id=ehr.ehr_id) from None
+            raise
+
+    async def get(self, ehr_id: UUID) -> Ehr | None:
+        row = (await self.conn.execute(
+            ehr_table.select().where(ehr_table.c.ehr_id == ehr_id))).mappings().first()
+        if row is None:
+            return None
+        subject = (PartyRef(namespace=row["subject_namespace"], id=row["subject_id"])
+                   if row["subject_id"] is not None else None)
+        return Ehr(ehr_id=row["ehr_id"], system_id=row["system_id"],
+                   time_created=row["time_created"], subject=subject,
+                   ehr_status_id=row["ehr_status_id"], is_queryable=row["is_queryable"],
+                   is_modifiable=row["is_modifiable"])
