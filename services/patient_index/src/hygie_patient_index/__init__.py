@@ -1,0 +1,1 @@
+"""Hygie patient index: a master patient index with French identity-vigilance rules."""

@@ -1,0 +1,51 @@
+"""Builders of identities for the patient index tests."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime
+from uuid import uuid4
+
+from hygie_patient_index.domain.identity import Address, Identifier, Sex, SourceRecord, Traits
+from hygie_patient_index.domain.ins import Ins, nir_key
+from hygie_patient_index.domain.rniv import IdentityStatus
+
+IPP_A = "urn:oid:1.2.250.1.999.1.1"
+IPP_B = "urn:oid:1.2.250.1.999.2.1"
+INS_NIR_SYSTEM = "urn:oid:1.2.250.1.213.1.4.8"
+
+
+def nir(body: str = "2850575056048") -> str:
+    """A valid NIR for a 13-character body."""
+    return body + f"{nir_key(body):02d}"
+
+
+def traits(**kw: object) -> Traits:
+    base: dict[str, object] = {
+        "birth_family_name": "Dupont",
+        "birth_given_names": ("Marie", "Claire"),
+        "sex": Sex.FEMALE,
+        "birth_date": date(1985, 5, 12),
+        "birth_place_code": "75056",
+        "addresses": (Address(lines=("1 rue de la Paix",), city="Paris", postal_code="75002"),),
+    }
+    base.update(kw)
+    return Traits(**base)  # type: ignore[arg-type]
+
+
+def record(
+    value: str = "A1",
+    system: str = IPP_A,
+    *,
+    status: IdentityStatus = IdentityStatus.PROV,
+    ins: str | None = None,
+    updated: datetime | None = None,
+    **kw: object,
+) -> SourceRecord:
+    return SourceRecord(
+        id=uuid4(),
+        identifier=Identifier(system, value),
+        traits=traits(**kw),
+        status=status,
+        ins=Ins(ins, "1.2.250.1.213.1.4.8") if ins else None,
+        updated_at=updated or datetime.now(UTC),
+    )

@@ -1,0 +1,101 @@
+"""Comparators, Fellegi-Sunter weights and the link decision."""
+
+from datetime import date
+from uuid import uuid4
+
+import pytest
+from mpi_factories import record
+
+from hygie_patient_index.domain.comparators import MatchView
+from hygie_patient_index.domain.identity import Sex
+from hygie_patient_index.domain.scoring import DEFAULT_MODEL, Outcome, Thresholds, decide
+
+
+def score(a, b):
+    return DEFAULT_MODEL.score(MatchView(a), MatchView(b))
+
+
+def test_identical_traits_score_far_above_auto_link():
+    s = score(record("A1"), record("B1"))
+    assert s.weight > Thresholds().auto_link + Thresholds().confirm
+    assert s.level("family_name") == "exact"
+    assert s.level("birth_date") == "exact"
+
+
+@pytest.mark.parametrize(
+    ("changes", "field", "level"),
+    [
+        ({"birth_family_name": "Dupond"}, "family_name", "close"),
+        ({"birth_family_name": "Dupon"}, "family_name", "close"),
+        ({"birth_given_names": ("Marie-Claire",)}, "given_name", "partial"),
+        ({"birth_given_names": ("Mari",)}, "given_name", "close"),
+        ({"birth_date": date(1985, 12, 5)}, "birth_date", "swap"),
+        ({"birth_date": date(1985, 5, 13)}, "birth_date", "typo"),
+        ({"birth_date": date(1985, 1, 30)}, "birth_date", "year"),
+        ({"birth_family_name": "Martin", "used_family_name": "Dupont"}, "family_name", "alias"),
+        ({"birth_place_code": "75120"}, "birth_place", "department"),
+        ({"sex": Sex.UNKNOWN}, "sex", None),
+    ],
+)
+def test_levels(changes, field, level):
+    assert score(record("A1"), record("B1", **changes)).level(field) == level
+
+
+def test_married_name_on_one_side_still_scores_a_likely_match():
+    wife = record("B1", birth_family_name="Dupont", used_family_name="Martin")
+    assert score(record("A1"), wife).level("family_name") == "exact"
+    by_used = record("C1", birth_family_name="Martin", used_family_name=None)
+    assert score(wife, by_used).level("family_name") == "alias"
+
+
+def test_different_people_score_below_review():
+    other = record(
+        "B1",
+        birth_family_name="Bernard",
+        birth_given_names=("Luc",),
+        sex=Sex.MALE,
+        birth_date=date(1950, 1, 2),
+        birth_place_code="69123",
+        addresses=(),
+    )
+    assert score(record("A1"), other).weight < Thresholds().review
+
+
+def test_twins_are_not_auto_linked():
+    twin = record("B1", birth_given_names=("Sophie",))
+    s = score(record("A1"), twin)
+    d = decide({uuid4(): s}, Thresholds())
+    assert d.outcome is not Outcome.LINK
+
+
+def test_decision_bands():
+    t = Thresholds()
+    strong = score(record("A1"), record("B1"))
+    g1, g2 = uuid4(), uuid4()
+    assert decide({}, t).outcome is Outcome.NEW
+    linked = decide({g1: strong}, t)
+    assert linked.outcome is Outcome.LINK
+    assert linked.golden_id == g1
+    assert not linked.review
+    competing = decide({g1: strong, g2: strong}, t)
+    assert competing.outcome is Outcome.REVIEW
+    assert competing.reason == "competing-candidate"
+    weak = score(record("A1"), record("B1", birth_date=date(1985, 1, 30), addresses=()))
+    assert t.review <= weak.weight < t.auto_link
+    assert decide({g1: weak}, t).reason == "below-auto-link-threshold"
+
+
+def test_close_above_threshold_links_and_asks_for_confirmation():
+    t = Thresholds()
+    s = score(record("A1"), record("B1"))
+    d = decide({uuid4(): s}, Thresholds(auto_link=s.weight - 1, review=t.review))
+    assert d.outcome is Outcome.LINK
+    assert d.review
+    assert d.reason == "linked-close-to-threshold"
+
+
+def test_contributions_are_reported_per_field():
+    s = score(record("A1"), record("B1"))
+    body = s.as_dict()
+    assert set(body["fields"]) >= {"family_name", "given_name", "birth_date", "sex"}
+    assert 0 < s.probability <= 1
