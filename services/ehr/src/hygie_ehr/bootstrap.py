@@ -7,15 +7,29 @@ from pathlib import Path
 from hygie_contracts import EHR_TOPIC
 from hygie_platform.service import Platform, ServiceParts, ServiceSpec
 
-from .entrypoints.http import router
+from .adapters.templates import TemplateCache
+from .entrypoints.http import ROUTERS
+from .entrypoints.http.common import openehr_error
 
 __all__ = ["SPEC", "bootstrap"]
 
+#: AUDIT_DETAILS.system_id and the middle part of every version uid. To become a setting
+#: (HYGIE_EHR_SYSTEM_ID) once the platform settings accept per-service keys.
 SYSTEM_ID = "hygie"
 
 
-def bootstrap(platform: Platform) -> ServiceParts:
-    return ServiceParts(routers=[router], state={"system_id": SYSTEM_ID})
+def bootstrap(
+    platform: Platform, *, system_id: str = SYSTEM_ID, template_overwrite: bool = False
+) -> ServiceParts:
+    return ServiceParts(
+        routers=ROUTERS,
+        render_error=openehr_error,
+        state={
+            "system_id": system_id,
+            "templates": TemplateCache(),
+            "template_overwrite": template_overwrite,
+        },
+    )
 
 
 SPEC = ServiceSpec(

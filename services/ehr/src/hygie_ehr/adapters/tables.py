@@ -1,9 +1,34 @@
-"""Tables of the EHR store."""
+"""Tables of the EHR store (the schema is created by the Alembic migrations beside this).
+
+Design (ARCHITECTURE §6, issue 3 "Storage"):
+- ``ehr``: one row per EHR; the subject columns project the current EHR_STATUS subject
+  (unique: one EHR per subject, and the index of ``GET /ehr?subject_id=``).
+- ``versioned_object``: the *head* of every versioned object (COMPOSITION, EHR_STATUS,
+  FOLDER): its latest version number, which optimistic updates compare-and-set.
+- ``object_version``: the *history*, one row per ORIGINAL_VERSION with its AUDIT_DETAILS
+  and its canonical JSON (JSONB; NULL for a deletion tombstone).
+- ``entry``: each composition version decomposed into its archetype-rooted nodes (one row
+  per COMPOSITION/SECTION/ENTRY/CLUSTER root: archetype id, AQL path, JSON location), so
+  that AQL ``CONTAINS`` finds candidates by index and extracts by ``data #> json_path``
+  without a second copy of the clinical data.
+- ``contribution``: the change-set every version belongs to, with its audit.
+- ``template``: uploaded ADL 1.4 operational templates (the OPT XML kept verbatim).
+"""
 
 from __future__ import annotations
 
 import sqlalchemy as sa
-from sqlalchemy.dialects.postgresql import UUID
+from sqlalchemy.dialects.postgresql import ARRAY, JSONB, UUID
+
+__all__ = [
+    "contribution",
+    "ehr",
+    "entry",
+    "metadata",
+    "object_version",
+    "template",
+    "versioned_object",
+]
 
 metadata = sa.MetaData()
 
@@ -18,5 +43,81 @@ ehr = sa.Table(
     sa.Column("ehr_status_id", UUID(as_uuid=True), nullable=False),
     sa.Column("is_queryable", sa.Boolean, nullable=False),
     sa.Column("is_modifiable", sa.Boolean, nullable=False),
+    sa.Column("created_by", sa.Text),
+    sa.Column("directory_id", UUID(as_uuid=True)),
+)
+
+contribution = sa.Table(
+    "contribution",
+    metadata,
+    sa.Column("contribution_id", UUID(as_uuid=True), primary_key=True),
+    sa.Column("ehr_id", UUID(as_uuid=True), sa.ForeignKey("ehr.ehr_id"), nullable=False),
+    sa.Column("system_id", sa.Text, nullable=False),
+    sa.Column("time_committed", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("committer", JSONB, nullable=False),
+    sa.Column("change_type", sa.Text, nullable=False),
+    sa.Column("description", sa.Text),
+)
+
+versioned_object = sa.Table(
+    "versioned_object",
+    metadata,
+    sa.Column("vo_id", UUID(as_uuid=True), primary_key=True),
+    sa.Column("ehr_id", UUID(as_uuid=True), sa.ForeignKey("ehr.ehr_id"), nullable=False),
+    sa.Column("kind", sa.Text, nullable=False),
+    sa.Column("time_created", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("latest_version", sa.Integer, nullable=False),
+    sa.Column("deleted", sa.Boolean, nullable=False, server_default=sa.false()),
+    sa.Column("template_id", sa.Text),
+)
+
+object_version = sa.Table(
+    "object_version",
+    metadata,
+    sa.Column(
+        "vo_id", UUID(as_uuid=True), sa.ForeignKey("versioned_object.vo_id"), primary_key=True
+    ),
+    sa.Column("version", sa.Integer, primary_key=True),
+    sa.Column("ehr_id", UUID(as_uuid=True), nullable=False),
+    sa.Column(
+        "contribution_id",
+        UUID(as_uuid=True),
+        sa.ForeignKey("contribution.contribution_id"),
+        nullable=False,
+    ),
+    sa.Column("time_committed", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("committer", JSONB, nullable=False),
+    sa.Column("change_type", sa.Text, nullable=False),
+    sa.Column("description", sa.Text),
+    sa.Column("lifecycle_state", sa.Text, nullable=False),
+    sa.Column("template_id", sa.Text),
+    sa.Column("archetype_node_id", sa.Text),
+    sa.Column("data", JSONB),
+)
+
+entry = sa.Table(
+    "entry",
+    metadata,
+    sa.Column("vo_id", UUID(as_uuid=True), primary_key=True),
+    sa.Column("version", sa.Integer, primary_key=True),
+    sa.Column("ord", sa.SmallInteger, primary_key=True),
+    sa.Column("ehr_id", UUID(as_uuid=True), nullable=False),
+    sa.Column("template_id", sa.Text),
+    sa.Column("archetype_id", sa.Text, nullable=False),
+    sa.Column("rm_type", sa.Text, nullable=False),
+    sa.Column("path", sa.Text, nullable=False),
+    sa.Column("json_path", ARRAY(sa.Text), nullable=False),
+)
+
+template = sa.Table(
+    "template",
+    metadata,
+    sa.Column("template_id", sa.Text, primary_key=True),
+    sa.Column("uid", sa.Text),
+    sa.Column("concept", sa.Text, nullable=False),
+    sa.Column("archetype_id", sa.Text, nullable=False),
+    sa.Column("sha256", sa.Text, nullable=False),
+    sa.Column("opt", sa.Text, nullable=False),
+    sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
     sa.Column("created_by", sa.Text),
 )

@@ -1,0 +1,7 @@
+"""openEHR REST API (ITS-REST 1.0.3) of the EHR store."""
+
+from . import compositions, ehr, templates
+
+ROUTERS = [ehr.router, templates.router, compositions.router]
+
+__all__ = ["ROUTERS"]

@@ -1,0 +1,361 @@
+"""Use cases on versioned COMPOSITIONs; each runs inside the caller's unit of work."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+from uuid import UUID, uuid4
+
+from hygie_contracts import PartyRef
+from hygie_contracts.ehr import AuditDetails, CompositionCommitted, CompositionDeleted
+from hygie_platform.uow import UnitOfWork
+
+from ..adapters.repository import EhrRepository
+from ..adapters.templates import TemplateCache
+from ..adapters.versions import ObjectExists, StaleVersion, StoredVersion, VersionStore
+from ..domain.ehr import Ehr
+from ..domain.entries import archetyped_nodes
+from ..domain.rm import UnknownRmType, check_known_types
+from ..domain.validation import validate
+from ..domain.versioning import Audit, VersionUid
+from .errors import BadRequest, Conflict, EhrNotFound, NotFound, PreconditionFailed, Unprocessable
+
+__all__ = [
+    "Committed",
+    "commit_composition",
+    "delete_composition",
+    "read_composition",
+    "update_composition",
+]
+
+
+@dataclass(frozen=True, slots=True)
+class Committed:
+    """What a commit produced."""
+
+    uid: VersionUid
+    contribution_id: UUID
+    data: dict[str, Any] | None
+    time_committed: datetime
+
+
+def event_audit(audit: Audit) -> AuditDetails:
+    return AuditDetails(
+        system_id=audit.system_id,
+        time_committed=audit.time_committed,
+        change_type=audit.change_type,
+        committer=audit.committer_name,
+        description=audit.description,
+    )
+
+
+async def writable_ehr(uow: UnitOfWork, ehr_id: UUID) -> Ehr:
+    ehr = await EhrRepository(uow.connection).get(ehr_id)
+    if ehr is None:
+        raise EhrNotFound(f"no EHR with id {ehr_id}")
+    if not ehr.is_modifiable:
+        raise Conflict(f"EHR {ehr_id} is not modifiable (EHR_STATUS.is_modifiable is false)")
+    return ehr
+
+
+async def checked(uow: UnitOfWork, data: Any, cache: TemplateCache) -> tuple[str, str]:
+    """Validate a composition against its template; (template id, archetype id)."""
+    if not isinstance(data, dict):
+        raise BadRequest("the body must be a COMPOSITION object")
+    try:
+        check_known_types(data)
+    except UnknownRmType as exc:
+        raise BadRequest(str(exc)) from None
+    rm_type = data.get("_type", "COMPOSITION")
+    if rm_type != "COMPOSITION":
+        raise BadRequest(f"expected a COMPOSITION, got {rm_type}")
+    details = data.get("archetype_details")
+    template_id = (
+        ((details or {}).get("template_id") or {}).get("value")
+        if isinstance(details, dict)
+        else None
+    )
+    if not isinstance(template_id, str) or not template_id:
+        raise Unprocessable(
+            "archetype_details/template_id/value is missing",
+            [("/archetype_details/template_id", "the template id is mandatory")],
+        )
+    opt = await cache.get(uow.connection, template_id)
+    if opt is None:
+        raise Unprocessable(
+            f"unknown template {template_id!r}: upload it first",
+            [("/archetype_details/template_id", f"unknown template {template_id}")],
+        )
+    issues = validate(data, opt)
+    if issues:
+        raise Unprocessable(
+            f"the composition does not conform to template {template_id!r}",
+            [(i.path, i.message) for i in issues],
+        )
+    return template_id, opt.root_archetype_id
+
+
+def _subject(ehr: Ehr) -> PartyRef | None:
+    return ehr.subject
+
+
+async def _store(
+    uow: UnitOfWork,
+    *,
+    ehr: Ehr,
+    vo_id: UUID,
+    data: dict[str, Any],
+    template_id: str,
+    archetype_id: str,
+    audit: Audit,
+    lifecycle_state: str,
+    expected: int | None,
+    contribution_id: UUID | None,
+) -> Committed:
+    store = VersionStore(uow.connection)
+    own_contribution = contribution_id is None
+    contribution_id = contribution_id or uuid4()
+    if own_contribution:
+        await store.add_contribution(
+            contribution_id=contribution_id, ehr_id=ehr.ehr_id, audit=audit
+        )
+    version = 1 if expected is None else expected + 1
+    uid = VersionUid(vo_id, audit.system_id, version)
+    data["uid"] = {"_type": "OBJECT_VERSION_ID", "value": str(uid)}
+    common = {
+        "ehr_id": ehr.ehr_id,
+        "contribution_id": contribution_id,
+        "audit": audit,
+        "lifecycle_state": lifecycle_state,
+        "data": data,
+        "template_id": template_id,
+    }
+    if expected is None:
+        try:
+            await store.create(vo_id=vo_id, kind="COMPOSITION", **common)
+        except ObjectExists:
+            raise Conflict(f"a versioned object with id {vo_id} already exists") from None
+    else:
+        await store.append(vo_id=vo_id, expected=expected, **common)
+    await store.add_entries(
+        vo_id=vo_id,
+        version=version,
+        ehr_id=ehr.ehr_id,
+        template_id=template_id,
+        nodes=archetyped_nodes(data),
+    )
+    preceding = str(VersionUid(vo_id, audit.system_id, expected)) if expected else None
+    uow.record(
+        CompositionCommitted(
+            ehr_id=ehr.ehr_id,
+            version_uid=str(uid),
+            preceding_version_uid=preceding,
+            contribution_id=contribution_id,
+            template_id=template_id,
+            archetype_id=archetype_id,
+            subject=_subject(ehr),
+            lifecycle_state=lifecycle_state,
+            audit=event_audit(audit),
+            composition=data,
+        )
+    )
+    return Committed(uid, contribution_id, data, audit.time_committed)
+
+
+async def commit_composition(
+    uow: UnitOfWork,
+    *,
+    ehr_id: UUID,
+    data: Any,
+    audit: Audit,
+    lifecycle_state: str,
+    cache: TemplateCache,
+    contribution_id: UUID | None = None,
+) -> Committed:
+    """Create a composition (version 1) after validating it against its template."""
+    ehr = await writable_ehr(uow, ehr_id)
+    template_id, archetype_id = await checked(uow, data, cache)
+    vo_id = _requested_id(data) or uuid4()
+    return await _store(
+        uow,
+        ehr=ehr,
+        vo_id=vo_id,
+        data=data,
+        template_id=template_id,
+        archetype_id=archetype_id,
+        audit=audit.with_change("creation") if audit.change_type == "modification" else audit,
+        lifecycle_state=lifecycle_state,
+        expected=None,
+        contribution_id=contribution_id,
+    )
+
+
+def _requested_id(data: dict[str, Any]) -> UUID | None:
+    """A client-chosen object id (``uid`` given on create), as EHRbase accepts it."""
+    value = (data.get("uid") or {}).get("value") if isinstance(data.get("uid"), dict) else None
+    if not isinstance(value, str):
+        return None
+    try:
+        return VersionUid.parse(value).object_id if "::" in value else UUID(value)
+    except ValueError:
+        raise BadRequest(f"uid {value!r} is neither a UUID nor a version uid") from None
+
+
+async def _latest(store: VersionStore, ehr_id: UUID, vo_id: UUID, kind: str) -> int:
+    head = await store.head(vo_id)
+    if head is None or head.ehr_id != ehr_id or head.kind != kind:
+        raise NotFound(f"no {kind} with id {vo_id} in EHR {ehr_id}")
+    return head.latest_version
+
+
+def _precondition(if_match: VersionUid, vo_id: UUID, latest: int, system_id: str) -> None:
+    if if_match.object_id != vo_id:
+        raise BadRequest(f"If-Match {if_match} is a version of another object than {vo_id}")
+    if if_match.version != latest:
+        latest_uid = str(VersionUid(vo_id, system_id, latest))
+        raise PreconditionFailed(
+            f"{if_match} is not the latest version ({latest_uid})", latest_uid=latest_uid
+        )
+
+
+async def update_composition(
+    uow: UnitOfWork,
+    *,
+    ehr_id: UUID,
+    vo_id: UUID,
+    if_match: VersionUid,
+    data: Any,
+    audit: Audit,
+    lifecycle_state: str,
+    cache: TemplateCache,
+    contribution_id: UUID | None = None,
+) -> Committed:
+    """A new version of a composition; ``if_match`` must name its latest version."""
+    ehr = await writable_ehr(uow, ehr_id)
+    store = VersionStore(uow.connection)
+    latest = await _latest(store, ehr_id, vo_id, "COMPOSITION")
+    _precondition(if_match, vo_id, latest, audit.system_id)
+    head = await store.head(vo_id)
+    assert head is not None
+    if head.deleted:
+        raise Conflict(f"composition {vo_id} is deleted")
+    template_id, archetype_id = await checked(uow, data, cache)
+    if template_id != head.template_id:
+        raise Unprocessable(
+            f"the composition uses template {head.template_id!r}, not {template_id!r}",
+            [("/archetype_details/template_id", "the template cannot change")],
+        )
+    if audit.change_type == "creation":
+        audit = audit.with_change("modification")
+    try:
+        return await _store(
+            uow,
+            ehr=ehr,
+            vo_id=vo_id,
+            data=data,
+            template_id=template_id,
+            archetype_id=archetype_id,
+            audit=audit,
+            lifecycle_state=lifecycle_state,
+            expected=latest,
+            contribution_id=contribution_id,
+        )
+    except StaleVersion as exc:  # a concurrent writer won the race
+        latest_uid = str(VersionUid(vo_id, audit.system_id, exc.latest))
+        raise PreconditionFailed(
+            f"{if_match} is not the latest version ({latest_uid})", latest_uid=latest_uid
+        ) from None
+
+
+async def delete_composition(
+    uow: UnitOfWork,
+    *,
+    ehr_id: UUID,
+    version_uid: VersionUid,
+    audit: Audit,
+    contribution_id: UUID | None = None,
+) -> Committed:
+    """Logical deletion: a tombstone version (change type *deleted*); history stays."""
+    ehr = await writable_ehr(uow, ehr_id)
+    store = VersionStore(uow.connection)
+    vo_id = version_uid.object_id
+    latest = await _latest(store, ehr_id, vo_id, "COMPOSITION")
+    head = await store.head(vo_id)
+    assert head is not None
+    if head.deleted:
+        raise Conflict(f"composition {vo_id} is already deleted")
+    _precondition(version_uid, vo_id, latest, audit.system_id)
+    audit = audit.with_change("deleted")
+    own = contribution_id is None
+    contribution_id = contribution_id or uuid4()
+    if own:
+        await store.add_contribution(contribution_id=contribution_id, ehr_id=ehr_id, audit=audit)
+    try:
+        version = await store.append(
+            vo_id=vo_id,
+            expected=latest,
+            ehr_id=ehr_id,
+            contribution_id=contribution_id,
+            audit=audit,
+            lifecycle_state="deleted",
+            data=None,
+            template_id=head.template_id,
+        )
+    except StaleVersion as exc:
+        latest_uid = str(VersionUid(vo_id, audit.system_id, exc.latest))
+        raise PreconditionFailed(
+            f"{version_uid} is not the latest version", latest_uid=latest_uid
+        ) from None
+    uid = VersionUid(vo_id, audit.system_id, version)
+    uow.record(
+        CompositionDeleted(
+            ehr_id=ehr_id,
+            version_uid=str(uid),
+            preceding_version_uid=str(version_uid),
+            contribution_id=contribution_id,
+            template_id=head.template_id,
+            subject=_subject(ehr),
+            audit=event_audit(audit),
+        )
+    )
+    return Committed(uid, contribution_id, None, audit.time_committed)
+
+
+async def read_version(
+    uow: UnitOfWork,
+    *,
+    ehr_id: UUID,
+    vo_id: UUID,
+    kind: str,
+    version: int | None = None,
+    at: datetime | None = None,
+) -> StoredVersion:
+    """A version of a versioned object of an EHR: a given one, the one current at a time,
+    or the latest."""
+    if await EhrRepository(uow.connection).get(ehr_id) is None:
+        raise EhrNotFound(f"no EHR with id {ehr_id}")
+    store = VersionStore(uow.connection)
+    latest = await _latest(store, ehr_id, vo_id, kind)
+    if at is not None:
+        found = await store.version_at(vo_id, at)
+        if found is None:
+            raise NotFound(f"{kind} {vo_id} did not exist at {at.isoformat()}")
+        return found
+    found = await store.version(vo_id, version or latest)
+    if found is None:
+        raise NotFound(f"{kind} {vo_id} has no version {version}")
+    return found
+
+
+async def read_composition(
+    uow: UnitOfWork,
+    *,
+    ehr_id: UUID,
+    vo_id: UUID,
+    version: int | None = None,
+    at: datetime | None = None,
+) -> StoredVersion:
+    return await read_version(
+        uow, ehr_id=ehr_id, vo_id=vo_id, kind="COMPOSITION", version=version, at=at
+    )
