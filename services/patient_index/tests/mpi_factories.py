@@ -49,3 +49,72 @@ def record(
         ins=Ins(ins, "1.2.250.1.213.1.4.8") if ins else None,
         updated_at=updated or datetime.now(UTC),
     )
+
+
+FR_CORE = "https://hl7.fr/ig/fhir/core/StructureDefinition/"
+
+
+def fhir_patient(
+    value: str = "A1",
+    system: str = IPP_A,
+    *,
+    family: str = "Dupont",
+    given: tuple[str, ...] = ("Marie", "Claire"),
+    gender: str = "female",
+    birth_date: str = "1985-05-12",
+    status: str | None = None,
+    ins: str | None = None,
+    insee: str | None = "75056",
+    **extra: object,
+) -> dict[str, object]:
+    """A FR Core-shaped FHIR Patient."""
+    identifiers: list[dict[str, object]] = [{"system": system, "value": value}]
+    if ins:
+        identifiers.append(
+            {
+                "system": INS_NIR_SYSTEM,
+                "value": ins,
+                "type": {
+                    "coding": [
+                        {
+                            "system": "https://hl7.fr/ig/fhir/core/CodeSystem/fr-core-cs-v2-0203",
+                            "code": "INS-NIR",
+                        }
+                    ]
+                },
+            }
+        )
+    body: dict[str, object] = {
+        "resourceType": "Patient",
+        "identifier": identifiers,
+        "name": [{"use": "official", "family": family, "given": list(given)}],
+        "gender": gender,
+        "birthDate": birth_date,
+        "address": [{"line": ["1 rue de la Paix"], "city": "Paris", "postalCode": "75002"}],
+    }
+    ext: list[dict[str, object]] = []
+    if status:
+        ext.append(
+            {
+                "url": FR_CORE + "fr-core-identity-reliability",
+                "extension": [{"url": "identityStatus", "valueCoding": {"code": status}}],
+            }
+        )
+    if insee:
+        ext.append(
+            {
+                "url": "http://hl7.org/fhir/StructureDefinition/patient-birthPlace",
+                "valueAddress": {
+                    "extension": [
+                        {
+                            "url": FR_CORE + "fr-core-address-insee-code",
+                            "valueCoding": {"code": insee},
+                        }
+                    ]
+                },
+            }
+        )
+    if ext:
+        body["extension"] = ext
+    body.update(extra)
+    return body

@@ -1,0 +1,1 @@
+"""FHIR R4 edge of the patient index: Patient, PIXm, PDQm, review queue."""

@@ -1,0 +1,68 @@
+"""Finding the golden record a new identity belongs to: deterministic on a trusted INS,
+otherwise probabilistic over the blocking candidates (domain.scoring)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from uuid import UUID
+
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from ..adapters.candidates import blocking_candidates
+from ..adapters.repository import PatientRepository
+from ..domain.comparators import MatchView
+from ..domain.identity import SourceRecord
+from ..domain.scoring import STRICT_DISAGREEMENT, Decision, Outcome, PairScore, decide
+from .context import IndexContext
+
+__all__ = ["best_scores", "find_match"]
+
+
+def best_scores(
+    ctx: IndexContext,
+    record: SourceRecord,
+    candidates: Iterable[SourceRecord],
+    *,
+    excluded: set[UUID] = frozenset(),
+) -> dict[UUID, PairScore]:  # type: ignore[assignment]
+    """The best pair score per candidate golden record (excluded ones left out)."""
+    view = MatchView(record)
+    best: dict[UUID, PairScore] = {}
+    for cand in candidates:
+        if cand.golden_id is None or cand.golden_id in excluded:
+            continue
+        s = ctx.model.score(view, MatchView(cand))
+        if cand.golden_id not in best or s.weight > best[cand.golden_id].weight:
+            best[cand.golden_id] = s
+    return best
+
+
+async def find_match(
+    conn: AsyncConnection,
+    ctx: IndexContext,
+    record: SourceRecord,
+    *,
+    excluded: set[UUID] = frozenset(),
+) -> tuple[Decision, str]:  # type: ignore[assignment]
+    """The link decision for ``record`` and its method (deterministic or probabilistic)."""
+    repo = PatientRepository(conn)
+    ins = record.trusted_ins
+    if ins is not None:
+        same = [s for s in await repo.sources_with_ins(ins) if s.id != record.id]
+        scored = best_scores(ctx, record, same, excluded=excluded)
+        if scored:
+            golden_id, score = max(scored.items(), key=lambda kv: kv[1].weight)
+            conflict = any(score.level(f) == lvl for f, lvl in STRICT_DISAGREEMENT.items())
+            reason = (
+                "ins-trait-conflict"
+                if conflict
+                else "ins-shared-by-several-patients"
+                if len(scored) > 1
+                else None
+            )
+            return Decision(
+                Outcome.LINK, golden_id, score, reason, reason is not None
+            ), "deterministic"
+    candidates = await blocking_candidates(conn, record, limit=ctx.max_candidates)
+    scored = best_scores(ctx, record, candidates, excluded=excluded)
+    return decide(scored, ctx.thresholds), "probabilistic"
