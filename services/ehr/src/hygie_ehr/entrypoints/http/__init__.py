@@ -1,7 +1,7 @@
 """openEHR REST API (ITS-REST 1.0.3) of the EHR store."""
 
-from . import compositions, ehr, templates
+from . import compositions, contributions, ehr, templates
 
-ROUTERS = [ehr.router, templates.router, compositions.router]
+ROUTERS = [ehr.router, templates.router, compositions.router, contributions.router]
 
 __all__ = ["ROUTERS"]
