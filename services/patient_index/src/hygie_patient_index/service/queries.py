@@ -107,31 +107,34 @@ def _source_conditions(q: PatientQuery) -> list[sa.ColumnElement[bool]]:
         if value:
             sub = sub.where(identifier.c.value == value)
         cond.append(s.c.id.in_(sub))
-    for part, value in q.address:
-        path = {"city": "city", "postal_code": "postal_code", "country": "country"}.get(part)
-        if path:
+    for n, (part, value) in enumerate(q.address):
+        key = {"city": "city", "postal_code": "postal_code", "country": "country"}.get(part)
+        if key:  # FHIR string search: starts with, case-insensitive
             cond.append(
-                sa.func.jsonb_path_exists(
-                    s.c.traits,
-                    sa.literal(f'$.addresses[*] ? (@.{path} like_regex $v flag "i")'),
-                    sa.func.jsonb_build_object("v", "^" + _regex(value)),
-                )
+                sa.text(
+                    "EXISTS (SELECT 1 FROM"
+                    " jsonb_array_elements(source_record.traits->'addresses') a"
+                    f" WHERE lower(a->>'{key}') LIKE :addr{n})"
+                ).bindparams(**{f"addr{n}": _like_prefix(value)})
             )
         else:
-            cond.append(sa.cast(s.c.traits["addresses"], sa.Text).ilike(f"%{value}%"))
-    for value in q.telecom:
+            cond.append(sa.cast(s.c.traits["addresses"], sa.Text).ilike(f"%{_escape(value)}%"))
+    for n, value in enumerate(q.telecom):
         cond.append(
-            sa.func.jsonb_path_exists(
-                s.c.traits,
-                sa.literal("$.telecoms[*] ? (@.value == $v)"),
-                sa.func.jsonb_build_object("v", value),
-            )
+            sa.text(
+                "EXISTS (SELECT 1 FROM jsonb_array_elements(source_record.traits->'telecoms') t"
+                f" WHERE t->>'value' = :tel{n})"
+            ).bindparams(**{f"tel{n}": value})
         )
     return cond
 
 
-def _regex(value: str) -> str:
-    return "".join("\\" + c if not c.isalnum() and c != " " else c for c in value)
+def _escape(value: str) -> str:
+    return value.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+
+
+def _like_prefix(value: str) -> str:
+    return _escape(value.lower()) + "%"
 
 
 async def search_patients(uow: UnitOfWork, q: PatientQuery) -> list[GoldenRecord]:
