@@ -151,3 +151,14 @@ async def test_reading_needs_a_role(mpi):
     resp = await mpi.client.get("/fhir/Patient", headers=mpi.auth("analyst"))
     assert resp.status_code == 403
     assert resp.json()["resourceType"] == "OperationOutcome"
+
+
+async def test_concurrent_feeds_of_one_identifier_make_one_source_record(mpi):
+    import asyncio
+
+    replies = await asyncio.gather(*(put(mpi, fhir_patient("A1")) for _ in range(5)))
+    assert sorted(r.status_code for r in replies)[0] in (200, 201)
+    assert all(r.status_code in (200, 201) for r in replies), [r.text for r in replies]
+    assert [r.status_code for r in replies].count(201) == 1
+    assert len(await mpi.fetch("SELECT * FROM source_record")) == 1
+    assert len(await mpi.fetch("SELECT * FROM golden_record")) == 1

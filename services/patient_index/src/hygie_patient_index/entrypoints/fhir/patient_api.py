@@ -9,6 +9,7 @@ from fastapi import APIRouter, Depends, Request, Response
 
 from hygie_platform.http import Problem
 
+from ...domain.errors import IdentifierTaken
 from ...domain.golden import GoldenRecord
 from ...service.context import IndexContext
 from ...service.feed import replace_identity
@@ -71,14 +72,27 @@ async def _record(
     lookup = identifier_param(lookup_raw) if lookup_raw is not None else None
     async with mapped_errors():
         parsed = parse_patient(body, primary=lookup)
-        async with unit_of_work(request) as uow:
-            result = await record_identity(
-                uow, ctx, parsed.draft, by=principal.subject, lookup=lookup, create_only=create_only
-            )
-            if parsed.replaced_by:
-                result = await replace_identity(
-                    uow, ctx, result.source, parsed.replaced_by, by=principal.subject
-                )
+        for attempt in (1, 2):
+            try:
+                async with unit_of_work(request) as uow:
+                    result = await record_identity(
+                        uow,
+                        ctx,
+                        parsed.draft,
+                        by=principal.subject,
+                        lookup=lookup,
+                        create_only=create_only,
+                    )
+                    if parsed.replaced_by:
+                        result = await replace_identity(
+                            uow, ctx, result.source, parsed.replaced_by, by=principal.subject
+                        )
+                break
+            except IdentifierTaken as exc:
+                # A concurrent create of the same identifier won the race (the constraint
+                # said so): the conditional update is retried once as an update.
+                if create_only or attempt == 2 or exc.identifier != str(parsed.draft.identifier):
+                    raise
     source = result.source
     headers = {
         "Location": f"{_base(request)}/Patient/{source.id}/_history/{source.version}",
