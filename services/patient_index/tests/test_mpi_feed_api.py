@@ -45,7 +45,9 @@ async def test_same_put_twice_is_idempotent(mpi):
 
 async def test_same_person_from_another_domain_is_auto_linked(mpi):
     a = (await put(mpi, fhir_patient("A1"))).json()
-    b = (await put(mpi, fhir_patient("B7", IPP_B, family="DUPONT"), IPP_B)).json()
+    linked = await put(mpi, fhir_patient("B7", IPP_B, family="DUPONT"), IPP_B)
+    assert linked.status_code == 201  # a new source record, linked to an existing patient
+    b = linked.json()
     assert a["link"][0]["other"] == b["link"][0]["other"]
     linked = await journal(mpi, "hygie.patient.patient.linked.v1")
     assert [r["data"]["method"] for r in linked] == ["new", "probabilistic"]

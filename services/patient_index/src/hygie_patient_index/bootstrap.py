@@ -11,6 +11,7 @@ from .entrypoints.fhir import admin_api, patient_api, pix_api
 from .entrypoints.fhir.outcome import operation_outcome
 from .entrypoints.subscribers import identity_feed
 from .service.context import IndexContext
+from .service.training import load_trained_model
 
 __all__ = ["SPEC", "bootstrap", "make_bootstrap"]
 
@@ -20,12 +21,17 @@ def make_bootstrap(ctx: IndexContext | None = None):  # type: ignore[no-untyped-
     context = ctx or IndexContext()
 
     def bootstrap(platform: Platform) -> ServiceParts:
+        async def load_model() -> None:
+            async with platform.uow() as uow:
+                await load_trained_model(uow, context)
+
         # $ihe-pix and $match are declared before Patient/{id} so they are not taken for ids.
         return ServiceParts(
             routers=[pix_api.router, admin_api.router, patient_api.router],
             subscriptions=[identity_feed(context)],
             render_error=operation_outcome,
             state={"patient_index": context},
+            on_start=[load_model],
         )
 
     return bootstrap

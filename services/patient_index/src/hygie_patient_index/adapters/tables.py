@@ -9,6 +9,7 @@ __all__ = [
     "golden_record",
     "identifier",
     "link_exclusion",
+    "match_parameters",
     "merge_record",
     "metadata",
     "review_item",
@@ -115,4 +116,15 @@ merge_record = sa.Table(
     sa.Column("merged_at", sa.DateTime(timezone=True), nullable=False, server_default=_now),
     sa.Column("undone_at", sa.DateTime(timezone=True)),
     sa.Column("undone_by", sa.Text),
+)
+
+match_parameters = sa.Table(
+    "match_parameters",
+    metadata,
+    sa.Column("id", sa.BigInteger, sa.Identity(), primary_key=True),
+    sa.Column("trained_at", sa.DateTime(timezone=True), nullable=False, server_default=_now),
+    sa.Column("levels", JSONB, nullable=False),
+    sa.Column("match_share", sa.Float, nullable=False),
+    sa.Column("pairs", sa.Integer, nullable=False),
+    sa.Column("iterations", sa.Integer, nullable=False),
 )

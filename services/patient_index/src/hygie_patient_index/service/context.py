@@ -16,12 +16,17 @@ def _utcnow() -> datetime:
     return datetime.now(UTC)
 
 
-@dataclass(frozen=True)
+@dataclass(eq=False)
 class IndexContext:
+    """Mutable only through ``use_model`` (a trained model replaces the defaults)."""
+
     model: MatchModel = DEFAULT_MODEL
     thresholds: Thresholds = field(default_factory=Thresholds)
     clock: Callable[[], datetime] = _utcnow
     max_candidates: int = 200
+
+    def use_model(self, model: MatchModel) -> None:
+        self.model = model
 
     def now(self) -> datetime:
         return self.clock()

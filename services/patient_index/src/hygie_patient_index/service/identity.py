@@ -37,7 +37,9 @@ class RecordResult:
     source: SourceRecord
     golden: GoldenRecord
     created: bool
+    """The source record was created (HTTP 201)."""
     changed: bool = True
+    new_golden: bool = False
     decision: Decision | None = None
 
 
@@ -105,7 +107,7 @@ async def _register(
             contributions=decision.score.as_dict(),
             reason=decision.reason or "review",
         )
-    return RecordResult(record, golden, created=created, decision=decision)
+    return RecordResult(record, golden, created=True, decision=decision, new_golden=created)
 
 
 async def open_review(
