@@ -1,6 +1,6 @@
 """The identity feed (PIXm ITI-104) and Patient read over HTTP, on real PostgreSQL."""
 
-from mpi_factories import INS_NIR_SYSTEM, IPP_A, IPP_B, fhir_patient, nir
+from hygie_patient_index.testing import INS_NIR_SYSTEM, IPP_A, IPP_B, fhir_patient, nir
 
 W = ("integration",)
 

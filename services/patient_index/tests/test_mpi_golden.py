@@ -3,12 +3,11 @@
 from datetime import UTC, date, datetime, timedelta
 from uuid import uuid4
 
-from mpi_factories import IPP_B, nir, record
-
 from hygie_patient_index.domain.golden import survive
 from hygie_patient_index.domain.identity import Sex
 from hygie_patient_index.domain.rniv import IdentityStatus
 from hygie_patient_index.domain.validation import validate_record
+from hygie_patient_index.testing import IPP_B, nir, record
 
 NOW = datetime(2024, 1, 1, tzinfo=UTC)
 

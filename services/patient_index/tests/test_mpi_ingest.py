@@ -1,8 +1,6 @@
 """The ingest topic ``hygie.ingest.patient.v1`` on the real broker: the same rules as the
 API; a record breaking them is dead-lettered and nothing is stored."""
 
-from mpi_factories import IPP_A, IPP_B, nir
-
 from hygie_contracts.patient import (
     INGEST_PATIENT_TOPIC,
     InsIdentifier,
@@ -11,6 +9,7 @@ from hygie_contracts.patient import (
     PatientReplaced,
 )
 from hygie_patient_index.bootstrap import SPEC
+from hygie_patient_index.testing import IPP_A, IPP_B, nir
 from hygie_platform import kafka
 from hygie_platform.envelope import envelope_for
 from hygie_platform.testing import eventually, start_service

@@ -1,6 +1,6 @@
 """Review queue, merge, unmerge and unlink over HTTP."""
 
-from mpi_factories import IPP_A, IPP_B, fhir_patient
+from hygie_patient_index.testing import IPP_A, IPP_B, fhir_patient
 
 
 def put(mpi, body, system=IPP_A):

@@ -1,6 +1,6 @@
 """PDQm search (ITI-78), PIXm $ihe-pix (ITI-83) and $match (ITI-119)."""
 
-from mpi_factories import INS_NIR_SYSTEM, IPP_A, IPP_B, fhir_patient, nir
+from hygie_patient_index.testing import INS_NIR_SYSTEM, IPP_A, IPP_B, fhir_patient, nir
 
 IPP_C = "urn:oid:1.2.250.1.999.3.1"
 

@@ -4,11 +4,11 @@ from datetime import date
 from uuid import uuid4
 
 import pytest
-from mpi_factories import record
 
 from hygie_patient_index.domain.comparators import MatchView
 from hygie_patient_index.domain.identity import Sex
 from hygie_patient_index.domain.scoring import DEFAULT_MODEL, Outcome, Thresholds, decide
+from hygie_patient_index.testing import record
 
 
 def score(a, b):
@@ -99,3 +99,15 @@ def test_contributions_are_reported_per_field():
     body = s.as_dict()
     assert set(body["fields"]) >= {"family_name", "given_name", "birth_date", "sex"}
     assert 0 < s.probability <= 1
+
+
+def test_term_frequency_adjustment_weighs_rare_names_more():
+    from hygie_patient_index.domain.scoring import tf_adjusted
+
+    s = score(record("A1"), record("B1"))
+    common = tf_adjusted(s, DEFAULT_MODEL, field="family_name", frequency=0.02)
+    rare = tf_adjusted(s, DEFAULT_MODEL, field="family_name", frequency=0.00001)
+    assert common.weight < s.weight < rare.weight
+    assert tf_adjusted(s, DEFAULT_MODEL, field="family_name", frequency=None) is s
+    other = score(record("A1"), record("B1", birth_family_name="Dupond"))
+    assert tf_adjusted(other, DEFAULT_MODEL, field="family_name", frequency=0.02) is other

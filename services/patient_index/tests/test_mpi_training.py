@@ -34,12 +34,11 @@ def test_em_recovers_the_generating_probabilities():
 async def test_training_on_the_index_is_stored_and_loaded_at_start(hygie_settings):
     from datetime import date, timedelta
 
-    from mpi_factories import IPP_A, IPP_B, fhir_patient
-
     from hygie_patient_index.bootstrap import SPEC as BASE
     from hygie_patient_index.bootstrap import make_bootstrap
     from hygie_patient_index.service.context import IndexContext
     from hygie_patient_index.service.training import train_model
+    from hygie_patient_index.testing import IPP_A, IPP_B, fhir_patient
     from hygie_platform.testing import start_service
 
     names = [

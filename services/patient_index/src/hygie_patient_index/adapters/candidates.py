@@ -20,7 +20,7 @@ from ..domain.identity import SourceRecord
 from .codec import source_from_row, source_values
 from .tables import golden_record, source_record
 
-__all__ = ["blocking_candidates"]
+__all__ = ["blocking_candidates", "family_frequency"]
 
 
 def _swapped(d: date | None) -> date | None:
@@ -68,3 +68,30 @@ async def blocking_candidates(
     )
     rows = (await conn.execute(q)).mappings()
     return [source_from_row(r) for r in rows]
+
+
+#: Below this many source records, name frequencies are too noisy to adjust on.
+TF_MIN_POPULATION = 1000
+
+
+async def family_frequency(conn: AsyncConnection, record: SourceRecord) -> float | None:
+    """Share of source records whose family name sounds like ``record``'s (None when the
+    index is too small for the share to mean anything)."""
+    keys = source_values(record)["family_phon"]
+    if not keys:
+        return None
+    total = (
+        await conn.execute(
+            sa.text("SELECT reltuples::bigint FROM pg_class WHERE relname = 'source_record'")
+        )
+    ).scalar()
+    if total is None or total < TF_MIN_POPULATION:
+        return None
+    same = (
+        await conn.execute(
+            sa.select(sa.func.count())
+            .select_from(source_record)
+            .where(source_record.c.family_phon.overlap(keys))
+        )
+    ).scalar_one()
+    return max(int(same), 1) / int(total)

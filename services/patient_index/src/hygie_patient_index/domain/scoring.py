@@ -34,6 +34,7 @@ __all__ = [
     "PairScore",
     "Thresholds",
     "decide",
+    "tf_adjusted",
 ]
 
 Comparator = Callable[[MatchView, MatchView], str | None]
@@ -155,6 +156,24 @@ DEFAULT_MODEL = MatchModel(
         ),
     )
 )
+
+
+def tf_adjusted(
+    score: PairScore, model: MatchModel, *, field: str, frequency: float | None, floor: float = 1e-5
+) -> PairScore:
+    """Term-frequency adjustment of an exact agreement: two records sharing a common name
+    (MARTIN) are less telling than two sharing a rare one, so the u of the ``exact`` level
+    becomes the value's frequency in the index."""
+    level = score.level(field)
+    if frequency is None or level != "exact":
+        return score
+    f = next(x for x in model.fields if x.name == field)
+    m = f.levels["exact"][0]
+    new = math.log2(m / max(frequency, floor))
+    old = score.contributions[field][1]
+    contributions = {**score.contributions, field: ("exact", new)}
+    return PairScore(score.weight - old + new, contributions)
+
 
 #: A strict trait whose level is one of these blocks an automatic link.
 STRICT_DISAGREEMENT = {"given_name": "different", "birth_date": "different", "sex": "different"}

@@ -8,11 +8,18 @@ from uuid import UUID
 
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from ..adapters.candidates import blocking_candidates
+from ..adapters.candidates import blocking_candidates, family_frequency
 from ..adapters.repository import PatientRepository
 from ..domain.comparators import MatchView
 from ..domain.identity import SourceRecord
-from ..domain.scoring import STRICT_DISAGREEMENT, Decision, Outcome, PairScore, decide
+from ..domain.scoring import (
+    STRICT_DISAGREEMENT,
+    Decision,
+    Outcome,
+    PairScore,
+    decide,
+    tf_adjusted,
+)
 from .context import IndexContext
 
 __all__ = ["best_scores", "find_match"]
@@ -65,4 +72,10 @@ async def find_match(
             ), "deterministic"
     candidates = await blocking_candidates(conn, record, limit=ctx.max_candidates)
     scored = best_scores(ctx, record, candidates, excluded=excluded)
+    if scored:
+        frequency = await family_frequency(conn, record)
+        scored = {
+            g: tf_adjusted(s, ctx.model, field="family_name", frequency=frequency)
+            for g, s in scored.items()
+        }
     return decide(scored, ctx.thresholds), "probabilistic"

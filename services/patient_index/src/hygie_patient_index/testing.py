@@ -1,4 +1,5 @@
-"""Builders of identities for the patient index tests."""
+"""Builders of identities (domain records and FR Core FHIR Patients) for tests of the
+patient index and of the services that use it."""
 
 from __future__ import annotations
 
