@@ -10,7 +10,9 @@ from pydantic import BaseModel, ConfigDict
 __all__ = ["EVENT_TYPES", "TYPE_PATTERN", "Event", "event_class", "major_of"]
 
 #: ``hygie.<domain>.<entity>.<past-tense-verb>.v<major>``
-TYPE_PATTERN = re.compile(r"^hygie\.[a-z][a-z0-9_]*\.[a-z][a-z0-9_]*\.[a-z][a-z0-9_]*\.v[1-9][0-9]*$")
+TYPE_PATTERN = re.compile(
+    r"^hygie\.[a-z][a-z0-9_]*\.[a-z][a-z0-9_]*\.[a-z][a-z0-9_]*\.v[1-9][0-9]*$"
+)
 #: ``hygie.<domain>.v<major>`` (a domain topic) or ``hygie.ingest.<domain>.v<major>``
 TOPIC_PATTERN = re.compile(r"^hygie\.([a-z][a-z0-9_]*\.)?[a-z][a-z0-9_]*\.v[1-9][0-9]*$")
 

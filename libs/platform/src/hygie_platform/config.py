@@ -31,8 +31,9 @@ class ConfigError(Exception):
 class Settings(BaseSettings):
     """Effective configuration. Same keys for the embedded stack and for containers."""
 
-    model_config = SettingsConfigDict(env_prefix=PREFIX, extra="forbid", frozen=True,
-                                      env_ignore_empty=True)
+    model_config = SettingsConfigDict(
+        env_prefix=PREFIX, extra="forbid", frozen=True, env_ignore_empty=True
+    )
 
     # --- storage and broker -------------------------------------------------------
     database_url: str = "postgresql://postgres@127.0.0.1:5432/postgres"
@@ -121,7 +122,11 @@ class Settings(BaseSettings):
     def url_of(self, service: str) -> str:
         """The base URL of a service's HTTP API."""
         explicit = getattr(self, f"{service}_url")
-        return str(explicit).rstrip("/") if explicit else f"http://{self.public_host}:{self.port_of(service)}"
+        return (
+            str(explicit).rstrip("/")
+            if explicit
+            else f"http://{self.public_host}:{self.port_of(service)}"
+        )
 
     def topic(self, name: str) -> str:
         """The physical name of a logical topic (with the configured prefix)."""
@@ -160,7 +165,9 @@ def load_settings(**overrides: Any) -> Settings:
     (a typo must not silently fall back to a default).
     """
     known = {PREFIX + name.upper() for name in Settings.model_fields}
-    unknown = sorted(k for k in os.environ if k.upper().startswith(PREFIX) and k.upper() not in known)
+    unknown = sorted(
+        k for k in os.environ if k.upper().startswith(PREFIX) and k.upper() not in known
+    )
     if unknown:
         raise ConfigError(f"{unknown[0]}: unknown setting (see `hygie config` for the known ones)")
     try:

@@ -22,8 +22,9 @@ from dataclasses import dataclass, field
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord
 from aiokafka.errors import KafkaError
 from aiokafka.structs import OffsetAndMetadata
-from hygie_contracts import Event
 from opentelemetry.trace import SpanKind
+
+from hygie_contracts import Event
 
 from . import kafka
 from .config import Settings
@@ -78,16 +79,24 @@ class SubscriptionStatus:
 class SubscriptionRunner:
     """Runs one subscription until cancelled."""
 
-    def __init__(self, settings: Settings, subscription: Subscription, *, service: str,
-                 uow: UnitOfWorkFactory, sleep: Callable[[float], Awaitable[None]] = asyncio.sleep
-                 ) -> None:
+    def __init__(
+        self,
+        settings: Settings,
+        subscription: Subscription,
+        *,
+        service: str,
+        uow: UnitOfWorkFactory,
+        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+    ) -> None:
         self.settings = settings
         self.sub = subscription
         self.service = service
         self.uow = uow
         self.consumer_key = f"{service}.{subscription.name}"
         self.topics = tuple(settings.topic(t) for t in subscription.topics)
-        self.status = SubscriptionStatus(group_id=f"{settings.topic_prefix}hygie.{self.consumer_key}")
+        self.status = SubscriptionStatus(
+            group_id=f"{settings.topic_prefix}hygie.{self.consumer_key}"
+        )
         self._sleep = sleep
         self._consumer: AIOKafkaConsumer | None = None
 
@@ -96,25 +105,38 @@ class SubscriptionRunner:
         while True:
             consumer = kafka.consumer(self.settings, *self.topics, group_id=self.status.group_id)
             dlq = kafka.producer(self.settings)
+            watch = kafka.ClusterWatch(self.settings)
             try:
                 await kafka.ensure_topics(
-                    self.settings, [*self.sub.topics, *(t + kafka.DLQ_SUFFIX for t in self.sub.topics)]
+                    self.settings,
+                    [*self.sub.topics, *(t + kafka.DLQ_SUFFIX for t in self.sub.topics)],
                 )
                 await consumer.start()
                 await dlq.start()
+                await watch.start()
                 self._consumer = consumer
                 self.status.connected = True
                 self.status.last_error = None
                 backoff = 0.5
                 while True:
-                    batch = await consumer.getmany(timeout_ms=500,
-                                                   max_records=self.settings.consumer_batch_size)
+                    # A broker that lost its data also lost our offsets: start again from
+                    # its beginning; the inbox skips what was already applied.
+                    await watch.check()
+                    batch = await consumer.getmany(
+                        timeout_ms=500, max_records=self.settings.consumer_batch_size
+                    )
                     for tp, records in batch.items():
                         await self.process(records, dlq)
                         await consumer.commit({tp: OffsetAndMetadata(records[-1].offset + 1, "")})
             except asyncio.CancelledError:
                 raise
-            except (KafkaError, OSError, TimeoutError, DatabaseUnavailable) as exc:
+            except (
+                KafkaError,
+                OSError,
+                TimeoutError,
+                DatabaseUnavailable,
+                kafka.BrokerLostData,
+            ) as exc:
                 # Nothing was committed: the consumer restarts from the committed offsets.
                 self.status.connected = False
                 self.status.last_error = f"{type(exc).__name__}: {exc}"
@@ -124,6 +146,7 @@ class SubscriptionRunner:
             finally:
                 self._consumer = None
                 self.status.connected = False
+                await watch.stop()
                 for client in (consumer, dlq):
                     with contextlib.suppress(Exception):
                         await client.stop()
@@ -178,14 +201,19 @@ class SubscriptionRunner:
         started = time.perf_counter()
         async with self.uow() as uow:
             fresh = await uow.first_times(self.consumer_key, [i.envelope.id for i in items])  # type: ignore[union-attr]
+            applied = len(fresh)
             for item in items:
-                assert item.envelope is not None and item.event is not None
+                assert item.envelope is not None
+                assert item.event is not None
                 if item.envelope.id in fresh:
+                    fresh.discard(item.envelope.id)  # the same id twice in one batch: once
                     await self._handle(uow, item.envelope, item.event)
-        instruments().handler_seconds.record(time.perf_counter() - started, {"consumer": self.consumer_key})
+        instruments().handler_seconds.record(
+            time.perf_counter() - started, {"consumer": self.consumer_key}
+        )
         instruments().consumed.add(len(items), {"consumer": self.consumer_key})
-        self.status.processed += len(fresh)
-        self.status.skipped_duplicates += len(items) - len(fresh)
+        self.status.processed += applied
+        self.status.skipped_duplicates += len(items) - applied
 
     async def _handle(self, uow: UnitOfWork, envelope: Envelope, event: Event) -> None:
         parent = context_from_trace_headers(envelope.traceparent, envelope.tracestate)
@@ -193,9 +221,13 @@ class SubscriptionRunner:
             await self.sub.handler(uow, envelope, event)
             return
         with tracer.start_as_current_span(
-            f"process {envelope.type}", context=parent, kind=SpanKind.CONSUMER,
-            attributes={"messaging.consumer.group.name": self.status.group_id,
-                        "messaging.message.id": str(envelope.id)},
+            f"process {envelope.type}",
+            context=parent,
+            kind=SpanKind.CONSUMER,
+            attributes={
+                "messaging.consumer.group.name": self.status.group_id,
+                "messaging.message.id": str(envelope.id),
+            },
         ):
             await self.sub.handler(uow, envelope, event)
 
@@ -211,9 +243,14 @@ class SubscriptionRunner:
                 if is_connection_error(exc):
                     raise DatabaseUnavailable(str(exc)) from exc
                 item.error = exc
-                log.warning("consumer %s: event %s failed (attempt %s/%s): %s", self.consumer_key,
-                            item.envelope.id if item.envelope else "?", attempt,
-                            self.settings.consumer_max_attempts, exc)
+                log.warning(
+                    "consumer %s: event %s failed (attempt %s/%s): %s",
+                    self.consumer_key,
+                    item.envelope.id if item.envelope else "?",
+                    attempt,
+                    self.settings.consumer_max_attempts,
+                    exc,
+                )
                 if attempt < self.settings.consumer_max_attempts:
                     await self._sleep(delay)
                     delay *= 2
@@ -231,11 +268,19 @@ class SubscriptionRunner:
             ("x-original-offset", str(record.offset).encode()),
             ("x-consumer-group", self.status.group_id.encode()),
         ]
-        await (await dlq.send(kafka.dlq_topic(record.topic), key=record.key, value=record.value,
-                              headers=headers))
+        await (
+            await dlq.send(
+                kafka.dlq_topic(record.topic), key=record.key, value=record.value, headers=headers
+            )
+        )
         self.status.dead_lettered += 1
         instruments().dead_lettered.add(1, {"consumer": self.consumer_key})
-        log.error("consumer %s: dead-lettered %s/%s@%s: %s: %s", self.consumer_key, record.topic,
-                  record.partition, record.offset, type(error).__name__, error)
-
-
+        log.error(
+            "consumer %s: dead-lettered %s/%s@%s: %s: %s",
+            self.consumer_key,
+            record.topic,
+            record.partition,
+            record.offset,
+            type(error).__name__,
+            error,
+        )

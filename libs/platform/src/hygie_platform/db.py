@@ -17,12 +17,12 @@ from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 from .config import Settings
 
 __all__ = [
-    "DatabaseUnavailable",
-    "is_connection_error",
     "PLATFORM_MIGRATIONS",
+    "DatabaseUnavailable",
     "asyncpg_dsn",
     "create_engine",
     "ensure_database",
+    "is_connection_error",
     "migrate",
     "run_alembic_env",
     "service_database_name",
@@ -65,7 +65,9 @@ async def ensure_database(settings: Settings, database: str) -> None:
     try:
         conn = await asyncpg.connect(asyncpg_dsn(settings.database_url), timeout=CONNECT_TIMEOUT)
     except (OSError, TimeoutError, asyncpg.PostgresError) as exc:
-        raise DatabaseUnavailable(f"HYGIE_DATABASE_URL: cannot connect to PostgreSQL: {exc}") from None
+        raise DatabaseUnavailable(
+            f"HYGIE_DATABASE_URL: cannot connect to PostgreSQL: {exc}"
+        ) from None
     try:
         exists = await conn.fetchval("SELECT 1 FROM pg_database WHERE datname = $1", database)
         if not exists:
@@ -135,10 +137,13 @@ def is_connection_error(exc: BaseException) -> bool:
         seen.add(id(current))
         if isinstance(current, DatabaseUnavailable | OSError | TimeoutError | ConnectionError):
             return True
-        if isinstance(current, asyncpg.exceptions.ConnectionDoesNotExistError
-                      | asyncpg.exceptions.CannotConnectNowError
-                      | asyncpg.exceptions.AdminShutdownError
-                      | asyncpg.InterfaceError):
+        if isinstance(
+            current,
+            asyncpg.exceptions.ConnectionDoesNotExistError
+            | asyncpg.exceptions.CannotConnectNowError
+            | asyncpg.exceptions.AdminShutdownError
+            | asyncpg.InterfaceError,
+        ):
             return True
         if isinstance(current, InterfaceError):
             return True

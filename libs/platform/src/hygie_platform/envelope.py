@@ -14,8 +14,9 @@ from typing import Any
 from uuid import UUID
 
 import orjson
-from hygie_contracts import TYPE_PATTERN, Event, event_class
 from pydantic import ValidationError
+
+from hygie_contracts import TYPE_PATTERN, Event, event_class
 
 from .ids import uuid7
 
@@ -155,8 +156,16 @@ def decode_record(headers: Headers | None, value: bytes | None) -> Envelope:
         orjson.loads(value)
     except orjson.JSONDecodeError as exc:
         raise MalformedEvent(f"data is not JSON: {exc}") from None
-    known = {*_REQUIRED, "ce_time", "ce_subject", "ce_dataschema", "content-type",
-             "ce_correlationid", "traceparent", "tracestate"}
+    known = {
+        *_REQUIRED,
+        "ce_time",
+        "ce_subject",
+        "ce_dataschema",
+        "content-type",
+        "ce_correlationid",
+        "traceparent",
+        "tracestate",
+    }
     return Envelope(
         id=event_id,
         type=attrs["ce_type"],

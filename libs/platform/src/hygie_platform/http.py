@@ -37,8 +37,16 @@ ErrorRenderer = Callable[[int, str, str, str, dict[str, Any]], Response]
 class Problem(Exception):
     """An error a use case or router raises to answer with a given status."""
 
-    def __init__(self, status: int, slug: str, detail: str, *, title: str | None = None,
-                 headers: dict[str, str] | None = None, **extra: Any) -> None:
+    def __init__(
+        self,
+        status: int,
+        slug: str,
+        detail: str,
+        *,
+        title: str | None = None,
+        headers: dict[str, str] | None = None,
+        **extra: Any,
+    ) -> None:
         super().__init__(detail)
         self.status = status
         self.slug = slug
@@ -48,24 +56,46 @@ class Problem(Exception):
         self.extra = extra
 
 
-def problem_response(status: int, slug: str, title: str, detail: str,
-                     extra: dict[str, Any]) -> Response:
+def problem_response(
+    status: int, slug: str, title: str, detail: str, extra: dict[str, Any]
+) -> Response:
     """RFC 9457 problem details."""
-    body = {"type": PROBLEM_BASE + slug, "title": title, "status": status, "detail": detail, **extra}
+    body = {
+        "type": PROBLEM_BASE + slug,
+        "title": title,
+        "status": status,
+        "detail": detail,
+        **extra,
+    }
     return Response(orjson.dumps(body), status_code=status, media_type="application/problem+json")
 
 
-def create_app(*, service: str, verifier: TokenVerifier | None, routers: Iterable[APIRouter] = (),
-               health: Callable[[], Awaitable[tuple[bool, dict[str, Any]]]] | None = None,
-               render_error: ErrorRenderer = problem_response, **fastapi_kwargs: Any) -> FastAPI:
+def create_app(
+    *,
+    service: str,
+    verifier: TokenVerifier | None,
+    routers: Iterable[APIRouter] = (),
+    health: Callable[[], Awaitable[tuple[bool, dict[str, Any]]]] | None = None,
+    render_error: ErrorRenderer = problem_response,
+    **fastapi_kwargs: Any,
+) -> FastAPI:
     """A FastAPI app with the platform's error mapping, tracing middleware and ``/health``."""
     app = FastAPI(title=f"Hygie {service}", **fastapi_kwargs)
     app.state.verifier = verifier
     app.state.render_error = render_error
 
-    def render(request: Request, status: int, slug: str, title: str, detail: str,
-               extra: dict[str, Any] | None = None, headers: dict[str, str] | None = None) -> Response:
-        response = request.app.state.render_error(status, slug, title, detail, extra or {})
+    def render(
+        request: Request,
+        status: int,
+        slug: str,
+        title: str,
+        detail: str,
+        extra: dict[str, Any] | None = None,
+        headers: dict[str, str] | None = None,
+    ) -> Response:
+        response: Response = request.app.state.render_error(
+            status, slug, title, detail, extra or {}
+        )
         if status == 401:
             response.headers["WWW-Authenticate"] = 'Bearer realm="hygie"'
         for k, v in (headers or {}).items():
@@ -86,36 +116,58 @@ def create_app(*, service: str, verifier: TokenVerifier | None, routers: Iterabl
 
     @app.exception_handler(RequestValidationError)
     async def _invalid(request: Request, exc: RequestValidationError) -> Response:
-        errors = [{"path": ".".join(str(p) for p in e["loc"]), "message": e["msg"]}
-                  for e in exc.errors()]
+        errors = [
+            {"path": ".".join(str(p) for p in e["loc"]), "message": e["msg"]} for e in exc.errors()
+        ]
         detail = "; ".join(f"{e['path']}: {e['message']}" for e in errors)
-        return render(request, 400, "invalid-request", "Invalid request", detail, {"errors": errors})
+        return render(
+            request, 400, "invalid-request", "Invalid request", detail, {"errors": errors}
+        )
 
     @app.exception_handler(StarletteHTTPException)
     async def _http(request: Request, exc: StarletteHTTPException) -> Response:
         slug = {404: "not-found", 405: "method-not-allowed"}.get(exc.status_code, "http-error")
-        return render(request, exc.status_code, slug, slug.replace("-", " ").capitalize(),
-                      str(exc.detail))
+        return render(
+            request, exc.status_code, slug, slug.replace("-", " ").capitalize(), str(exc.detail)
+        )
 
     @app.exception_handler(Exception)
     async def _unexpected(request: Request, exc: Exception) -> Response:
         if is_connection_error(exc):
             log.warning("database unavailable: %s", exc)
-            return render(request, 503, "database-unavailable", "Service unavailable",
-                          "the database cannot be reached; nothing was written", headers={"Retry-After": "5"})
+            return render(
+                request,
+                503,
+                "database-unavailable",
+                "Service unavailable",
+                "the database cannot be reached; nothing was written",
+                headers={"Retry-After": "5"},
+            )
         log.exception("unexpected error on %s %s", request.method, request.url.path)
-        return render(request, 500, "internal-error", "Internal error",
-                      f"unexpected error (request id {getattr(request.state, 'request_id', '?')})")
+        return render(
+            request,
+            500,
+            "internal-error",
+            "Internal error",
+            f"unexpected error (request id {getattr(request.state, 'request_id', '?')})",
+        )
 
     @app.middleware("http")
-    async def _trace(request: Request, call_next: Callable[[Request], Awaitable[Response]]) -> Response:
+    async def _trace(
+        request: Request, call_next: Callable[[Request], Awaitable[Response]]
+    ) -> Response:
         request_id = request.headers.get("x-request-id") or str(uuid.uuid4())
         request.state.request_id = request_id
         ctx = extract(dict(request.headers))
         with tracer.start_as_current_span(
-            f"{request.method} {request.url.path}", context=ctx, kind=SpanKind.SERVER,
-            attributes={"http.request.method": request.method, "url.path": request.url.path,
-                        "hygie.request_id": request_id},
+            f"{request.method} {request.url.path}",
+            context=ctx,
+            kind=SpanKind.SERVER,
+            attributes={
+                "http.request.method": request.method,
+                "url.path": request.url.path,
+                "hygie.request_id": request_id,
+            },
         ) as span:
             response = await call_next(request)
             span.set_attribute("http.response.status_code", response.status_code)
@@ -132,8 +184,9 @@ def create_app(*, service: str, verifier: TokenVerifier | None, routers: Iterabl
         @app.get("/health", tags=["health"], include_in_schema=True)
         async def _health() -> Response:
             ok, body = await probe()
-            return Response(orjson.dumps(body), status_code=200 if ok else 503,
-                            media_type="application/json")
+            return Response(
+                orjson.dumps(body), status_code=200 if ok else 503, media_type="application/json"
+            )
 
     @app.get("/health/live", tags=["health"])
     async def _live() -> dict[str, str]:

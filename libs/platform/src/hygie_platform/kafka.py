@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
+import time
 from collections.abc import Iterable
 from typing import Any
 
@@ -10,14 +12,18 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import TopicAlreadyExistsError
 from aiokafka.structs import TopicPartition
+
 from hygie_contracts import TOPIC_PATTERN
 
 from .config import Settings
 
 __all__ = [
     "DLQ_SUFFIX",
+    "BrokerLostData",
+    "ClusterWatch",
     "InvalidTopicName",
     "admin_client",
+    "broker_reachable",
     "check_topic_name",
     "client_options",
     "consumer",
@@ -31,6 +37,44 @@ log = logging.getLogger(__name__)
 DLQ_SUFFIX = ".dlq"
 
 
+class BrokerLostData(Exception):
+    """The broker's cluster id changed: it is a new incarnation that lost topics and
+    consumer offsets (the embedded in-memory broker after a restart)."""
+
+
+class ClusterWatch:
+    """Notices a broker that came back without its data, by its cluster id (Kafka keeps a
+    cluster id for life; the embedded broker gets a fresh one at each start)."""
+
+    def __init__(self, settings: Settings, *, every: float = 5.0) -> None:
+        self.settings = settings
+        self.every = every
+        self.cluster_id: str | None = None
+        self._admin: AIOKafkaAdminClient | None = None
+        self._last = 0.0
+
+    async def start(self) -> None:
+        self._admin = admin_client(self.settings)
+        await self._admin.start()
+        self.cluster_id = (await self._admin.describe_cluster()).get("cluster_id")
+        self._last = time.monotonic()
+
+    async def check(self) -> None:
+        """Raise BrokerLostData when the cluster id changed (at most every ``every`` s)."""
+        if self._admin is None or time.monotonic() - self._last < self.every:
+            return
+        self._last = time.monotonic()
+        current = (await self._admin.describe_cluster()).get("cluster_id")
+        if current != self.cluster_id:
+            raise BrokerLostData(f"broker cluster id changed from {self.cluster_id} to {current}")
+
+    async def stop(self) -> None:
+        if self._admin is not None:
+            with contextlib.suppress(Exception):
+                await self._admin.close()
+            self._admin = None
+
+
 class InvalidTopicName(ValueError):
     """A topic name outside the platform's naming rule (ARCHITECTURE §4.2)."""
 
@@ -40,9 +84,7 @@ def check_topic_name(name: str) -> str:
     optionally with the ``.dlq`` suffix."""
     base = name.removesuffix(DLQ_SUFFIX)
     if not TOPIC_PATTERN.match(base):
-        raise InvalidTopicName(
-            f"topic {name!r} does not follow hygie.<domain>.v<major>[.dlq]"
-        )
+        raise InvalidTopicName(f"topic {name!r} does not follow hygie.<domain>.v<major>[.dlq]")
     return name
 
 
@@ -125,14 +167,27 @@ async def ensure_topics(settings: Settings, names: Iterable[str]) -> list[str]:
             )
             for name in missing
         ]
-        try:
+        with contextlib.suppress(TopicAlreadyExistsError):
             await admin.create_topics(new)
-        except TopicAlreadyExistsError:
-            pass
         log.info("created topics %s", ", ".join(missing))
         return missing
     finally:
         await admin.close()
+
+
+async def broker_reachable(settings: Settings, *, timeout: float = 2.0) -> bool:
+    """True when one of the bootstrap servers accepts a TCP connection."""
+    import asyncio
+
+    for server in settings.kafka.split(","):
+        host, _, port = server.strip().rpartition(":")
+        try:
+            _, writer = await asyncio.wait_for(asyncio.open_connection(host, int(port)), timeout)
+        except (OSError, TimeoutError):
+            continue
+        writer.close()
+        return True
+    return False
 
 
 async def topic_record_count(client: AIOKafkaConsumer, topic: str) -> int | None:
@@ -144,4 +199,4 @@ async def topic_record_count(client: AIOKafkaConsumer, topic: str) -> int | None
     if not partitions:
         return None
     ends = await client.end_offsets([TopicPartition(topic, p) for p in partitions])
-    return sum(ends.values())
+    return int(sum(ends.values()))

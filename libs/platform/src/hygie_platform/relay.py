@@ -36,6 +36,7 @@ _FETCH = """
     FROM journal WHERE published_at IS NULL
     ORDER BY seq LIMIT $1 FOR UPDATE SKIP LOCKED
 """
+SEND_TIMEOUT = 20.0
 _MARK = "UPDATE journal SET published_at = now() WHERE seq = ANY($1::bigint[])"
 
 
@@ -68,6 +69,7 @@ class OutboxRelay:
         while True:
             conn: asyncpg.Connection | None = None
             producer: AIOKafkaProducer | None = None
+            watch: kafka.ClusterWatch | None = None
             try:
                 conn = await asyncpg.connect(self.dsn, timeout=5)
                 await conn.add_listener(JOURNAL_CHANNEL, lambda *_: self._wake.set())
@@ -77,22 +79,33 @@ class OutboxRelay:
                 self.status.leader = True
                 producer = kafka.producer(self.settings)
                 await producer.start()
+                watch = kafka.ClusterWatch(self.settings)
+                await watch.start()
                 self.status.broker_connected = True
                 self.status.last_error = None
                 await refill_lost_topics(self.settings, conn)
                 backoff = 0.5
-                await self._publish_forever(conn, producer)
+                await self._publish_forever(conn, producer, watch)
             except asyncio.CancelledError:
                 raise
-            except (KafkaError, OSError, asyncpg.PostgresError, asyncpg.InterfaceError,
-                    TimeoutError) as exc:
+            except (
+                KafkaError,
+                OSError,
+                asyncpg.PostgresError,
+                asyncpg.InterfaceError,
+                TimeoutError,
+                kafka.BrokerLostData,
+            ) as exc:
                 self.status.broker_connected = self.status.broker_connected and not isinstance(
-                    exc, KafkaError)
+                    exc, KafkaError
+                )
                 self.status.last_error = f"{type(exc).__name__}: {exc}"
                 log.warning("outbox relay of %s paused: %s", self.service, self.status.last_error)
                 await asyncio.sleep(backoff)
                 backoff = min(backoff * 2, 5.0)
             finally:
+                if watch is not None:
+                    await watch.stop()
                 if producer is not None:
                     self.status.broker_connected = False
                     with contextlib.suppress(Exception):
@@ -107,8 +120,11 @@ class OutboxRelay:
             await asyncio.wait_for(self._wake.wait(), seconds)
         self._wake.clear()
 
-    async def _publish_forever(self, conn: asyncpg.Connection, producer: AIOKafkaProducer) -> None:
+    async def _publish_forever(
+        self, conn: asyncpg.Connection, producer: AIOKafkaProducer, watch: kafka.ClusterWatch
+    ) -> None:
         while True:
+            await watch.check()
             sent = await self.publish_batch(conn, producer)
             if sent < self.settings.relay_batch_size:
                 await self._sleep(self.settings.relay_poll_seconds)
@@ -119,8 +135,11 @@ class OutboxRelay:
             rows = await conn.fetch(_FETCH, self.settings.relay_batch_size)
             if not rows:
                 return 0
-            futures = [await _send(producer, self.settings, row) for row in rows]
-            await asyncio.gather(*futures)
+            # Bounded: a broker that lost the topic or stopped answering makes the send
+            # time out; the relay then reconnects, refills lost topics and retries.
+            async with asyncio.timeout(SEND_TIMEOUT):
+                futures = [await _send(producer, self.settings, row) for row in rows]
+                await asyncio.gather(*futures)
             await conn.execute(_MARK, [row["seq"] for row in rows])
         self.status.published += len(rows)
         instruments().published.add(len(rows), {"service": self.service})
@@ -133,16 +152,20 @@ async def _send(producer: AIOKafkaProducer, settings: Settings, row: asyncpg.Rec
     if "traceparent" in attributes:
         parent = context_from_trace_headers(attributes["traceparent"], attributes.get("tracestate"))
         with tracer.start_as_current_span(
-            f"publish {attributes.get('ce_type')}", context=parent, kind=SpanKind.PRODUCER,
+            f"publish {attributes.get('ce_type')}",
+            context=parent,
+            kind=SpanKind.PRODUCER,
             attributes={"messaging.destination.name": topic, "messaging.system": "kafka"},
         ):
             attributes.update(current_trace_headers())
             headers = [(k, v.encode()) for k, v in attributes.items()]
-            return await producer.send(topic, key=row["event_key"].encode(),
-                                       value=row["data"].encode(), headers=headers)
+            return await producer.send(
+                topic, key=row["event_key"].encode(), value=row["data"].encode(), headers=headers
+            )
     headers = [(k, v.encode()) for k, v in attributes.items()]
-    return await producer.send(topic, key=row["event_key"].encode(),
-                               value=row["data"].encode(), headers=headers)
+    return await producer.send(
+        topic, key=row["event_key"].encode(), value=row["data"].encode(), headers=headers
+    )
 
 
 def _json_object(value: Any) -> dict[str, str]:
@@ -177,8 +200,12 @@ async def refill_lost_topics(settings: Settings, conn: asyncpg.Connection) -> li
                     "UPDATE journal SET published_at = NULL WHERE topic = $1", row["topic"]
                 )
                 refilled.append(row["topic"])
-                log.warning("topic %s holds %s of %s journaled events: republishing its journal",
-                            row["topic"], held, row["published"])
+                log.warning(
+                    "topic %s holds %s of %s journaled events: republishing its journal",
+                    row["topic"],
+                    held,
+                    row["published"],
+                )
     finally:
         await probe.stop()
     return refilled
@@ -190,7 +217,8 @@ async def republish_journal(settings: Settings, dsn: str, *, topic: str | None =
     try:
         if topic:
             status = await conn.execute(
-                "UPDATE journal SET published_at = NULL WHERE topic = $1", topic)
+                "UPDATE journal SET published_at = NULL WHERE topic = $1", topic
+            )
         else:
             status = await conn.execute("UPDATE journal SET published_at = NULL")
         await conn.execute(f"NOTIFY {JOURNAL_CHANNEL}")
@@ -202,5 +230,3 @@ async def republish_journal(settings: Settings, dsn: str, *, topic: str | None =
 async def outbox_backlog(conn: asyncpg.Connection) -> int:
     """Journal rows not yet published."""
     return int(await conn.fetchval("SELECT count(*) FROM journal WHERE published_at IS NULL"))
-
-

@@ -71,8 +71,9 @@ def ensure_local_key(path: Path) -> ec.EllipticCurvePrivateKey:
         return key
     path.parent.mkdir(parents=True, exist_ok=True)
     key = ec.generate_private_key(ec.SECP256R1())
-    pem = key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
-                            serialization.NoEncryption())
+    pem = key.private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+    )
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     with os.fdopen(fd, "wb") as out:
         out.write(pem)
@@ -83,8 +84,9 @@ def local_key_path(settings: Settings) -> Path:
     return settings.auth_local_key or settings.home / "keys" / "issuer.pem"
 
 
-def issue_token(settings: Settings, *, user: str, roles: Iterable[str],
-                ttl_seconds: int = 8 * 3600) -> str:
+def issue_token(
+    settings: Settings, *, user: str, roles: Iterable[str], ttl_seconds: int = 8 * 3600
+) -> str:
     """A token signed by the embedded issuer (development and scripts)."""
     key = ensure_local_key(local_key_path(settings))
     now = int(time.time())
@@ -108,7 +110,9 @@ class TokenVerifier:
         self._jwks: jwt.PyJWKClient | None = None
         self._local: Any = None
         if settings.auth_jwks_url or settings.auth_oidc_url:
-            self._jwks = jwt.PyJWKClient(settings.auth_jwks_url or self._discover(), cache_keys=True)
+            self._jwks = jwt.PyJWKClient(
+                settings.auth_jwks_url or self._discover(), cache_keys=True
+            )
         else:
             self._local = ensure_local_key(local_key_path(settings)).public_key()
 
@@ -125,8 +129,12 @@ class TokenVerifier:
         try:
             key = self._jwks.get_signing_key_from_jwt(token).key if self._jwks else self._local
             claims = jwt.decode(
-                token, key, algorithms=ALGORITHMS, audience=self.settings.auth_audience,
-                issuer=self.settings.auth_issuer, options={"require": ["exp", "iss", "aud", "sub"]},
+                token,
+                key,
+                algorithms=ALGORITHMS,
+                audience=self.settings.auth_audience,
+                issuer=self.settings.auth_issuer,
+                options={"require": ["exp", "iss", "aud", "sub"]},
             )
         except jwt.PyJWTError as exc:
             raise AuthError(f"invalid bearer token: {exc}") from None

@@ -95,17 +95,25 @@ class ServiceRuntime:
         self.engine = create_engine(self.settings, self.database)
         await migrate(self.engine, service=self.spec.name, migrations=self.spec.migrations)
         uow = UnitOfWorkFactory(self.engine, source=f"/hygie/{self.spec.name}")
-        platform = Platform(settings=self.settings, service=self.spec.name, engine=self.engine, uow=uow)
+        platform = Platform(
+            settings=self.settings, service=self.spec.name, engine=self.engine, uow=uow
+        )
         parts = self.spec.bootstrap(platform)
-        self.runners = [SubscriptionRunner(self.settings, s, service=self.spec.name, uow=uow)
-                        for s in parts.subscriptions]
+        self.runners = [
+            SubscriptionRunner(self.settings, s, service=self.spec.name, uow=uow)
+            for s in parts.subscriptions
+        ]
         for hook in parts.on_start:
             result = hook()
             if asyncio.iscoroutine(result):
                 await result
-        self.app = create_app(service=self.spec.name, verifier=TokenVerifier(self.settings),
-                              routers=parts.routers, health=self.health,
-                              render_error=parts.render_error)
+        self.app = create_app(
+            service=self.spec.name,
+            verifier=TokenVerifier(self.settings),
+            routers=parts.routers,
+            health=self.health,
+            render_error=parts.render_error,
+        )
         self.app.state.runtime = self
         self.app.state.uow = uow
         for key, value in parts.state.items():
@@ -147,8 +155,11 @@ class ServiceRuntime:
         try:
             assert self.engine is not None
             async with self.engine.connect() as conn:
-                backlog = (await conn.execute(
-                    text("SELECT count(*) FROM journal WHERE published_at IS NULL"))).scalar_one()
+                backlog = (
+                    await conn.execute(
+                        text("SELECT count(*) FROM journal WHERE published_at IS NULL")
+                    )
+                ).scalar_one()
         except Exception as exc:
             db_ok = False
             body["database_error"] = f"{type(exc).__name__}: {exc}"
@@ -157,25 +168,38 @@ class ServiceRuntime:
             with contextlib.suppress(Exception):
                 await asyncio.wait_for(runner.lag(), 2)
             st = runner.status
-            consumers.append({
-                "group": st.group_id, "connected": st.connected, "lag": sum(st.lag.values()),
-                "processed": st.processed, "duplicates_skipped": st.skipped_duplicates,
-                "dead_lettered": st.dead_lettered, "last_error": st.last_error,
-            })
-        broker_ok = self.relay.status.broker_connected or not self.relay.status.leader
+            consumers.append(
+                {
+                    "group": st.group_id,
+                    "connected": st.connected,
+                    "lag": sum(st.lag.values()),
+                    "processed": st.processed,
+                    "duplicates_skipped": st.skipped_duplicates,
+                    "dead_lettered": st.dead_lettered,
+                    "last_error": st.last_error,
+                }
+            )
+        relay = self.relay.status
+        broker_ok = await kafka.broker_reachable(self.settings)
+        broker_ok = broker_ok and (
+            relay.broker_connected or (not relay.leader and not relay.last_error)
+        )
         broker_ok = broker_ok and all(c["connected"] for c in consumers)
-        if not self.relay.status.leader and self.relay.status.last_error:
-            broker_ok = False
         ok = db_ok and broker_ok
-        body.update({
-            "status": "ok" if ok else "unhealthy",
-            "database": "ok" if db_ok else "unreachable",
-            "broker": "ok" if broker_ok else "unreachable",
-            "relay": {"leader": self.relay.status.leader, "published": self.relay.status.published,
-                      "last_error": self.relay.status.last_error},
-            "outbox_backlog": backlog,
-            "consumers": consumers,
-        })
+        body.update(
+            {
+                "status": "ok" if ok else "unhealthy",
+                "database": "ok" if db_ok else "unreachable",
+                "broker": "ok" if broker_ok else "unreachable",
+                "relay": {
+                    "leader": self.relay.status.leader,
+                    "published": self.relay.status.published,
+                    "last_error": self.relay.status.last_error,
+                },
+                "outbox_backlog": backlog,
+                "consumers": consumers,
+            }
+        )
         return ok, body
 
 
@@ -185,7 +209,9 @@ def _check_port_free(host: str, port: int, setting: str) -> None:
         try:
             sock.bind((host, port))
         except OSError as exc:
-            raise ConfigError(f"{setting}: port {port} on {host} is not free ({exc.strerror})") from None
+            raise ConfigError(
+                f"{setting}: port {port} on {host} is not free ({exc.strerror})"
+            ) from None
 
 
 def run_service(spec: ServiceSpec) -> None:
@@ -224,6 +250,13 @@ async def _serve(runtime: ServiceRuntime, port: int) -> None:
             await runtime.stop()
 
     app.router.lifespan_context = lifespan
-    config = uvicorn.Config(app, host=settings.http_host, port=port, log_config=None,
-                            access_log=False, timeout_graceful_shutdown=5, lifespan="on")
+    config = uvicorn.Config(
+        app,
+        host=settings.http_host,
+        port=port,
+        log_config=None,
+        access_log=False,
+        timeout_graceful_shutdown=5,
+        lifespan="on",
+    )
     await uvicorn.Server(config).serve()

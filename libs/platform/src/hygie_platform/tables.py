@@ -20,7 +20,9 @@ journal = sa.Table(
     sa.Column("event_type", sa.Text, nullable=False),
     sa.Column("attributes", JSONB, nullable=False),
     sa.Column("data", JSONB, nullable=False),
-    sa.Column("recorded_at", sa.DateTime(timezone=True), nullable=False, server_default=sa.func.now()),
+    sa.Column(
+        "recorded_at", sa.DateTime(timezone=True), nullable=False, server_default=sa.func.now()
+    ),
     sa.Column("published_at", sa.DateTime(timezone=True)),
 )
 
@@ -39,5 +41,7 @@ processed_events = sa.Table(
     metadata,
     sa.Column("consumer", sa.Text, primary_key=True),
     sa.Column("event_id", UUID(as_uuid=True), primary_key=True),
-    sa.Column("processed_at", sa.DateTime(timezone=True), nullable=False, server_default=sa.func.now()),
+    sa.Column(
+        "processed_at", sa.DateTime(timezone=True), nullable=False, server_default=sa.func.now()
+    ),
 )

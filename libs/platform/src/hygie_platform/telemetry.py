@@ -48,8 +48,12 @@ def setup_telemetry(service: str, settings: Settings) -> None:
         from opentelemetry.sdk.metrics.export import PeriodicExportingMetricReader
 
         base = settings.otel_endpoint.rstrip("/")
-        _provider.add_span_processor(BatchSpanProcessor(OTLPSpanExporter(endpoint=f"{base}/v1/traces")))
-        readers.append(PeriodicExportingMetricReader(OTLPMetricExporter(endpoint=f"{base}/v1/metrics")))
+        _provider.add_span_processor(
+            BatchSpanProcessor(OTLPSpanExporter(endpoint=f"{base}/v1/traces"))
+        )
+        readers.append(
+            PeriodicExportingMetricReader(OTLPMetricExporter(endpoint=f"{base}/v1/metrics"))
+        )
     trace.set_tracer_provider(_provider)
     metrics.set_meter_provider(MeterProvider(resource=resource, metric_readers=readers))
 
@@ -129,7 +133,9 @@ def setup_logging(service: str, settings: Settings) -> None:
     if settings.log_json:
         handler.setFormatter(JsonFormatter(service))
     else:
-        handler.setFormatter(logging.Formatter(f"%(asctime)s {service} %(levelname)s %(name)s: %(message)s"))
+        handler.setFormatter(
+            logging.Formatter(f"%(asctime)s {service} %(levelname)s %(name)s: %(message)s")
+        )
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(settings.log_level)

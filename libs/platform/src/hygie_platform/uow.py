@@ -10,9 +10,10 @@ from uuid import UUID
 
 import orjson
 import sqlalchemy as sa
-from hygie_contracts import Event
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+
+from hygie_contracts import Event
 
 from .envelope import Envelope, envelope_for
 from .tables import journal, journal_counter, processed_events

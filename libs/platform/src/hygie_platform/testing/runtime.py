@@ -41,8 +41,9 @@ class RunningService:
 
 
 @contextlib.asynccontextmanager
-async def start_service(spec: ServiceSpec, settings: Settings, *,
-                        background: bool = True) -> AsyncIterator[RunningService]:
+async def start_service(
+    spec: ServiceSpec, settings: Settings, *, background: bool = True
+) -> AsyncIterator[RunningService]:
     """Prepare (database, migrations), start relay and subscribers, yield a client."""
     runtime = ServiceRuntime(spec, settings)
     app = await runtime.prepare()

@@ -14,5 +14,7 @@ seen_event = sa.Table(
     sa.Column("subject", sa.Text, nullable=False),
     sa.Column("event_time", sa.DateTime(timezone=True), nullable=False),
     sa.Column("trace_id", sa.Text),
-    sa.Column("recorded_at", sa.DateTime(timezone=True), nullable=False, server_default=sa.func.now()),
+    sa.Column(
+        "recorded_at", sa.DateTime(timezone=True), nullable=False, server_default=sa.func.now()
+    ),
 )

@@ -24,12 +24,14 @@ def upgrade() -> None:
         sa.Column("event_type", sa.Text, nullable=False),
         sa.Column("attributes", JSONB, nullable=False),
         sa.Column("data", JSONB, nullable=False),
-        sa.Column("recorded_at", sa.DateTime(timezone=True), nullable=False,
-                  server_default=sa.func.now()),
+        sa.Column(
+            "recorded_at", sa.DateTime(timezone=True), nullable=False, server_default=sa.func.now()
+        ),
         sa.Column("published_at", sa.DateTime(timezone=True)),
     )
-    op.create_index("journal_unpublished", "journal", ["seq"],
-                    postgresql_where=sa.text("published_at IS NULL"))
+    op.create_index(
+        "journal_unpublished", "journal", ["seq"], postgresql_where=sa.text("published_at IS NULL")
+    )
     op.create_index("journal_topic", "journal", ["topic", "seq"])
     op.create_table(
         "journal_counter",
@@ -62,8 +64,9 @@ def upgrade() -> None:
         "processed_events",
         sa.Column("consumer", sa.Text, primary_key=True),
         sa.Column("event_id", UUID(as_uuid=True), primary_key=True),
-        sa.Column("processed_at", sa.DateTime(timezone=True), nullable=False,
-                  server_default=sa.func.now()),
+        sa.Column(
+            "processed_at", sa.DateTime(timezone=True), nullable=False, server_default=sa.func.now()
+        ),
     )
 
 

@@ -1,0 +1,1 @@
+"""The ``hygie`` command line."""

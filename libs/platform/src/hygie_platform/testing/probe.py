@@ -1,0 +1,65 @@
+"""A tiny producer/consumer service pair used by the platform's own tests."""
+
+from __future__ import annotations
+
+from typing import ClassVar
+
+from sqlalchemy import text
+
+from hygie_contracts import Event
+from hygie_platform.consumer import Subscription
+from hygie_platform.envelope import Envelope
+from hygie_platform.service import Platform, ServiceParts, ServiceSpec
+from hygie_platform.uow import UnitOfWork, UnitOfWorkFactory
+
+PROBE_TOPIC = "hygie.probe.v1"
+
+
+class ItemRecorded(Event):
+    """Test-only event: an item with a value, keyed by item id."""
+
+    event_type: ClassVar[str] = "hygie.probe.item.recorded.v1"
+    topic: ClassVar[str] = PROBE_TOPIC
+    subject_field: ClassVar[str] = "item"
+
+    item: str
+    value: int
+
+
+async def apply_item(uow: UnitOfWork, envelope: Envelope, event: Event) -> None:
+    assert isinstance(event, ItemRecorded)
+    if event.value < 0:
+        raise ValueError(f"negative value {event.value} refused")
+    await uow.connection.execute(
+        text("INSERT INTO item (event_id, item, value, trace) VALUES (:e, :i, :v, :t)"),
+        {"e": envelope.id, "i": event.item, "v": event.value, "t": envelope.traceparent},
+    )
+
+
+def _consumer(platform: Platform) -> ServiceParts:
+    async def create_table() -> None:
+        async with platform.engine.begin() as conn:
+            await conn.execute(
+                text(
+                    "CREATE TABLE IF NOT EXISTS item (n bigserial PRIMARY KEY,"
+                    " event_id uuid NOT NULL, item text NOT NULL, value int NOT NULL, trace text)"
+                )
+            )
+
+    return ServiceParts(
+        subscriptions=[Subscription(name="items", topics=(PROBE_TOPIC,), handler=apply_item)],
+        on_start=[create_table],
+    )
+
+
+PRODUCER = ServiceSpec(
+    name="probe_producer", bootstrap=lambda p: ServiceParts(), publishes=(PROBE_TOPIC,)
+)
+CONSUMER = ServiceSpec(name="probe_consumer", bootstrap=_consumer)
+
+
+async def journal_items(producer_uow: UnitOfWorkFactory, items: list[tuple[str, int]]) -> None:
+    """Record items in one transaction of the producer."""
+    async with producer_uow() as uow:
+        for item, value in items:
+            uow.record(ItemRecorded(item=item, value=value))
