@@ -153,3 +153,15 @@ async def test_unlink_creates_a_new_patient_and_is_never_auto_linked_again(mpi):
 async def test_review_and_merge_need_the_admin_role(mpi):
     resp = await mpi.client.get("/fhir/review-items", headers=mpi.auth("clinician"))
     assert resp.status_code == 403
+
+
+async def test_corrected_traits_revealing_a_duplicate_open_a_review(mpi):
+    a = await golden_of(mpi, fhir_patient("A1"))
+    typo = fhir_patient("B1", IPP_B, family="Xyzzy", given=("Zoé",), birth_date="1921-01-01")
+    b = await golden_of(mpi, typo, IPP_B)
+    assert a != b
+    await golden_of(mpi, fhir_patient("B1", IPP_B), IPP_B)  # the traits are corrected
+    items = (await mpi.client.get("/fhir/review-items", headers=mpi.auth("admin"))).json()
+    assert [(i["reason"], i["candidate"]) for i in items["items"]] == [
+        ("match-after-update", f"Patient/{a}")
+    ]

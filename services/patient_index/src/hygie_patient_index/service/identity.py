@@ -193,7 +193,33 @@ async def _update(
             )
         )
     await _flag_shared_ins(uow, ctx, existing, new)
+    if strict_changed:
+        await _rematch(uow, ctx, new)
     return RecordResult(new, golden, created=False)
+
+
+async def _rematch(uow: UnitOfWork, ctx: IndexContext, record: SourceRecord) -> None:
+    """Corrected strict traits may reveal a duplicate: it is queued for review, never
+    merged automatically (the record already has its own golden record)."""
+    assert record.golden_id is not None
+    excluded = {record.golden_id} | await PatientRepository(uow.connection).excluded_goldens(
+        record.id
+    )
+    decision, _ = await find_match(uow.connection, ctx, record, excluded=excluded)
+    if (
+        decision.golden_id is not None
+        and decision.score is not None
+        and decision.outcome is not Outcome.NEW
+    ):
+        await open_review(
+            uow,
+            record,
+            record.golden_id,
+            decision.golden_id,
+            score=decision.score.weight,
+            contributions=decision.score.as_dict(),
+            reason="match-after-update",
+        )
 
 
 async def _flag_shared_ins(

@@ -4,6 +4,7 @@ otherwise probabilistic over the blocking candidates (domain.scoring)."""
 from __future__ import annotations
 
 from collections.abc import Iterable
+from collections.abc import Set as AbstractSet
 from uuid import UUID
 
 from sqlalchemy.ext.asyncio import AsyncConnection
@@ -30,8 +31,8 @@ def best_scores(
     record: SourceRecord,
     candidates: Iterable[SourceRecord],
     *,
-    excluded: set[UUID] = frozenset(),
-) -> dict[UUID, PairScore]:  # type: ignore[assignment]
+    excluded: AbstractSet[UUID] = frozenset(),
+) -> dict[UUID, PairScore]:
     """The best pair score per candidate golden record (excluded ones left out)."""
     view = MatchView(record)
     best: dict[UUID, PairScore] = {}
@@ -49,8 +50,8 @@ async def find_match(
     ctx: IndexContext,
     record: SourceRecord,
     *,
-    excluded: set[UUID] = frozenset(),
-) -> tuple[Decision, str]:  # type: ignore[assignment]
+    excluded: AbstractSet[UUID] = frozenset(),
+) -> tuple[Decision, str]:
     """The link decision for ``record`` and its method (deterministic or probabilistic)."""
     repo = PatientRepository(conn)
     ins = record.trusted_ins
