@@ -164,3 +164,15 @@ async def test_concurrent_feeds_of_one_identifier_make_one_source_record(mpi):
     assert [r.status_code for r in replies].count(201) == 1
     assert len(await mpi.fetch("SELECT * FROM source_record")) == 1
     assert len(await mpi.fetch("SELECT * FROM golden_record")) == 1
+
+
+async def test_location_of_a_created_record_can_be_read(mpi):
+    resp = await put(mpi, fhir_patient("A1"))
+    location = resp.headers["location"].removeprefix("http://test")
+    got = await mpi.client.get(location, headers=mpi.auth("clinician"))
+    assert got.status_code == 200
+    assert got.json()["id"] == resp.json()["id"]
+    stale = await mpi.client.get(
+        location.replace("_history/1", "_history/9"), headers=mpi.auth("clinician")
+    )
+    assert stale.status_code == 404

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import date
 from uuid import UUID
@@ -158,10 +159,22 @@ async def search_patients(uow: UnitOfWork, q: PatientQuery) -> list[GoldenRecord
     return await PatientRepository(uow.connection).goldens([r[0] for r in rows])
 
 
-async def known_systems(uow: UnitOfWork) -> set[str]:
-    """Identifier systems the index knows (its patient identity domains)."""
-    rows = await uow.connection.execute(sa.select(identifier.c.system).distinct())
-    return {r[0] for r in rows} | {f"urn:oid:{o}" for o in INS_OIDS}
+async def known_systems(uow: UnitOfWork, systems: Iterable[str]) -> set[str]:
+    """Those of ``systems`` that are patient identity domains of the index (one index
+    probe each on the identifier primary key)."""
+    known = set()
+    for system in set(systems):
+        if system.removeprefix("urn:oid:") in INS_OIDS:
+            known.add(system)
+            continue
+        hit = (
+            await uow.connection.execute(
+                sa.select(identifier.c.system).where(identifier.c.system == system).limit(1)
+            )
+        ).first()
+        if hit is not None:
+            known.add(system)
+    return known
 
 
 async def source_for_identifier(uow: UnitOfWork, ident: Identifier) -> SourceRecord | None:

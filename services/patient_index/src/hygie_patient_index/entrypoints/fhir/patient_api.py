@@ -127,3 +127,20 @@ async def read(patient_id: str, request: Request, principal: Reader) -> Response
         found = await read_patient(uow, uid)
     body = golden_resource(found) if isinstance(found, GoldenRecord) else source_resource(found)
     return fhir_response(body, headers={"ETag": f'W/"{found.version}"'})
+
+
+@router.get("/Patient/{patient_id}/_history/{version_id}")
+async def vread(patient_id: str, version_id: str, request: Request, principal: Reader) -> Response:
+    """The current version by its id (earlier versions are in the journal, not served)."""
+    uid = parse_uuid(patient_id)
+    async with mapped_errors(), unit_of_work(request) as uow:
+        found = await read_patient(uow, uid)
+    if version_id != str(found.version):
+        raise Problem(
+            404,
+            "version-not-found",
+            f"Patient/{patient_id} version {version_id} is not the current one "
+            f"({found.version}); only the current version is served",
+        )
+    body = golden_resource(found) if isinstance(found, GoldenRecord) else source_resource(found)
+    return fhir_response(body, headers={"ETag": f'W/"{found.version}"'})

@@ -45,7 +45,7 @@ async def ihe_pix(request: Request, principal: Reader) -> Response:
         raise _invalid("source-identifier-format", 400, "sourceIdentifier must be system|value")
     targets = request.query_params.getlist("targetSystem")
     async with unit_of_work(request) as uow:
-        known = await known_systems(uow) | {MPI_SYSTEM}
+        known = await known_systems(uow, [system, *targets]) | {MPI_SYSTEM}
         if system not in known:
             raise _invalid(
                 "source-domain-unknown", 400, "sourceIdentifier Assigning Authority not found"
