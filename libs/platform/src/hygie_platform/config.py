@@ -80,6 +80,15 @@ class Settings(BaseSettings):
     fhir_gateway_url: str | None = None
     """Base URL of each service when it is not ``http://<public_host>:<port>`` (containers)."""
 
+    http_max_body_bytes: int = Field(default=16 * 1024 * 1024, ge=1024)
+    """Larger request bodies are refused with 413 before they are read."""
+
+    # --- per service ----------------------------------------------------------------
+    ehr_system_id: str = "hygie"
+    """openEHR system id of this EHR store (in version uids ``<uuid>::<system id>::<n>``)."""
+    ehr_template_overwrite: bool = False
+    """Allow replacing an uploaded operational template that no composition uses yet."""
+
     # --- security -----------------------------------------------------------------
     auth_issuer: str = "hygie-local"
     auth_audience: str = "hygie"

@@ -77,6 +77,7 @@ def create_app(
     routers: Iterable[APIRouter] = (),
     health: Callable[[], Awaitable[tuple[bool, dict[str, Any]]]] | None = None,
     render_error: ErrorRenderer = problem_response,
+    max_body_bytes: int | None = None,
     **fastapi_kwargs: Any,
 ) -> FastAPI:
     """A FastAPI app with the platform's error mapping, tracing middleware and ``/health``."""
@@ -169,7 +170,11 @@ def create_app(
                 "hygie.request_id": request_id,
             },
         ) as span:
-            response = await call_next(request)
+            try:
+                response = await call_next(request)
+            except Exception as exc:  # answered here so that no stack trace leaves
+                span.record_exception(exc)
+                response = await _unexpected(request, exc)
             span.set_attribute("http.response.status_code", response.status_code)
             if response.status_code >= 500:
                 span.set_status(Status(StatusCode.ERROR))
@@ -194,4 +199,53 @@ def create_app(
 
     for router in routers:
         app.include_router(router)
+    if max_body_bytes is not None:
+        app.add_middleware(BodyLimit, limit=max_body_bytes, render=render_error)
     return app
+
+
+class BodyLimit:
+    """Refuse request bodies over a limit with 413, before the application reads them."""
+
+    def __init__(self, app: Any, *, limit: int, render: ErrorRenderer) -> None:
+        self.app = app
+        self.limit = limit
+        self.render = render
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        declared = dict(scope.get("headers") or []).get(b"content-length")
+        if declared is not None and declared.isdigit() and int(declared) > self.limit:
+            await self._refuse(scope, receive, send)
+            return
+        seen = 0
+
+        async def limited_receive() -> Any:
+            nonlocal seen
+            message = await receive()
+            if message["type"] == "http.request":
+                seen += len(message.get("body", b""))
+                if seen > self.limit:
+                    raise _TooLarge()
+            return message
+
+        try:
+            await self.app(scope, limited_receive, send)
+        except _TooLarge:
+            await self._refuse(scope, receive, send)
+
+    async def _refuse(self, scope: Any, receive: Any, send: Any) -> None:
+        response = self.render(
+            413,
+            "payload-too-large",
+            "Payload too large",
+            f"request body over {self.limit} bytes",
+            {},
+        )
+        await response(scope, receive, send)
+
+
+class _TooLarge(Exception):
+    pass

@@ -113,6 +113,7 @@ class ServiceRuntime:
             routers=parts.routers,
             health=self.health,
             render_error=parts.render_error,
+            max_body_bytes=self.settings.http_max_body_bytes,
         )
         self.app.state.runtime = self
         self.app.state.uow = uow

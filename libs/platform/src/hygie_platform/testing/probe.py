@@ -4,11 +4,13 @@ from __future__ import annotations
 
 from typing import ClassVar
 
+from fastapi import APIRouter, Depends, Request
 from sqlalchemy import text
 
 from hygie_contracts import Event
 from hygie_platform.consumer import Subscription
 from hygie_platform.envelope import Envelope
+from hygie_platform.security import Role, require_roles
 from hygie_platform.service import Platform, ServiceParts, ServiceSpec
 from hygie_platform.uow import UnitOfWork, UnitOfWorkFactory
 
@@ -52,9 +54,6 @@ def _consumer(platform: Platform) -> ServiceParts:
     )
 
 
-PRODUCER = ServiceSpec(
-    name="probe_producer", bootstrap=lambda p: ServiceParts(), publishes=(PROBE_TOPIC,)
-)
 CONSUMER = ServiceSpec(name="probe_consumer", bootstrap=_consumer)
 
 
@@ -63,3 +62,19 @@ async def journal_items(producer_uow: UnitOfWorkFactory, items: list[tuple[str, 
     async with producer_uow() as uow:
         for item, value in items:
             uow.record(ItemRecorded(item=item, value=value))
+
+
+def _producer(platform: Platform) -> ServiceParts:
+    router = APIRouter(prefix="/probe")
+    writer = Depends(require_roles(Role.CLINICIAN, Role.INTEGRATION))
+
+    @router.post("/items/{item}", status_code=201, dependencies=[writer])
+    async def post_item(item: str, value: int, request: Request) -> dict[str, str]:
+        async with request.app.state.uow() as uow:
+            envelope = uow.record(ItemRecorded(item=item, value=value))
+        return {"event_id": str(envelope.id)}
+
+    return ServiceParts(routers=[router])
+
+
+PRODUCER = ServiceSpec(name="probe_producer", bootstrap=_producer, publishes=(PROBE_TOPIC,))
