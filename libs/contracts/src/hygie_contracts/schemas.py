@@ -54,8 +54,11 @@ def all_event_types() -> dict[str, type[Event]]:
     for module in pkgutil.iter_modules(package.__path__):
         if module.name not in _SELF:
             importlib.import_module(f"hygie_contracts.{module.name}")
-    return {t: cls for t, cls in sorted(EVENT_TYPES.items())
-            if cls.__module__.split(".")[0] == "hygie_contracts"}
+    return {
+        t: cls
+        for t, cls in sorted(EVENT_TYPES.items())
+        if cls.__module__.split(".")[0] == "hygie_contracts"
+    }
 
 
 @dataclass
