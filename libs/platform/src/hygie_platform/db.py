@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import zlib
 from pathlib import Path
+from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
 import asyncpg
@@ -82,13 +83,51 @@ async def ensure_database(settings: Settings, database: str) -> None:
 
 def create_engine(settings: Settings, database: str) -> AsyncEngine:
     """An async engine on a service database (asyncpg, pre-ping, short connect timeout)."""
-    return create_async_engine(
+    engine = create_async_engine(
         with_database(settings.database_url, database, driver="asyncpg"),
         pool_size=settings.database_pool_size,
         max_overflow=settings.database_pool_size,
         pool_pre_ping=True,
         connect_args={"timeout": CONNECT_TIMEOUT, "command_timeout": 60},
     )
+    _trace_statements(engine, database)
+    return engine
+
+
+def _trace_statements(engine: AsyncEngine, database: str) -> None:
+    """A client span per SQL statement run inside a trace (none outside one: no cost
+    for untraced work such as bulk consumption)."""
+    from opentelemetry import trace
+    from opentelemetry.trace import SpanKind
+    from sqlalchemy import event
+
+    tracer = trace.get_tracer("hygie.db")
+
+    @event.listens_for(engine.sync_engine, "before_cursor_execute")
+    def _before(
+        conn: Any, cursor: Any, statement: str, params: Any, context: Any, executemany: bool
+    ) -> None:
+        if not trace.get_current_span().get_span_context().is_valid:
+            return
+        verb = statement.lstrip().split(None, 1)[0].upper() if statement.strip() else "SQL"
+        span = tracer.start_span(
+            f"db {verb}",
+            kind=SpanKind.CLIENT,
+            attributes={
+                "db.system": "postgresql",
+                "db.namespace": database,
+                "db.query.text": statement[:500],
+            },
+        )
+        context._hygie_span = span
+
+    @event.listens_for(engine.sync_engine, "after_cursor_execute")
+    def _after(
+        conn: Any, cursor: Any, statement: str, params: Any, context: Any, executemany: bool
+    ) -> None:
+        span = getattr(context, "_hygie_span", None)
+        if span is not None:
+            span.end()
 
 
 def _upgrade(connection: Connection, location: Path, version_table: str) -> None:

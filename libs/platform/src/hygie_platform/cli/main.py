@@ -233,3 +233,26 @@ def topics() -> None:
 
     for name in asyncio.run(run()):
         print(name)
+
+
+def _mount_service_commands() -> None:
+    """Each installed service may add its own commands: a typer app ``app`` in
+    ``hygie_<service>.cli``, mounted as ``hygie <NAME>`` (``NAME`` in that module, else the
+    service name with dashes)."""
+    import importlib
+    import importlib.util
+
+    for service in SERVICES:
+        module_name = f"hygie_{service}.cli"
+        try:
+            if importlib.util.find_spec(module_name) is None:
+                continue
+            module = importlib.import_module(module_name)
+        except ImportError:
+            continue
+        sub = getattr(module, "app", None)
+        if isinstance(sub, typer.Typer):
+            app.add_typer(sub, name=getattr(module, "NAME", service.replace("_", "-")))
+
+
+_mount_service_commands()

@@ -1,0 +1,111 @@
+"""Emit an access event in one line (ARCHITECTURE §9: every read of patient data is audited).
+
+Inside the unit of work of the read, so the access is journaled with the same commit::
+
+    async with request.app.state.uow() as uow:
+        composition = await repo(uow.connection).get(uid)
+        await record_access(uow, request, patient=f"{ns}|{pid}",
+                            resource=f"Composition/{uid}", action="read")
+
+The agent and roles come from ``request.state.principal`` (set by ``require_roles``), the
+request id from ``request.state.request_id`` (set by the HTTP middleware), the purpose of
+use from the ``purpose`` argument, else the ``X-Purpose-Of-Use`` header, else the token's
+``purpose_of_use`` claim.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import UTC, datetime
+from typing import Literal
+
+from fastapi import Request
+
+from hygie_contracts.access import RecordAccessed
+
+from .envelope import Envelope
+from .uow import UnitOfWork
+
+__all__ = ["ACTIONS", "record_access", "record_accesses"]
+
+#: Words a service may use for ``action`` → FHIR AuditEvent.action and restful interaction.
+ACTIONS: dict[str, tuple[Literal["C", "R", "U", "D", "E"], str]] = {
+    "create": ("C", "create"),
+    "read": ("R", "read"),
+    "vread": ("R", "vread"),
+    "history": ("R", "history-instance"),
+    "update": ("U", "update"),
+    "delete": ("D", "delete"),
+    "search": ("E", "search-type"),
+    "query": ("E", "search-type"),
+    "operation": ("E", "operation"),
+}
+
+_OUTCOMES: dict[str, Literal["0", "4", "8", "12"]] = {
+    "success": "0",
+    "minor-failure": "4",
+    "serious-failure": "8",
+    "major-failure": "12",
+}
+
+
+async def record_access(
+    uow: UnitOfWork,
+    request: Request,
+    *,
+    patient: str,
+    resource: str,
+    action: str = "read",
+    purpose: str | None = None,
+    query: str | None = None,
+    outcome: str = "success",
+) -> Envelope:
+    """Journal a ``hygie.access.record.accessed.v1`` for one patient in this unit of work."""
+    try:
+        code, interaction = ACTIONS[action]
+    except KeyError:
+        raise ValueError(f"action {action!r} is not one of {sorted(ACTIONS)}") from None
+    if outcome not in _OUTCOMES:
+        raise ValueError(f"outcome {outcome!r} is not one of {sorted(_OUTCOMES)}")
+    principal = getattr(request.state, "principal", None)
+    claims = principal.claims if principal is not None else {}
+    event = RecordAccessed(
+        patient=patient,
+        agent=principal.subject if principal is not None else "anonymous",
+        roles=tuple(sorted(principal.roles)) if principal is not None else (),
+        organization=_text(claims.get("organization") or claims.get("org")),
+        action=code,
+        interaction=interaction,
+        resource=resource,
+        query=query,
+        purpose=purpose
+        or request.headers.get("x-purpose-of-use")
+        or _text(claims.get("purpose_of_use")),
+        outcome=_OUTCOMES[outcome],
+        request_id=getattr(request.state, "request_id", None),
+        occurred_at=datetime.now(UTC),
+    )
+    return uow.record(event)
+
+
+async def record_accesses(
+    uow: UnitOfWork,
+    request: Request,
+    *,
+    patients: Iterable[str],
+    resource: str,
+    action: str = "search",
+    purpose: str | None = None,
+    query: str | None = None,
+) -> list[Envelope]:
+    """One access event per distinct patient a query returned (search results, AQL)."""
+    return [
+        await record_access(
+            uow, request, patient=p, resource=resource, action=action, purpose=purpose, query=query
+        )
+        for p in dict.fromkeys(patients)
+    ]
+
+
+def _text(value: object) -> str | None:
+    return str(value) if value not in (None, "") else None
