@@ -1,0 +1,1 @@
+"""Hygie terminology service: OMOP vocabulary releases, FHIR terminology resources and ops."""

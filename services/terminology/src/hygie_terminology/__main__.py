@@ -1,0 +1,14 @@
+"""``python -m hygie_terminology`` runs the service; ``... load|releases ...`` is the CLI."""
+
+import sys
+
+if len(sys.argv) > 1:
+    from .entrypoints.cli import app
+
+    app()
+else:
+    from hygie_platform.service import run_service
+
+    from .bootstrap import SPEC
+
+    run_service(SPEC)

@@ -1,0 +1,1 @@
+"""Database tables, release storage and bulk loading."""

@@ -1,0 +1,1 @@
+"""Pure model and rules of the terminology service (no I/O)."""

@@ -1,0 +1,47 @@
+"""Shared pieces of the FHIR routers: who may read, the request's catalog, error mapping."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Annotated
+
+from fastapi import Depends, Request
+
+from hygie_platform.http import Problem
+from hygie_platform.security import Principal, Role, require_roles
+
+from ...domain.errors import NoActiveRelease, NotFound, UnknownSystem, UnsupportedRequest
+from ...service.catalog import Catalog, open_catalog
+
+__all__ = ["Admin", "Reader", "catalog"]
+
+#: Terminology is reference data, not patient data: every role may read it.
+Reader = Annotated[
+    Principal, Depends(require_roles(Role.CLINICIAN, Role.ADMIN, Role.ANALYST, Role.INTEGRATION))
+]
+Admin = Annotated[Principal, Depends(require_roles(Role.ADMIN))]
+
+
+def to_problem(exc: Exception) -> Problem:
+    if isinstance(exc, UnknownSystem):
+        return Problem(
+            400, "unknown-code-system", str(exc), code="not-found", expression=["system"]
+        )
+    if isinstance(exc, NotFound):
+        return Problem(404, "not-found", str(exc), code="not-found")
+    if isinstance(exc, NoActiveRelease):
+        return Problem(400, "no-active-release", str(exc), code="not-supported")
+    if isinstance(exc, UnsupportedRequest):
+        return Problem(400, "not-supported", str(exc), code="not-supported")
+    raise exc
+
+
+@asynccontextmanager
+async def catalog(request: Request, release: str | None = None) -> AsyncIterator[Catalog]:
+    """A read transaction on the serving release; service errors become OperationOutcomes."""
+    try:
+        async with request.app.state.uow() as uow:
+            yield await open_catalog(uow.connection, release)
+    except (UnknownSystem, NotFound, NoActiveRelease, UnsupportedRequest) as exc:
+        raise to_problem(exc) from None

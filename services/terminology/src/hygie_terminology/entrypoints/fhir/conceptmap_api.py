@@ -1,0 +1,50 @@
+"""ConceptMap: $translate (explicit ConceptMaps and OMOP "Maps to"), read and search."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Request, Response
+
+from ...service.translate import translate
+from .common import Reader, catalog
+from .outcome import fhir_response
+from .params import bad_request, read_params
+from .render import translate_parameters
+from .resources import read_resource, search_resources
+
+__all__ = ["router"]
+
+router = APIRouter(prefix="/fhir", tags=["ConceptMap"])
+
+
+@router.api_route("/ConceptMap/$translate", methods=["GET", "POST"])
+async def translate_code(request: Request, principal: Reader) -> Response:
+    """Targets of a code; ``targetsystem`` narrows them (OMOP concept ids by default)."""
+    params = await read_params(request)
+    coding = params.coding("coding") or {}
+    system = params.get("system") or coding.get("system")
+    code = params.get("code") or coding.get("code")
+    if not system:
+        raise bad_request("parameter 'system' is required", parameter="system")
+    if not code:
+        raise bad_request("parameter 'code' is required", parameter="code")
+    if params.get("reverse") == "true":
+        raise bad_request("reverse translation is not supported", parameter="reverse")
+    async with catalog(request, params.get("release")) as cat:
+        matches = await translate(
+            cat,
+            system=str(system),
+            code=str(code),
+            target_system=params.get("targetsystem") or params.get("targetSystem"),
+            url=params.get("url"),
+        )
+    return fhir_response(translate_parameters(matches))
+
+
+@router.get("/ConceptMap")
+async def search_concept_maps(request: Request, principal: Reader) -> Response:
+    return await search_resources(request, "ConceptMap")
+
+
+@router.get("/ConceptMap/{id_}")
+async def read_concept_map(request: Request, id_: str, principal: Reader) -> Response:
+    return await read_resource(request, "ConceptMap", id_)

@@ -1,0 +1,78 @@
+"""What one request sees: the serving OMOP release, the stored FHIR resources, and how a
+``system`` URI resolves to one of them."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from ..adapters.fhir_store import FhirStore
+from ..adapters.releases import Release, ReleaseRepository
+from ..adapters.vocabulary import VocabularyRepository
+from ..domain.errors import NoActiveRelease, NotFound, UnknownSystem
+from ..domain.systems import OMOP_SYSTEM, vocabulary_of
+
+__all__ = ["Catalog", "FhirSystem", "OmopSystem", "SystemRef", "open_catalog"]
+
+
+@dataclass(frozen=True)
+class OmopSystem:
+    """A vocabulary of the OMOP release (``vocabulary_id``), or the concept-id system (None)."""
+
+    system: str
+    vocabulary_id: str | None
+
+
+@dataclass(frozen=True)
+class FhirSystem:
+    """A CodeSystem loaded as a FHIR resource."""
+
+    system: str
+    version: str
+    name: str | None
+
+
+SystemRef = OmopSystem | FhirSystem
+
+
+class Catalog:
+    def __init__(self, conn: AsyncConnection, release: Release | None) -> None:
+        self.conn = conn
+        self.release = release
+        self.fhir = FhirStore(conn)
+        self._vocab = VocabularyRepository(conn, release.schema) if release else None
+
+    @property
+    def vocab(self) -> VocabularyRepository:
+        if self._vocab is None:
+            raise NoActiveRelease("no OMOP vocabulary release is active")
+        return self._vocab
+
+    def release_vocabularies(self) -> set[str]:
+        return {v["vocabulary_id"] for v in self.release.vocabularies} if self.release else set()
+
+    async def resolve(self, system: str, version: str | None = None) -> SystemRef:
+        """The code system named by ``system`` (UnknownSystem when none)."""
+        stored = await self.fhir.get("CodeSystem", system, version)
+        if stored is not None and stored.content.get("content") != "not-present":
+            return FhirSystem(system, stored.version, stored.content.get("name"))
+        if self.release is not None:
+            if system == OMOP_SYSTEM:
+                return OmopSystem(system, None)
+            vocabulary = vocabulary_of(system)
+            if vocabulary in self.release_vocabularies():
+                return OmopSystem(system, vocabulary)
+        raise UnknownSystem(system)
+
+
+async def open_catalog(conn: AsyncConnection, release_ref: str | None = None) -> Catalog:
+    """A catalog on the active release, or on a named one (``release`` id or label)."""
+    repo = ReleaseRepository(conn)
+    if release_ref:
+        release = await repo.by_label_or_id(release_ref)
+        if release is None:
+            raise NotFound(f"release {release_ref!r} is not available")
+    else:
+        release = await repo.active()
+    return Catalog(conn, release)

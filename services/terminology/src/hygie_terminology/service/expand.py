@@ -1,0 +1,170 @@
+"""ValueSet/$expand and ValueSet/$validate-code: stored ValueSets and implicit ones
+(``<system>?fhir_vs``), compose include/exclude by system, concept list and filters
+(is-a, descendent-of, is-not-a, =, in, regex), text filter, count/offset paging and
+displayLanguage."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from sqlalchemy import text
+
+from ..adapters.expansion import ExpansionQuery, UnsupportedFilter
+from ..domain.errors import NotFound, UnsupportedRequest
+from ..domain.valueset import Include, InvalidValueSet, ValueSetDefinition, implicit_value_set
+from ..domain.valueset import parse_compose as parse_compose
+from .catalog import Catalog, FhirSystem, OmopSystem
+from .lookup import display_in, find_concept
+
+__all__ = ["Expansion", "ExpansionItem", "expand", "resolve_value_set", "value_set_contains"]
+
+MAX_COUNT = 10_000
+
+
+@dataclass(frozen=True)
+class ExpansionItem:
+    system: str
+    code: str
+    display: str | None
+    inactive: bool
+    concept_id: int | None
+
+
+@dataclass
+class Expansion:
+    definition: ValueSetDefinition
+    total: int
+    offset: int
+    items: list[ExpansionItem] = field(default_factory=list)
+
+
+async def resolve_value_set(
+    cat: Catalog, *, url: str | None, version: str | None = None, resource: dict | None = None
+) -> ValueSetDefinition:
+    """The definition to expand: given inline, implicit in the url, or stored."""
+    try:
+        if resource is not None:
+            return parse_compose(resource)
+        if not url:
+            raise UnsupportedRequest("a ValueSet url (or an inline valueSet) is required")
+        implicit = implicit_value_set(url)
+        if implicit is not None:
+            return implicit
+        stored = await cat.fhir.get("ValueSet", url, version)
+        if stored is None:
+            raise NotFound(f"ValueSet {url!r} is not known")
+        return parse_compose(stored.content)
+    except InvalidValueSet as exc:
+        raise UnsupportedRequest(str(exc)) from None
+
+
+async def _select(cat: Catalog, q: ExpansionQuery, inc: Include) -> str:
+    ref = await cat.resolve(inc.system, inc.version)
+    conditions: list[str] = []
+    if isinstance(ref, OmopSystem):
+        code_expr = "c.concept_code" if ref.vocabulary_id else "CAST(c.concept_id AS text)"
+        for f in inc.filters:
+            if f.op in ("is-a", "descendent-of", "is-not-a"):
+                concept = await find_concept(cat, ref, f.value)
+                if concept is None:
+                    raise NotFound(f"filter {f.op} {f.value!r}: not a code of {inc.system}")
+                sub = cat.vocab.descendants_sql(
+                    ancestry=await cat.vocab.has_ancestry(),
+                    include_self=f.op != "descendent-of",
+                    param=q.bind(concept.concept_id)[1:],
+                )
+                neg = "NOT " if f.op == "is-not-a" else ""
+                conditions.append(f"c.concept_id {neg}IN ({sub})")
+            else:
+                conditions.append(q.omop_condition(f.property, f.op, f.value, code_expr=code_expr))
+        assert cat.release is not None
+        return q.omop_select(
+            schema=cat.release.schema,
+            system=ref.system,
+            vocabulary_id=ref.vocabulary_id,
+            concepts=inc.concepts,
+            conditions=conditions,
+        )
+    assert isinstance(ref, FhirSystem)
+    for f in inc.filters:
+        if f.op in ("is-a", "descendent-of"):
+            sub = q.fhir_descendants(ref.system, ref.version, f.value, include_self=f.op == "is-a")
+            conditions.append(f"f.code IN ({sub})")
+        elif f.op == "regex" and f.property in ("code", "concept"):
+            conditions.append(f"f.code ~ {q.bind(f.value)}")
+        else:
+            raise UnsupportedFilter(f"filter {f.property} {f.op} on a FHIR CodeSystem")
+    return q.fhir_select(
+        system=ref.system, version=ref.version, concepts=inc.concepts, conditions=conditions
+    )
+
+
+async def _query(
+    cat: Catalog, definition: ValueSetDefinition, extra: Include | None = None
+) -> tuple[ExpansionQuery, list[str], list[str]]:
+    q = ExpansionQuery()
+    try:
+        includes = [await _select(cat, q, inc) for inc in definition.includes]
+        excludes = [await _select(cat, q, exc) for exc in definition.excludes]
+    except UnsupportedFilter as exc:
+        raise UnsupportedRequest(str(exc)) from None
+    return q, includes, excludes
+
+
+async def expand(
+    cat: Catalog,
+    definition: ValueSetDefinition,
+    *,
+    text_filter: str | None = None,
+    count: int = 1000,
+    offset: int = 0,
+    display_language: str | None = None,
+) -> Expansion:
+    """One page of the expansion, with the total."""
+    if count < 0 or offset < 0:
+        raise UnsupportedRequest("count and offset must not be negative")
+    count = min(count, MAX_COUNT)
+    q, includes, excludes = await _query(cat, definition)
+    members = q.members(includes, excludes, text_filter=text_filter)
+    rows = (
+        await cat.conn.execute(text(q.page(members, count=count, offset=offset)), q.params)
+    ).all()
+    if rows:
+        total = rows[0].total
+    else:
+        total = (
+            await cat.conn.execute(text(f"SELECT count(*) FROM ({members}) x"), q.params)
+        ).scalar_one()
+    items = [ExpansionItem(r.system, r.code, r.display, r.inactive, r.concept_id) for r in rows]
+    if display_language and not display_language.lower().startswith("en"):
+        translated = await display_in(
+            cat, [i.concept_id for i in items if i.concept_id is not None], display_language
+        )
+        items = [
+            ExpansionItem(
+                i.system,
+                i.code,
+                translated.get(i.concept_id or -1, i.display),
+                i.inactive,
+                i.concept_id,
+            )
+            for i in items
+        ]
+    return Expansion(definition, total, offset, items)
+
+
+async def value_set_contains(
+    cat: Catalog, definition: ValueSetDefinition, *, system: str | None, code: str
+) -> ExpansionItem | None:
+    """The member of the value set with this code (and system), if any."""
+    q, includes, excludes = await _query(cat, definition)
+    inner = q.members(includes, excludes)
+    cond = f"x.code = {q.bind(code)}"
+    if system:
+        cond += f" AND x.system = {q.bind(system)}"
+    row = (
+        await cat.conn.execute(text(f"SELECT * FROM ({inner}) x WHERE {cond} LIMIT 1"), q.params)
+    ).one_or_none()
+    if row is None:
+        return None
+    return ExpansionItem(row.system, row.code, row.display, row.inactive, row.concept_id)

@@ -1,0 +1,158 @@
+"""ConceptMap/$translate and the batch translate of projections.
+
+Two sources of mappings: explicit FHIR ConceptMaps (a hospital's local codes, checked
+first so that they can override) and the OMOP vocabulary's "Maps to" relationships, which
+take any source code of a loaded vocabulary to its standard concept(s).
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass
+
+from hygie_contracts.terminology import (
+    MappedConcept,
+    TranslateBatchRequest,
+    TranslateBatchResponse,
+    TranslateResult,
+)
+
+from ..domain.concepts import Concept
+from ..domain.errors import UnknownSystem
+from ..domain.systems import OMOP_SYSTEM, vocabulary_of
+from .catalog import Catalog, OmopSystem
+from .lookup import find_concept
+
+__all__ = ["Match", "translate", "translate_batch"]
+
+MAPS_TO = "Maps to"
+MAPS_TO_VALUE = "Maps to value"
+
+
+@dataclass(frozen=True)
+class Match:
+    equivalence: str
+    system: str
+    code: str
+    display: str | None
+    source: str  # the ConceptMap url, or "omop:Maps to"
+
+
+def _omop_match(concept: Concept, relationship: str, target_system: str | None) -> Match | None:
+    if target_system in (None, OMOP_SYSTEM):
+        system, code = OMOP_SYSTEM, str(concept.concept_id)
+    elif vocabulary_of(target_system) == concept.vocabulary_id:
+        system, code = target_system, concept.concept_code
+    else:
+        return None
+    equivalence = "equivalent" if relationship == MAPS_TO else "relatedto"
+    return Match(equivalence, system, code, concept.name, f"omop:{relationship}")
+
+
+async def translate(
+    cat: Catalog,
+    *,
+    system: str,
+    code: str,
+    target_system: str | None = None,
+    url: str | None = None,
+) -> list[Match]:
+    """Targets of one code: explicit ConceptMaps, then OMOP "Maps to"."""
+    matches = [
+        Match(r.equivalence, r.target_system, r.target_code, r.target_display, r.url)
+        for r in await cat.fhir.map_targets(system, [code], url=url)
+        if target_system is None or r.target_system == target_system
+    ]
+    if url is not None:
+        return matches
+    try:
+        ref = await cat.resolve(system)
+    except UnknownSystem:
+        if matches:
+            return matches
+        raise
+    if isinstance(ref, OmopSystem):
+        concept = await find_concept(cat, ref, code)
+        if concept is not None:
+            related = await cat.vocab.related([concept.concept_id], [MAPS_TO, MAPS_TO_VALUE])
+            for relationship, target in related[concept.concept_id]:
+                match = _omop_match(target, relationship, target_system)
+                if match:
+                    matches.append(match)
+    return matches
+
+
+def _mapped(concept: Concept, relationship: str) -> MappedConcept:
+    return MappedConcept(
+        concept_id=concept.concept_id,
+        concept_code=concept.concept_code,
+        vocabulary_id=concept.vocabulary_id,
+        domain_id=concept.domain_id,
+        display=concept.name,
+        relationship=relationship,  # type: ignore[arg-type]
+    )
+
+
+async def translate_batch(cat: Catalog, request: TranslateBatchRequest) -> TranslateBatchResponse:
+    """Every code of the request to its standard OMOP concepts, in a few round trips."""
+    relationships = [MAPS_TO, MAPS_TO_VALUE] if request.include_value_maps else [MAPS_TO]
+    by_system: dict[str, list[str]] = defaultdict(list)
+    for item in request.codes:
+        by_system[item.system].append(item.code)
+    source: dict[tuple[str, str], Concept] = {}
+    explicit: dict[tuple[str, str], list[int]] = defaultdict(list)
+    unknown_systems: set[str] = set()
+    for system, codes in by_system.items():
+        for row in await cat.fhir.map_targets(system, codes):
+            if row.target_system == OMOP_SYSTEM and row.target_code.isdigit():
+                explicit[(system, row.source_code)].append(int(row.target_code))
+        if cat.release is None:
+            unknown_systems.add(system)
+            continue
+        vocabulary = None if system == OMOP_SYSTEM else vocabulary_of(system)
+        if system == OMOP_SYSTEM:
+            found = await cat.vocab.by_ids([int(c) for c in codes if c.isdigit()])
+            source.update({(system, str(k)): v for k, v in found.items()})
+        elif vocabulary in cat.release_vocabularies():
+            found_codes = await cat.vocab.by_codes([(vocabulary, c) for c in codes])
+            source.update({(system, k[1]): v for k, v in found_codes.items()})
+        elif not any(k[0] == system for k in explicit):
+            unknown_systems.add(system)
+    ids = sorted({c.concept_id for c in source.values()})
+    related = await cat.vocab.related(ids, relationships) if ids else {}
+    explicit_ids = sorted({i for targets in explicit.values() for i in targets})
+    explicit_concepts = await cat.vocab.by_ids(explicit_ids) if explicit_ids else {}
+    results = []
+    for item in request.codes:
+        key = (item.system, item.code)
+        concept = source.get(key)
+        targets = [
+            _mapped(explicit_concepts[i], "ConceptMap")
+            for i in explicit.get(key, [])
+            if i in explicit_concepts
+        ]
+        if not targets and concept is not None:
+            targets = [_mapped(t, rel) for rel, t in related.get(concept.concept_id, [])]
+        if targets:
+            status = "mapped"
+        elif concept is not None or key in explicit:
+            status = "unmapped"
+        elif item.system in unknown_systems:
+            status = "unknown-system"
+        else:
+            status = "unknown-code"
+        results.append(
+            TranslateResult(
+                system=item.system,
+                code=item.code,
+                status=status,  # type: ignore[arg-type]
+                source_concept_id=concept.concept_id if concept else None,
+                targets=tuple(targets),
+            )
+        )
+    release = cat.release
+    return TranslateBatchResponse(
+        release_id=release.id if release else None,
+        release_label=release.label if release else None,
+        results=tuple(results),
+    )
