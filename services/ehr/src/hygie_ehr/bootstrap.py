@@ -10,6 +10,8 @@ from hygie_platform.service import Platform, ServiceParts, ServiceSpec
 from .adapters.templates import TemplateCache
 from .entrypoints.http import ROUTERS
 from .entrypoints.http.common import openehr_error
+from .entrypoints.query import router as query_router
+from .service.query import QueryLimits
 
 __all__ = ["SPEC", "bootstrap"]
 
@@ -19,15 +21,20 @@ SYSTEM_ID = "hygie"
 
 
 def bootstrap(
-    platform: Platform, *, system_id: str = SYSTEM_ID, template_overwrite: bool = False
+    platform: Platform,
+    *,
+    system_id: str = SYSTEM_ID,
+    template_overwrite: bool = False,
+    query_limits: QueryLimits | None = None,
 ) -> ServiceParts:
     return ServiceParts(
-        routers=ROUTERS,
+        routers=[*ROUTERS, query_router],
         render_error=openehr_error,
         state={
             "system_id": system_id,
             "templates": TemplateCache(),
             "template_overwrite": template_overwrite,
+            "query_limits": query_limits or QueryLimits(),
         },
     )
 

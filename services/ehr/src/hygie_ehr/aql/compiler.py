@@ -1,0 +1,159 @@
+"""AQL → one parameterised PostgreSQL statement.
+
+The SELECT runs over the FROM sources (see ``sources``); selected paths with several
+values give one row each (a lateral ``jsonb_path_query``), WHERE and ORDER BY read the
+first value at a path. ORDER BY may name any path, selected or not: the statement is
+wrapped so that ordering happens on the projected (and DISTINCT) rows.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+from uuid import UUID
+
+from .ast import Column, FunctionCall, IdentifiedPath, OrderItem, Query
+from .binds import AqlError, Binds, Unsupported
+from .expressions import ExpressionCompiler
+from .functions import aggregate, has_aggregate
+from .sources import Piece, build_from
+
+__all__ = ["Compiled", "ResultColumn", "compile_query"]
+
+
+@dataclass(frozen=True, slots=True)
+class ResultColumn:
+    name: str
+    path: str
+
+
+@dataclass(frozen=True, slots=True)
+class Compiled:
+    sql: str
+    values: dict[str, Any]
+    columns: tuple[ResultColumn, ...]
+
+
+def _column_meta(i: int, column: Column) -> ResultColumn:
+    expr = column.expr
+    if isinstance(expr, IdentifiedPath):
+        path = expr.text or expr.variable
+    elif isinstance(expr, FunctionCall):
+        path = expr.text
+    else:
+        path = ""
+    return ResultColumn(column.alias or f"#{i}", path)
+
+
+def compile_query(
+    query: Query,
+    parameters: dict[str, Any] | None = None,
+    *,
+    ehr_id: UUID | None = None,
+    limit: int | None = None,
+    offset: int | None = None,
+) -> Compiled:
+    """The SQL of ``query`` with its bound values (``AqlError``/``Unsupported`` otherwise).
+
+    ``ehr_id`` limits every EHR-rooted source to one EHR (ITS-REST ``openehr-ehr-id``);
+    ``limit``/``offset`` apply when the statement has no LIMIT/OFFSET of its own."""
+    binds = Binds(dict(parameters or {}))
+    missing = sorted(query.parameters - set(binds.parameters))
+    if missing:
+        raise AqlError("missing query parameter(s): " + ", ".join(f"${m}" for m in missing))
+    scope = binds.add(str(ehr_id), "uuid") if ehr_id else None
+    clause = build_from(query.from_, binds, scope)
+    expressions = ExpressionCompiler(clause, binds)
+    grouped = any(has_aggregate(c.expr) for c in query.columns)
+
+    selected: list[str] = []
+    laterals: list[str] = []
+    group_by: list[str] = []  # the non-aggregated columns, when some are aggregated
+    for column in query.columns:
+        expr = column.expr
+        if has_aggregate(expr):
+            assert isinstance(expr, FunctionCall)
+            selected.append(aggregate(expressions, expr))
+            continue
+        if isinstance(expr, IdentifiedPath):
+            item, sql = expressions.path_values(expr)
+            if item:
+                laterals.append(item)
+        else:
+            sql = expressions.operand(expr)
+        selected.append(sql)
+        group_by.append(sql)
+    user_where = expressions.condition(query.where) if query.where is not None else None
+
+    order_sql: list[str] = []
+    extra: list[str] = []
+    for item in query.order_by:
+        index = _selected_index(query, item, clause.sources)
+        if index is not None:
+            target = f"q.c{index}"
+        else:
+            if query.distinct or grouped:
+                what = "DISTINCT" if query.distinct else "aggregate functions"
+                raise Unsupported(
+                    f"ORDER BY {_text(item)} must also be selected when the query uses {what}"
+                )
+            if has_aggregate(item.expr):
+                raise AqlError("ORDER BY an aggregate requires it to be selected")
+            extra.append(expressions.operand(item.expr))
+            target = f"q.o{len(extra) - 1}"
+        direction = "DESC" if item.descending else "ASC"
+        order_sql.append(f"aql_ordered({target}) {direction} NULLS LAST")
+
+    clause.pieces.extend(Piece("LEFT JOIN", lateral, "true") for lateral in laterals)
+    from_sql = clause.render()  # after every expression: joins the documents used
+    where_all = clause.where + ([user_where] if user_where else [])
+    projection = [f"{sql} AS c{i}" for i, sql in enumerate(selected)]
+    projection += [f"{sql} AS o{i}" for i, sql in enumerate(extra)]
+    distinct = "DISTINCT " if query.distinct else ""
+    inner = f"SELECT {distinct}{', '.join(projection)}\n{from_sql}"
+    if where_all:
+        inner += "\nWHERE " + "\nAND ".join(_unique(where_all))
+    if grouped and group_by:
+        keys = [str(i + 1) for i, c in enumerate(query.columns) if not has_aggregate(c.expr)]
+        inner += "\nGROUP BY " + ", ".join(keys)
+    outer_cols = ", ".join(f"q.c{i}" for i in range(len(selected)))
+    sql = f"SELECT {outer_cols} FROM (\n{inner}\n) q"
+    if order_sql:
+        sql += "\nORDER BY " + ", ".join(order_sql)
+    effective_limit = query.limit if query.limit is not None else limit
+    effective_offset = query.offset if query.offset is not None else offset
+    if effective_limit is not None:
+        sql += f"\nLIMIT {binds.add(int(effective_limit), 'bigint')}"
+    if effective_offset:
+        sql += f"\nOFFSET {binds.add(int(effective_offset), 'bigint')}"
+    columns = tuple(_column_meta(i, c) for i, c in enumerate(query.columns))
+    return Compiled(sql, binds.values, columns)
+
+
+def _unique(items: list[str]) -> list[str]:
+    seen: dict[str, None] = {}
+    for item in items:
+        seen.setdefault(item, None)
+    return list(seen)
+
+
+def _text(item: OrderItem) -> str:
+    expr = item.expr
+    return getattr(expr, "text", "") or getattr(expr, "variable", "") or "this expression"
+
+
+def _selected_index(query: Query, item: OrderItem, sources: dict[str, Any]) -> int | None:
+    expr = item.expr
+    for i, column in enumerate(query.columns):
+        if isinstance(expr, IdentifiedPath):
+            if not expr.steps and expr.variable not in sources and column.alias == expr.variable:
+                return i
+            target = column.expr
+            if isinstance(target, IdentifiedPath) and (target.variable, target.steps) == (
+                expr.variable,
+                expr.steps,
+            ):
+                return i
+        elif isinstance(expr, FunctionCall) and column.expr == expr:
+            return i
+    return None

@@ -1,0 +1,170 @@
+"""WHERE and operands: identified paths, values and functions as ``jsonb`` SQL, conditions
+as boolean SQL. Comparisons follow AQL: a DV_ORDERED value compares by its magnitude or
+value, numbers numerically, ISO 8601 dates and times as instants, the rest as text."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from .ast import (
+    AndCondition,
+    Comparison,
+    Condition,
+    Exists,
+    FunctionCall,
+    IdentifiedPath,
+    Like,
+    Literal,
+    Matches,
+    NotCondition,
+    Operand,
+    OrCondition,
+    Parameter,
+    Value,
+)
+from .binds import AqlError, Binds
+from .functions import call_function
+from .nodes import jsonpath, uuid_condition
+from .sources import FromClause, Source
+
+__all__ = ["ExpressionCompiler"]
+
+_DATE_LIKE = re.compile(r"^\d{4}-\d{2}-\d{2}(?:[T ]\d{2}:\d{2}.*)?$")
+_NUMBER_LIKE = re.compile(r"^[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?$")
+_FLIP = {"=": "=", "!=": "!=", ">": "<", ">=": "<=", "<": ">", "<=": ">="}
+_SQL_OP = {"=": "=", "!=": "<>", ">": ">", ">=": ">=", "<": "<", "<=": "<="}
+
+
+class ExpressionCompiler:
+    """Compiles operands and conditions against the variables of a FROM clause."""
+
+    def __init__(self, clause: FromClause, binds: Binds) -> None:
+        self.clause = clause
+        self.binds = binds
+
+    # -- operands ----------------------------------------------------------------------
+
+    def source(self, variable: str) -> Source:
+        source = self.clause.sources.get(variable)
+        if source is None:
+            known = ", ".join(sorted(self.clause.sources)) or "none"
+            raise AqlError(f"unknown variable {variable!r} (FROM defines: {known})")
+        if not source.bound:
+            raise AqlError(f"the variable {variable!r} is under NOT CONTAINS: it has no value")
+        return source
+
+    def is_ehr_id(self, path: Operand) -> Source | None:
+        if not isinstance(path, IdentifiedPath):
+            return None
+        source = self.source(path.variable)
+        steps = tuple(s.attribute for s in path.steps)
+        if source.kind == "ehr" and steps == ("ehr_id", "value") and not path.steps[0].predicate:
+            return source
+        return None
+
+    def path(self, path: IdentifiedPath) -> str:
+        """The first value at the path (jsonb, NULL when absent)."""
+        ehr = self.is_ehr_id(path)
+        if ehr is not None:
+            return f"to_jsonb({ehr.alias}.ehr_id::text)"
+        source = self.source(path.variable)
+        if not path.steps:
+            return source.value_sql()
+        jp, variables = jsonpath(self.binds, path.steps)
+        return f"jsonb_path_query_first({source.value_sql()}, {jp}, {variables})"
+
+    def path_values(self, path: IdentifiedPath) -> tuple[str | None, str]:
+        """(lateral FROM item or None, SQL) of every value at the path (one row each)."""
+        source = self.source(path.variable)
+        if not path.steps or self.is_ehr_id(path):
+            return None, self.path(path)
+        jp, variables = jsonpath(self.binds, path.steps)
+        alias = self.clause.alias("c")
+        item = f"LATERAL jsonb_path_query({source.value_sql()}, {jp}, {variables}) AS {alias}(v)"
+        return item, f"{alias}.v"
+
+    def value(self, value: Value) -> Any:
+        return self.binds.parameter(value.name) if isinstance(value, Parameter) else value.value
+
+    def operand(self, operand: Operand) -> str:
+        if isinstance(operand, IdentifiedPath):
+            return self.path(operand)
+        if isinstance(operand, FunctionCall):
+            return call_function(self, operand)
+        return self.binds.json(self.value(operand))
+
+    # -- conditions --------------------------------------------------------------------
+
+    def condition(self, cond: Condition) -> str:
+        if isinstance(cond, AndCondition):
+            return f"({self.condition(cond.left)} AND {self.condition(cond.right)})"
+        if isinstance(cond, OrCondition):
+            return f"({self.condition(cond.left)} OR {self.condition(cond.right)})"
+        if isinstance(cond, NotCondition):
+            return f"(NOT {self.condition(cond.condition)})"
+        if isinstance(cond, Exists):
+            source = self.source(cond.path.variable)
+            if not cond.path.steps or self.is_ehr_id(cond.path):
+                return f"({source.value_sql()} IS NOT NULL)"
+            jp, variables = jsonpath(self.binds, cond.path.steps)
+            return f"coalesce(jsonb_path_exists({source.value_sql()}, {jp}, {variables}), false)"
+        if isinstance(cond, Like):
+            return self.like(cond)
+        if isinstance(cond, Matches):
+            return self.matches(cond)
+        return self.comparison(cond)
+
+    def comparison(self, cond: Comparison) -> str:
+        left, op, right = cond.left, cond.op, cond.right
+        if isinstance(left, Literal | Parameter) and not isinstance(right, Literal | Parameter):
+            left, op, right = right, _FLIP[op], left
+        if isinstance(right, Literal | Parameter):
+            ehr = self.is_ehr_id(left)
+            if ehr is not None and op in ("=", "!="):
+                return uuid_condition(self.binds, f"{ehr.alias}.ehr_id", op, right)
+            return self.against_value(self.operand(left), _SQL_OP[op], self.value(right))
+        a, b = self.operand(left), self.operand(right)
+        return f"(aql_ordered({a}) {_SQL_OP[op]} aql_ordered({b}))"
+
+    def against_value(self, x: str, op: str, value: Any) -> str:
+        if isinstance(value, list):
+            raise AqlError("a multi-valued parameter can only be used with MATCHES")
+        if value is None:
+            return f"({x} IS NULL)" if op == "=" else f"({x} IS NOT NULL)"
+        if isinstance(value, bool):
+            return f"(aql_ordered({x}) {op} {self.binds.json(value)})"
+        if isinstance(value, int | float):
+            return f"(aql_num({x}) {op} {self.binds.add(str(value), 'numeric')})"
+        text = str(value)
+        as_text = f"(aql_text({x}) {op} {self.binds.text(text)})"
+        if _DATE_LIKE.match(text):
+            instant = f"(aql_ts(aql_text({x})) {op} aql_ts({self.binds.text(text)}))"
+            return f"coalesce({instant}, {as_text})"
+        if _NUMBER_LIKE.match(text):  # parameters given as text (GET query parameters)
+            number = f"(aql_num({x}) {op} {self.binds.add(text, 'numeric')})"
+            return f"coalesce({number}, {as_text})"
+        return as_text
+
+    def like(self, cond: Like) -> str:
+        pattern = self.value(cond.pattern)
+        if not isinstance(pattern, str):
+            raise AqlError("LIKE takes a string pattern")
+        escaped = pattern.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+        sql_pattern = escaped.replace("*", "%").replace("?", "_")
+        x = self.operand(cond.operand)
+        return f"(aql_text({x}) LIKE {self.binds.text(sql_pattern)})"
+
+    def matches(self, cond: Matches) -> str:
+        x = self.operand(cond.operand)
+        ehr = self.is_ehr_id(cond.operand)
+        values: list[Any] = []
+        for v in cond.values:
+            raw = self.value(v)
+            values.extend(raw if isinstance(raw, list) else [raw])
+        if ehr is not None:
+            listed = [Literal(v) for v in values]
+            parts = [uuid_condition(self.binds, f"{ehr.alias}.ehr_id", "=", v) for v in listed]
+        else:
+            parts = [self.against_value(x, "=", v) for v in values]
+        return "(" + (" OR ".join(parts) or "false") + ")"

@@ -1,0 +1,84 @@
+"""Canonical JSON of RM objects the store keeps as columns rather than documents: EHR and
+ORIGINAL_VERSION (its audit, contribution and data). Only constant SQL here."""
+
+from __future__ import annotations
+
+__all__ = ["ehr_json", "version_json"]
+
+
+def _iso(column: str) -> str:
+    return f"to_char({column} AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"')"
+
+
+def _obj(type_: str, **fields: str) -> str:
+    args = ", ".join(f"'{k}', {v}" for k, v in fields.items())
+    return f"jsonb_build_object('_type', '{type_}', {args})"
+
+
+def ehr_json(a: str) -> str:
+    return _obj(
+        "EHR",
+        system_id=_obj("HIER_OBJECT_ID", value=f"{a}.system_id"),
+        ehr_id=_obj("HIER_OBJECT_ID", value=f"{a}.ehr_id::text"),
+        ehr_status=(
+            "jsonb_build_object('_type', 'OBJECT_REF', 'id', "
+            f"{_obj('HIER_OBJECT_ID', value=f'{a}.ehr_status_id::text')}, "
+            "'namespace', 'local', 'type', 'EHR_STATUS')"
+        ),
+        time_created=_obj("DV_DATE_TIME", value=_iso(f"{a}.time_created")),
+    )
+
+
+_CHANGE_CODES = (
+    "CASE {c} WHEN 'creation' THEN '249' WHEN 'amendment' THEN '250' "
+    "WHEN 'modification' THEN '251' WHEN 'synthesis' THEN '252' WHEN 'deleted' THEN '523' "
+    "WHEN 'attestation' THEN '666' ELSE '253' END"
+)
+_LIFECYCLE_CODES = (
+    "CASE {c} WHEN 'complete' THEN '532' WHEN 'incomplete' THEN '553' "
+    "WHEN 'deleted' THEN '523' ELSE '532' END"
+)
+
+
+def _coded(value: str, code: str) -> str:
+    phrase = _obj(
+        "CODE_PHRASE",
+        terminology_id=_obj("TERMINOLOGY_ID", value="'openehr'"),
+        code_string=code,
+    )
+    return _obj("DV_CODED_TEXT", value=value, defining_code=phrase)
+
+
+def version_json(a: str) -> str:
+    system = f"(SELECT system_id FROM contribution WHERE contribution_id = {a}.contribution_id)"
+    description = (
+        f"CASE WHEN {a}.description IS NOT NULL THEN "
+        f"jsonb_build_object('_type', 'DV_TEXT', 'value', {a}.description) END"
+    )
+    change = _coded(f"{a}.change_type", _CHANGE_CODES.format(c=f"{a}.change_type"))
+    audit = _obj(
+        "AUDIT_DETAILS",
+        system_id=system,
+        time_committed=_obj("DV_DATE_TIME", value=_iso(f"{a}.time_committed")),
+        change_type=change,
+        committer=f"{a}.committer",
+        description=description,
+    )
+    audit = f"jsonb_strip_nulls({audit})"
+    uid = _obj(
+        "OBJECT_VERSION_ID", value=f"{a}.vo_id::text || '::' || {system} || '::' || {a}.version"
+    )
+    contribution = (
+        "jsonb_build_object('_type', 'OBJECT_REF', 'id', "
+        f"{_obj('HIER_OBJECT_ID', value=f'{a}.contribution_id::text')}, "
+        "'namespace', 'local', 'type', 'CONTRIBUTION')"
+    )
+    lifecycle = _coded(f"{a}.lifecycle_state", _LIFECYCLE_CODES.format(c=f"{a}.lifecycle_state"))
+    return _obj(
+        "ORIGINAL_VERSION",
+        uid=uid,
+        contribution=contribution,
+        commit_audit=audit,
+        lifecycle_state=lifecycle,
+        data=f"{a}.data",
+    )

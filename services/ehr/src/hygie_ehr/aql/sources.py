@@ -1,0 +1,352 @@
+"""FROM: each variable of the containment tree becomes a row source.
+
+- ``EHR`` → the ``ehr`` table; ``EHR_STATUS`` → its latest version;
+- archetype roots (COMPOSITION, SECTION, ENTRYs, archetyped CLUSTERs...) → rows of the
+  ``entry`` index (found by archetype id, EHR and composition version), their content
+  read from the version's JSONB at the entry's ``json_path``;
+- other RM classes (ELEMENT, HISTORY, EVENT_CONTEXT...) → the matching nodes under the
+  containing object, by a JSON path query;
+- ``VERSION`` → ``object_version`` rows (latest by default, or all versions).
+
+Only the latest, non-deleted version of each composition is seen, unless a VERSION
+container says otherwise. ``AND`` joins siblings, ``OR`` left-joins them and requires
+one branch to match, ``NOT CONTAINS`` is a correlated ``NOT EXISTS``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from ..domain.rm import _SUBTYPES
+from .ast import AndContains, Containment, ContainsExpr, Literal, NodePredicate, Parameter
+from .binds import AqlError, Binds, Unsupported
+from .nodes import ehr_id_condition, node_filter
+from .rmjson import ehr_json, version_json
+
+__all__ = ["FromClause", "Source", "build_from"]
+
+#: RM types whose instances are always archetype roots, hence in the ``entry`` index
+INDEXED = {
+    "COMPOSITION", "SECTION", "OBSERVATION", "EVALUATION", "INSTRUCTION", "ACTION",
+    "ADMIN_ENTRY", "GENERIC_ENTRY", "ENTRY", "CARE_ENTRY", "CONTENT_ITEM",
+}  # fmt: skip
+
+
+def concrete(rm_type: str) -> list[str]:
+    """The RM type and every concrete type conforming to it."""
+    return sorted({rm_type, *_SUBTYPES.get(rm_type, ())})
+
+
+@dataclass
+class Doc:
+    """The ``object_version`` row holding a composition's JSON, joined when first used."""
+
+    alias: str
+    join: str
+    needed: bool = False
+
+
+@dataclass
+class Source:
+    variable: str | None
+    rm_type: str
+    kind: str  # ehr | entry | json | status | version
+    alias: str
+    value: str = ""  # SQL of its canonical JSON (jsonb)
+    ehr: str = ""  # SQL of its EHR id
+    doc: Doc | None = None
+    root: str = ""  # SQL of the whole composition JSON an entry lies in
+    bound: bool = True  # False under NOT CONTAINS: not selectable
+
+    def value_sql(self) -> str:
+        if self.doc is not None:
+            self.doc.needed = True
+        return self.value
+
+
+@dataclass
+class Piece:
+    join: str  # JOIN | LEFT JOIN
+    item: str
+    on: str
+    doc: Doc | None = None
+
+
+@dataclass
+class FromClause:
+    binds: Binds
+    ehr_scope: str | None = None  # SQL of the EHR every root is limited to
+    pieces: list[Piece] = field(default_factory=list)
+    where: list[str] = field(default_factory=list)
+    sources: dict[str, Source] = field(default_factory=dict)
+    counter: list[int] = field(default_factory=lambda: [0])
+
+    def alias(self, prefix: str) -> str:
+        self.counter[0] += 1
+        return f"{prefix}{self.counter[0]}"
+
+    def render(self) -> str:
+        parts: list[str] = []
+        for i, piece in enumerate(self.pieces):
+            if i == 0:
+                if piece.join == "JOIN":
+                    parts.append(f"FROM {piece.item}")
+                    if piece.on != "true":
+                        self.where.insert(0, piece.on)
+                else:
+                    parts.append(
+                        f"FROM (VALUES (1)) AS one(x) {piece.join} {piece.item} ON {piece.on}"
+                    )
+            else:
+                parts.append(f"{piece.join} {piece.item} ON {piece.on}")
+            if piece.doc is not None and piece.doc.needed:
+                parts.append(f"{piece.join} {piece.doc.join}")
+        return "\n".join(parts)
+
+
+def build_from(expr: ContainsExpr, binds: Binds, ehr_scope: str | None) -> FromClause:
+    """Compile the FROM clause (``AqlError``/``Unsupported`` for impossible containment)."""
+    clause = FromClause(binds, ehr_scope)
+    matched = _compile(clause, expr, None, left=False)
+    if matched is not None:
+        clause.where.append(matched)
+    return clause
+
+
+def _compile(
+    clause: FromClause, expr: ContainsExpr, parent: Source | None, *, left: bool
+) -> str | None:
+    """Add the sources of ``expr``; answer the SQL saying "this part matched" when it is
+    left-joined (an OR branch), None when the joins themselves require it."""
+    if isinstance(expr, AndContains):
+        a = _compile(clause, expr.left, parent, left=left)
+        b = _compile(clause, expr.right, parent, left=left)
+        return f"({a} AND {b})" if left else None
+    if not isinstance(expr, Containment):  # OrContains
+        a = _compile(clause, expr.left, parent, left=True)
+        b = _compile(clause, expr.right, parent, left=True)
+        either = f"({a} OR {b})"
+        if left:
+            return either
+        clause.where.append(either)
+        return None
+    source = _add_source(clause, expr, parent, left=left)
+    matched = f"{source.alias}.{_key(source)} IS NOT NULL"
+    if expr.contains is None:
+        return matched if left else None
+    if expr.negated:
+        clause.where.append(_not_exists(clause, expr.contains, source))
+        return matched if left else None
+    inner = _compile(clause, expr.contains, source, left=left)
+    return f"({matched} AND {inner})" if left else None
+
+
+def _not_exists(clause: FromClause, expr: ContainsExpr, parent: Source) -> str:
+    sub = FromClause(clause.binds, None, counter=clause.counter)
+    matched = _compile(sub, expr, parent, left=False)
+    if matched is not None:
+        sub.where.append(matched)
+    for source in sub.sources.values():
+        source.bound = False
+        clause.sources.setdefault(source.variable or "", source)
+    body = sub.render()
+    where = " AND ".join(sub.where) or "true"
+    return f"NOT EXISTS (SELECT 1 {body} WHERE {where})"
+
+
+def _key(source: Source) -> str:
+    return {"ehr": "ehr_id", "entry": "vo_id", "json": "v", "status": "vo_id"}.get(
+        source.kind, "vo_id"
+    )
+
+
+def _register(clause: FromClause, source: Source) -> Source:
+    if source.variable:
+        if source.variable in clause.sources:
+            raise AqlError(f"the variable {source.variable} is defined twice in FROM")
+        clause.sources[source.variable] = source
+    return source
+
+
+def _add_source(
+    clause: FromClause, expr: Containment, parent: Source | None, *, left: bool
+) -> Source:
+    join = "LEFT JOIN" if left else "JOIN"
+    rm = expr.rm_type
+    if rm == "EHR":
+        if parent is not None:
+            raise AqlError("EHR can only be the outermost container")
+        return _register(clause, _ehr(clause, expr, join))
+    if rm == "FOLDER":
+        raise Unsupported("FOLDER containment is not supported yet")
+    if rm == "VERSION":
+        if parent is not None and parent.kind != "ehr":
+            raise AqlError("VERSION can only be contained in an EHR")
+        return _register(clause, _version(clause, expr, parent, join))
+    if rm == "EHR_STATUS":
+        if parent is not None and parent.kind not in ("ehr", "version"):
+            raise AqlError("EHR_STATUS can only be contained in an EHR or a VERSION")
+        return _register(clause, _status(clause, expr, parent, join))
+    if parent is None or parent.kind in ("ehr", "version"):
+        if rm in INDEXED or _archetyped(expr.predicate):
+            return _register(clause, _entry_root(clause, expr, parent, join))
+        implicit = _entry_root(clause, Containment("COMPOSITION", None), parent, join)
+        return _register(clause, _json(clause, expr, implicit, join))
+    if parent.kind == "entry" and (rm in INDEXED or _archetyped(expr.predicate)):
+        return _register(clause, _entry_child(clause, expr, parent, join))
+    return _register(clause, _json(clause, expr, parent, join))
+
+
+def _archetyped(predicate: NodePredicate | None) -> bool:
+    node = predicate.node_id if predicate else None
+    return isinstance(node, Parameter) or (
+        isinstance(node, Literal) and str(node.value).startswith("openEHR-")
+    )
+
+
+def _node_id(clause: FromClause, predicate: NodePredicate | None) -> str | None:
+    if predicate is None or predicate.node_id is None:
+        return None
+    node = predicate.node_id
+    value = clause.binds.parameter(node.name) if isinstance(node, Parameter) else node.value
+    return clause.binds.text(str(value))
+
+
+def _types(clause: FromClause, column: str, rm_type: str) -> str:
+    names = ", ".join(clause.binds.text(t) for t in concrete(rm_type))
+    return f"{column} IN ({names})"
+
+
+def _predicate_tests(clause: FromClause, predicate: NodePredicate | None, value: str) -> list[str]:
+    if predicate is None or not (predicate.tests or predicate.name):
+        return []
+    return [node_filter(clause.binds, NodePredicate(None, predicate.name, predicate.tests), value)]
+
+
+def _ehr(clause: FromClause, expr: Containment, join: str) -> Source:
+    a = clause.alias("e")
+    source = Source(expr.variable, "EHR", "ehr", a, ehr_json(a), f"{a}.ehr_id")
+    conds = ["true"]
+    if expr.predicate is not None:
+        conds = [ehr_id_condition(clause.binds, expr.predicate, f"{a}.ehr_id")]
+    if clause.ehr_scope:
+        conds.append(f"{a}.ehr_id = {clause.ehr_scope}")
+    clause.pieces.append(Piece(join, f"ehr {a}", " AND ".join(conds)))
+    return source
+
+
+def _scope(clause: FromClause, parent: Source | None, column: str) -> list[str]:
+    if parent is not None:
+        return [f"{column} = {parent.ehr}"]
+    return [f"{column} = {clause.ehr_scope}"] if clause.ehr_scope else []
+
+
+def _latest(alias: str, vo_id: str, version: str) -> str:
+    return (
+        f"EXISTS (SELECT 1 FROM versioned_object {alias} WHERE {alias}.vo_id = {vo_id}"
+        f" AND {alias}.latest_version = {version} AND NOT {alias}.deleted)"
+    )
+
+
+def _entry_root(clause: FromClause, expr: Containment, parent: Source | None, join: str) -> Source:
+    a = clause.alias("n")
+    conds = _entry_conds(clause, expr, a)
+    doc = None
+    if parent is not None and parent.kind == "version":
+        conds += [f"{a}.vo_id = {parent.alias}.vo_id", f"{a}.version = {parent.alias}.version"]
+        root = f"{parent.alias}.data"
+    else:
+        conds += _scope(clause, parent, f"{a}.ehr_id")
+        conds.append(_latest(clause.alias("l"), f"{a}.vo_id", f"{a}.version"))
+        d = clause.alias("d")
+        doc = Doc(d, f"object_version {d} ON {d}.vo_id = {a}.vo_id AND {d}.version = {a}.version")
+        root = f"{d}.data"
+    value = root if expr.rm_type == "COMPOSITION" else f"({root} #> {a}.json_path)"
+    source = Source(expr.variable, expr.rm_type, "entry", a, value, f"{a}.ehr_id", doc, root)
+    conds.extend(_predicate_tests(clause, expr.predicate, source.value_sql()))
+    clause.pieces.append(Piece(join, f"entry {a}", " AND ".join(conds), doc))
+    return source
+
+
+def _entry_conds(clause: FromClause, expr: Containment, a: str) -> list[str]:
+    conds: list[str] = []
+    if expr.rm_type == "COMPOSITION":
+        conds.append(f"{a}.ord = 0")
+    elif expr.rm_type not in ("CLUSTER", "ITEM", "LOCATABLE") or expr.predicate is None:
+        conds.append(_types(clause, f"{a}.rm_type", expr.rm_type))
+    node_id = _node_id(clause, expr.predicate)
+    if node_id is not None:
+        conds.append(f"{a}.archetype_id = {node_id}")
+    return conds
+
+
+def _entry_child(clause: FromClause, expr: Containment, parent: Source, join: str) -> Source:
+    a, p = clause.alias("n"), parent.alias
+    conds = [
+        *_entry_conds(clause, expr, a),
+        f"{a}.vo_id = {p}.vo_id",
+        f"{a}.version = {p}.version",
+        # strictly below the parent: its json_path is a proper prefix of ours
+        f"cardinality({a}.json_path) > cardinality({p}.json_path)",
+        f"{a}.json_path[1:cardinality({p}.json_path)] = {p}.json_path",
+    ]
+    value = f"({parent.root} #> {a}.json_path)"
+    source = Source(
+        expr.variable, expr.rm_type, "entry", a, value, f"{a}.ehr_id", parent.doc, parent.root
+    )
+    conds.extend(_predicate_tests(clause, expr.predicate, source.value_sql()))
+    clause.pieces.append(Piece(join, f"entry {a}", " AND ".join(conds)))
+    return source
+
+
+def _json(clause: FromClause, expr: Containment, parent: Source, join: str) -> Source:
+    a = clause.alias("j")
+    binds = clause.binds
+    types = concrete(expr.rm_type)
+    tests = [f'@."_type" == $t{i}' for i in range(len(types))]
+    variables: dict[str, object] = {f"t{i}": t for i, t in enumerate(types)}
+    path = f"strict $.**{{1 to last}} ? ({' || '.join(tests)})"
+    query = (
+        f"jsonb_path_query({parent.value_sql()}, {binds.jsonpath(path)}, {binds.json(variables)})"
+    )
+    source = Source(expr.variable, expr.rm_type, "json", a, f"{a}.v", parent.ehr, parent.doc)
+    conds = ["true"]
+    if expr.predicate is not None:
+        conds = [node_filter(binds, expr.predicate, f"{a}.v")]
+    clause.pieces.append(Piece(join, f"LATERAL {query} AS {a}(v)", " AND ".join(conds)))
+    return source
+
+
+def _status(clause: FromClause, expr: Containment, parent: Source | None, join: str) -> Source:
+    a = clause.alias("s")
+    conds = [f"{a}.data IS NOT NULL"]
+    if parent is not None and parent.kind == "version":
+        item = f"object_version {a}"
+        conds += [f"{a}.vo_id = {parent.alias}.vo_id", f"{a}.version = {parent.alias}.version"]
+    else:
+        v = clause.alias("h")
+        item = (
+            f"(SELECT {v}.* FROM versioned_object {v}h JOIN object_version {v} ON"
+            f" {v}.vo_id = {v}h.vo_id AND {v}.version = {v}h.latest_version"
+            f" WHERE {v}h.kind = 'EHR_STATUS') {a}"
+        )
+        conds += _scope(clause, parent, f"{a}.ehr_id")
+    node_id = _node_id(clause, expr.predicate)
+    if node_id is not None:
+        conds.append(f"{a}.archetype_node_id = {node_id}")
+    conds.extend(_predicate_tests(clause, expr.predicate, f"{a}.data"))
+    clause.pieces.append(Piece(join, item, " AND ".join(conds)))
+    return Source(expr.variable, "EHR_STATUS", "status", a, f"{a}.data", f"{a}.ehr_id")
+
+
+def _version(clause: FromClause, expr: Containment, parent: Source | None, join: str) -> Source:
+    a = clause.alias("v")
+    conds = _scope(clause, parent, f"{a}.ehr_id") or ["true"]
+    if expr.version_scope != "ALL_VERSIONS":
+        head = clause.alias("l")
+        conds.append(
+            f"EXISTS (SELECT 1 FROM versioned_object {head} WHERE {head}.vo_id = {a}.vo_id"
+            f" AND {head}.latest_version = {a}.version)"
+        )
+    clause.pieces.append(Piece(join, f"object_version {a}", " AND ".join(conds)))
+    return Source(expr.variable, "VERSION", "version", a, version_json(a), f"{a}.ehr_id")
