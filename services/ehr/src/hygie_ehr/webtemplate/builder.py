@@ -1,0 +1,399 @@
+"""Operational template → web template (the EHRbase/Better form tree).
+
+Rules (as the EHRbase web templates in the conformance set show them): structural RM
+objects (HISTORY, ITEM_TREE...) and single EVENTs are folded into their parent; an
+ELEMENT with one value type becomes a node of that type; RM attributes a form needs
+(``category``, ``context``, ``subject``, ``language``, ``time``...) are added in a fixed
+order; node ids are the lower-case snake of the name, de-duplicated with ``_2``...
+"""
+
+from __future__ import annotations
+
+import re
+
+from ..domain.opt import CObject, OperationalTemplate
+from .inputs import inputs_for, proportion_types
+from .model import Step, WebNode, WebTemplate
+
+__all__ = ["build_id", "build_web_template"]
+
+_NON_ID = re.compile(r"[^\w.\-]|_", re.UNICODE)
+_TRANSPARENT = {"HISTORY", "ITEM_TREE", "ITEM_LIST", "ITEM_SINGLE", "ITEM_TABLE"}
+_EVENTS = {"EVENT", "POINT_EVENT", "INTERVAL_EVENT"}
+#: every data value type, in the order EHRbase lists them for an unconstrained ELEMENT
+ANY_VALUE = (
+    "DV_TEXT",
+    "DV_CODED_TEXT",
+    "DV_MULTIMEDIA",
+    "DV_PARSABLE",
+    "DV_STATE",
+    "DV_BOOLEAN",
+    "DV_IDENTIFIER",
+    "DV_URI",
+    "DV_EHR_URI",
+    "DV_DURATION",
+    "DV_QUANTITY",
+    "DV_COUNT",
+    "DV_PROPORTION",
+    "DV_DATE_TIME",
+    "DV_TIME",
+    "DV_ORDINAL",
+    "DV_DATE",
+)
+
+# RM attribute nodes: (attribute, rm type, min, max, in context); path for nested ones
+_Attr = tuple[str, str, int, int, bool]
+_ENTRY_TAIL: tuple[_Attr, ...] = (
+    ("subject", "PARTY_PROXY", 1, 1, True),
+    ("language", "CODE_PHRASE", 1, 1, True),
+    ("encoding", "CODE_PHRASE", 1, 1, True),
+)
+_RM_ATTRS: dict[str, tuple[tuple[_Attr, ...], tuple[_Attr, ...]]] = {
+    "COMPOSITION": (
+        (("category", "DV_CODED_TEXT", 1, 1, True), ("context", "EVENT_CONTEXT", 1, 1, False)),
+        (
+            ("composer", "PARTY_PROXY", 1, 1, True),
+            ("language", "CODE_PHRASE", 1, 1, True),
+            ("territory", "CODE_PHRASE", 1, 1, True),
+        ),
+    ),
+    "EVENT_CONTEXT": (
+        (),
+        (("start_time", "DV_DATE_TIME", 1, 1, True), ("setting", "DV_CODED_TEXT", 1, 1, True)),
+    ),
+    "OBSERVATION": ((), _ENTRY_TAIL),
+    "EVALUATION": ((), _ENTRY_TAIL),
+    "ADMIN_ENTRY": ((), _ENTRY_TAIL),
+    "GENERIC_ENTRY": ((), ()),
+    "INSTRUCTION": (
+        (),
+        (
+            ("subject", "PARTY_PROXY", 1, 1, True),
+            ("narrative", "DV_TEXT", 1, 1, True),
+            ("language", "CODE_PHRASE", 1, 1, True),
+            ("encoding", "CODE_PHRASE", 1, 1, True),
+            ("expiry_time", "DV_DATE_TIME", 0, 1, False),
+        ),
+    ),
+    "ACTION": (
+        (),
+        (
+            *_ENTRY_TAIL,
+            ("time", "DV_DATE_TIME", 1, 1, True),
+            ("ism_transition", "ISM_TRANSITION", 1, 1, True),
+        ),
+    ),
+    "ACTIVITY": (
+        (),
+        (
+            ("timing", "DV_PARSABLE", 0, 1, True),
+            ("action_archetype_id", "STRING", 1, 1, True),
+        ),
+    ),
+    "EVENT": (
+        (),
+        (
+            ("math_function", "DV_CODED_TEXT", 0, 1, False),
+            ("width", "DV_DURATION", 0, 1, False),
+            ("time", "DV_DATE_TIME", 1, 1, True),
+        ),
+    ),
+    "POINT_EVENT": ((), (("time", "DV_DATE_TIME", 1, 1, True),)),
+    "INTERVAL_EVENT": (
+        (),
+        (
+            ("math_function", "DV_CODED_TEXT", 1, 1, False),
+            ("width", "DV_DURATION", 1, 1, False),
+            ("time", "DV_DATE_TIME", 1, 1, True),
+        ),
+    ),
+    "ISM_TRANSITION": (
+        (),
+        (
+            ("careflow_step", "DV_CODED_TEXT", 1, 1, True),
+            ("current_state", "DV_CODED_TEXT", 1, 1, True),
+            ("transition", "DV_CODED_TEXT", 0, 1, True),
+        ),
+    ),
+}
+
+
+def build_id(term: str) -> str:
+    """A node id: lower case, every run of non-letters/digits (but ``.`` and ``-``) as
+    one ``_``; an id starting with a digit gets an ``a`` in front."""
+    text = "".join(
+        ch if (ch.isalpha() or ch in "0123456789.-") else " " for ch in term.lower()
+    ).split()
+    out = "_".join(text)
+    if not out:
+        return "node"
+    return "a" + out if out[0].isdigit() else out
+
+
+def _max(c: CObject) -> int:
+    upper = c.occurrences.upper
+    return -1 if upper is None else int(upper)
+
+
+def _min(c: CObject) -> int:
+    return int(c.occurrences.lower or 0)
+
+
+def fixed_name(c: CObject) -> str | None:
+    """The name the template fixes on a node (``name/value``), if any."""
+    attr = c.attribute("name")
+    for child in attr.children if attr else []:
+        value = child.attribute("value")
+        for prim in value.children if value else []:
+            if prim.primitive is not None and len(prim.primitive.values) == 1:
+                return str(prim.primitive.values[0])
+    return None
+
+
+def term_name(c: CObject) -> str:
+    if c.root is not None and c.node_id and c.node_id in c.root.terms:
+        return c.root.terms[c.node_id]
+    if c.is_archetype_root and c.root is not None:
+        return c.root.terms.get("at0000", c.archetype_id or c.rm_type)
+    return c.node_id or c.rm_type
+
+
+def _value_id(rm_type: str) -> str:
+    low = rm_type.lower()
+    return (low[3:] if low.startswith("dv_") else low) + "_value"
+
+
+class _Builder:
+    def __init__(self, language: str) -> None:
+        self.language = language
+
+    # -- archetyped nodes --------------------------------------------------------------
+    def step(self, attr: str, c: CObject, *, sibling_names: frozenset[str]) -> Step:
+        name = fixed_name(c)
+        return Step(
+            attr=attr,
+            rm_type=c.rm_type,
+            cobj=c,
+            node_id=c.match_id,
+            name=name,
+            not_names=frozenset() if name else sibling_names,
+            default_name=name or term_name(c),
+        )
+
+    def segment(self, step: Step) -> str:
+        if not step.node_id:
+            return f"/{step.attr}"
+        if step.name:
+            return f"/{step.attr}[{step.node_id} and name/value='{step.name}']"
+        return f"/{step.attr}[{step.node_id}]"
+
+    def node(self, c: CObject, step: Step, aql: str, *, rm_type: str | None = None) -> WebNode:
+        name = step.default_name or c.rm_type
+        return WebNode(
+            id=build_id(name),
+            name=name,
+            rm_type=rm_type or c.rm_type,
+            min=_min(c),
+            max=_max(c),
+            aql_path=aql,
+            node_id=c.match_id,
+            localized=True,
+            language=self.language,
+            steps=(step,),
+            cobj=c,
+        )
+
+    def children_of(self, c: CObject, aql: str) -> list[WebNode]:
+        """The web nodes under the data object constrained by ``c`` (steps relative to it)."""
+        before, after = _RM_ATTRS.get(c.rm_type, ((), ()))
+        rm_names = {a[0] for a in (*before, *after)}
+        nodes: list[WebNode] = []
+        for attr in c.attributes:
+            if attr.name == "name" or attr.name in rm_names:
+                continue
+            named = [fixed_name(k) for k in attr.children]
+            for child in attr.children:
+                same = frozenset(
+                    n
+                    for k, n in zip(attr.children, named, strict=True)
+                    if n and k.match_id == child.match_id
+                )
+                nodes.extend(self.from_child(child, attr.name, aql, same))
+        head = [self.rm_attr(c, spec, aql) for spec in before]
+        tail = [self.rm_attr(c, spec, aql) for spec in after]
+        return _dedupe(head + nodes + tail)
+
+    def from_child(
+        self, child: CObject, attr: str, aql: str, sibling_names: frozenset[str]
+    ) -> list[WebNode]:
+        target = child.target if child.kind == "ARCHETYPE_INTERNAL_REF" else child
+        if target is None or child.kind == "ARCHETYPE_SLOT":
+            return []
+        if child is not target:  # an internal reference: the target's shape, the ref's place
+            target = _retarget(target, child)
+        step = self.step(attr, target, sibling_names=sibling_names)
+        here = aql + self.segment(step)
+        single_event = target.rm_type in _EVENTS and _max(target) == 1
+        if target.rm_type in _TRANSPARENT or single_event:
+            inner = self.children_of(target, here)
+            for n in inner:
+                n.steps = (step, *n.steps)
+                n.shared += 1
+            return inner
+        if target.rm_type == "ELEMENT":
+            return [self.element(target, step, here)]
+        if target.rm_type.startswith(("DV_", "CODE_PHRASE")):
+            return []
+        node = self.node(target, step, here)
+        node.children = self.children_of(target, here)
+        return [node]
+
+    def element(self, c: CObject, step: Step, aql: str) -> WebNode:
+        value_attr = c.attribute("value")
+        alts: list[tuple[str, CObject | None]] = [
+            (k.rm_type, k) for k in (value_attr.children if value_attr else [])
+        ] or [(t, None) for t in ANY_VALUE]
+        types = sorted(t for t, _ in alts)
+        if types == ["DV_CODED_TEXT", "DV_TEXT"]:  # a coded text with free text allowed
+            v = next(k for t, k in alts if t == "DV_CODED_TEXT")
+            node = self.node(c, step, aql + "/value", rm_type="DV_CODED_TEXT")
+            node.node_id = None
+            node.steps = (step, Step("value", "DV_CODED_TEXT", v))
+            self.leaf(node, "DV_CODED_TEXT", v)
+            for i in node.inputs:
+                if "list" in i:
+                    i["listOpen"] = True
+            node.inputs.append({"suffix": "other", "type": "TEXT"})
+            return node
+        if len(alts) == 1:
+            rm_type, v = alts[0]
+            node = self.node(c, step, aql + "/value", rm_type=rm_type)
+            node.steps = (step, Step("value", rm_type, v))
+            self.leaf(node, rm_type, v)
+            return node
+        node = self.node(c, step, aql)
+        for rm_type, v in alts:
+            leaf = WebNode(
+                id=_value_id(rm_type),
+                name=node.name,
+                rm_type=rm_type,
+                node_id=None if v is None else node.node_id,
+                min=0 if v is None else node.min,
+                max=1 if v is None else node.max,
+                aql_path=aql + "/value",
+                localized=True,
+                language=self.language,
+                in_context=v is None,
+                steps=(Step("value", rm_type, v),),
+                cobj=v,
+            )
+            self.leaf(leaf, rm_type, v)
+            node.children.append(leaf)
+        return node
+
+    def leaf(self, node: WebNode, rm_type: str, v: CObject | None) -> None:
+        if rm_type.startswith("DV_INTERVAL"):
+            inner = rm_type[rm_type.find("<") + 1 : -1] if "<" in rm_type else "DV_QUANTITY"
+            for bound in ("upper", "lower"):
+                attr = v.attribute(bound) if v is not None else None
+                bc = attr.children[0] if attr is not None and attr.children else None
+                node.children.append(
+                    WebNode(
+                        id=bound,
+                        name=bound,
+                        rm_type=inner,
+                        min=1 if bc is not None else 0,
+                        max=1,
+                        aql_path=f"{node.aql_path}/{bound}",
+                        localized=True,
+                        inputs=inputs_for(inner, bc, self.language),
+                        steps=(Step(bound, inner, bc),),
+                        cobj=bc,
+                    )
+                )
+            return
+        node.inputs = inputs_for(rm_type, v, self.language)
+        if rm_type == "DV_PROPORTION":
+            node.extra["proportionTypes"] = proportion_types(v)
+
+    # -- RM attributes -----------------------------------------------------------------
+    def rm_attr(self, parent: CObject, spec: _Attr, aql: str) -> WebNode:
+        attr_name, rm_type, lo, hi, in_context = spec
+        attr = parent.attribute(attr_name)
+        c = attr.children[0] if attr is not None and attr.children else None
+        path = f"{aql}/{attr_name}"
+        node = WebNode(
+            id=attr_name,
+            name=attr_name,
+            rm_type=rm_type,
+            min=lo,
+            max=hi,
+            aql_path=path,
+            in_context=in_context,
+            steps=(Step(attr_name, rm_type, c),),
+            cobj=c,
+        )
+        if rm_type in ("EVENT_CONTEXT", "ISM_TRANSITION"):
+            node.localized = rm_type == "EVENT_CONTEXT" and False
+            node.children = (
+                self.children_of(c, path)
+                if c is not None
+                else [self.rm_attr(_EMPTY[rm_type], s, path) for s in _RM_ATTRS[rm_type][1]]
+            )
+            if rm_type == "ISM_TRANSITION" and attr is not None:
+                for other in attr.children[1:]:  # one alternative per careflow step
+                    _merge_lists(node, self.children_of(other, path))
+        elif rm_type != "CODE_PHRASE":
+            node.inputs = inputs_for(rm_type, c, self.language)
+        return node
+
+
+def _merge_lists(node: WebNode, others: list[WebNode]) -> None:
+    for other in others:
+        mine = node.child(other.id)
+        if mine is None:
+            continue
+        for a, b in zip(mine.inputs, other.inputs, strict=False):
+            known = {i["value"] for i in a.get("list", [])}
+            a.setdefault("list", []) if "list" in b else None
+            a.get("list", []).extend(i for i in b.get("list", []) if i["value"] not in known)
+
+
+def _retarget(target: CObject, ref: CObject) -> CObject:
+    from dataclasses import replace
+
+    return replace(target, occurrences=ref.occurrences)
+
+
+def _dedupe(nodes: list[WebNode]) -> list[WebNode]:
+    seen: dict[str, int] = {}
+    for n in nodes:
+        count = seen.get(n.id, 0) + 1
+        seen[n.id] = count
+        if count > 1:
+            n.id = f"{n.id}_{count}"
+    return nodes
+
+
+def _empty(rm_type: str) -> CObject:
+    from ..domain.opt import Interval
+
+    return CObject(
+        kind="C_COMPLEX_OBJECT", rm_type=rm_type, node_id=None, occurrences=Interval(1, 1)
+    )
+
+
+_EMPTY = {"EVENT_CONTEXT": _empty("EVENT_CONTEXT"), "ISM_TRANSITION": _empty("ISM_TRANSITION")}
+
+
+def build_web_template(opt: OperationalTemplate) -> WebTemplate:
+    """The web template of an operational template."""
+    b = _Builder(opt.language or "en")
+    root = opt.definition
+    step = b.step("", root, sibling_names=frozenset())
+    tree = b.node(root, step, "")
+    tree.steps = ()
+    tree.aql_path = ""
+    tree.children = b.children_of(root, "")
+    tree.aql_path = ""
+    return WebTemplate(template_id=opt.template_id, language=b.language, tree=tree)

@@ -1,0 +1,138 @@
+"""FLAT documents ↔ the instance tree (the shape of the STRUCTURED format).
+
+An instance is a dict: child node ids map to lists of instances, ``|suffix`` keys and the
+bare key ``""`` hold values: ``a/b:1/c|magnitude`` is
+``{"a": [{"b": [_, {"c": [{"|magnitude": ...}]}]}]}``.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+__all__ = ["FlatError", "from_structured", "parse_flat", "to_structured"]
+
+Instance = dict[str, Any]
+_SEGMENT = re.compile(r"^(?P<id>[^:|/]+)(?::(?P<index>\d+))?$")
+
+
+class FlatError(ValueError):
+    """Keys or values that cannot be placed; ``issues`` lists (key, reason) for each."""
+
+    def __init__(self, issues: list[tuple[str, str]]) -> None:
+        super().__init__("; ".join(f"{k}: {r}" for k, r in issues))
+        self.issues = issues
+
+
+def parse_flat(flat: Any) -> tuple[dict[str, Any], Instance, dict[int, str]]:
+    """(ctx values, root instance tree, id(leaf instance) → its FLAT key prefix)."""
+    if not isinstance(flat, dict):
+        raise FlatError([("", "a FLAT composition is a JSON object of path → value")])
+    ctx: dict[str, Any] = {}
+    root: Instance = {}
+    keys: dict[int, str] = {}
+    issues: list[tuple[str, str]] = []
+    for key, value in flat.items():
+        path, _, suffix = key.partition("|")
+        segments = path.split("/")
+        if segments[0] == "ctx":
+            ctx[key[4:]] = value
+            continue
+        if isinstance(value, dict | list):
+            issues.append((key, "a FLAT value must be a string, number or boolean"))
+            continue
+        node = root
+        ok = True
+        for i, seg in enumerate(segments):
+            m = _SEGMENT.match(seg)
+            if not m:
+                issues.append((key, f"malformed path segment {seg!r}"))
+                ok = False
+                break
+            index = int(m["index"] or 0)
+            lst = node.setdefault(m["id"], [])
+            while len(lst) <= index:
+                lst.append(None)
+            if lst[index] is None:
+                lst[index] = {}
+            node = lst[index]
+            keys.setdefault(id(node), "/".join(segments[: i + 1]))
+        if not ok:
+            continue
+        slot = f"|{suffix}" if suffix else ""
+        if slot in node:
+            issues.append((key, "given twice"))
+        node[slot] = value
+    _check_gaps(root, "", issues)
+    if issues:
+        raise FlatError(issues)
+    return ctx, root, keys
+
+
+def _check_gaps(inst: Instance, prefix: str, issues: list[tuple[str, str]]) -> None:
+    for name, value in inst.items():
+        if not isinstance(value, list):
+            continue
+        for i, child in enumerate(value):
+            path = f"{prefix}{name}" if not prefix and i == 0 else f"{prefix}{name}:{i}"
+            if child is None:
+                issues.append((path, "index gap: no values for this index"))
+            else:
+                _check_gaps(child, path + "/", issues)
+
+
+def to_structured(tree: Instance) -> dict[str, Any]:
+    """The STRUCTURED form: every node a list of instances; a leaf with only a bare value is
+    that value."""
+
+    def conv(inst: Instance) -> Any:
+        keys = [k for k, v in inst.items() if v is not None]
+        if keys == [""]:
+            return inst[""]
+        out: dict[str, Any] = {}
+        for k in keys:
+            v = inst[k]
+            out[k] = v if (k == "" or k.startswith("|")) else [conv(c) for c in v]
+        return out
+
+    root = conv(tree)
+    return {k: v[0] if isinstance(v, list) and len(v) == 1 else v for k, v in root.items()}
+
+
+def from_structured(doc: Any) -> tuple[dict[str, Any], Instance]:
+    """(ctx values, instance tree) of a STRUCTURED document."""
+    if not isinstance(doc, dict):
+        raise FlatError([("", "a STRUCTURED composition is a JSON object")])
+    ctx: dict[str, Any] = {}
+    issues: list[tuple[str, str]] = []
+
+    def conv(value: Any, path: str) -> Instance:
+        if not isinstance(value, dict):
+            if isinstance(value, list):
+                issues.append((path, "a list inside a list"))
+                return {}
+            return {"": value}
+        out: Instance = {}
+        for k, v in value.items():
+            if k == "" or k.startswith("|"):
+                out[k] = v
+            else:
+                items = v if isinstance(v, list) else [v]
+                out[k] = [conv(x, f"{path}/{k}:{i}") for i, x in enumerate(items)]
+        return out
+
+    root: Instance = {}
+    for key, value in doc.items():
+        if key == "ctx" and isinstance(value, dict):
+            for ck, cv in value.items():
+                if isinstance(cv, list):
+                    for i, x in enumerate(cv):
+                        ctx[f"{ck}:{i}" if i else ck] = x
+                else:
+                    ctx[ck] = cv
+            continue
+        items = value if isinstance(value, list) else [value]
+        root[key] = [conv(x, f"{key}:{i}") for i, x in enumerate(items)]
+    if issues:
+        raise FlatError(issues)
+    return ctx, root

@@ -1,0 +1,165 @@
+"""The ``inputs`` of a web template leaf: which suffixes a form (and a FLAT document)
+fills for a data value type, with the template's code lists, units and ranges."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ..domain.opt import CObject, Interval
+from .terminology import openehr_rubric
+
+__all__ = ["inputs_for", "proportion_types"]
+
+_SIMPLE = {
+    "DV_TEXT": "TEXT",
+    "DV_BOOLEAN": "BOOLEAN",
+    "DV_DATE_TIME": "DATETIME",
+    "DV_DATE": "DATE",
+    "DV_TIME": "TIME",
+    "DV_URI": "TEXT",
+    "DV_EHR_URI": "TEXT",
+    "DV_MULTIMEDIA": "TEXT",
+    "DV_COUNT": "INTEGER",
+    "STRING": "TEXT",
+}
+_SUFFIXED = {
+    "DV_PARSABLE": (("value", "TEXT"), ("formalism", "TEXT")),
+    "DV_STATE": (("code", "TEXT"), ("value", "TEXT")),
+    "DV_IDENTIFIER": (("id", "TEXT"), ("type", "TEXT"), ("issuer", "TEXT"), ("assigner", "TEXT")),
+    "PARTY_PROXY": (
+        ("id", "TEXT"),
+        ("id_scheme", "TEXT"),
+        ("id_namespace", "TEXT"),
+        ("name", "TEXT"),
+    ),
+    "DV_PROPORTION": (("numerator", "DECIMAL"), ("denominator", "DECIMAL")),
+}
+_DURATION_FIELDS = ("year", "month", "day", "week", "hour", "minute", "second")
+_PROPORTION_KINDS = ("ratio", "unitary", "percent", "fraction", "integer_fraction")
+
+
+def _num(value: float) -> float | int:
+    return int(value) if float(value).is_integer() else value
+
+
+def _range(interval: Interval | None, *, integer: bool = False) -> dict[str, Any] | None:
+    if interval is None or (interval.lower is None and interval.upper is None):
+        return None
+    out: dict[str, Any] = {}
+    if interval.lower is not None:
+        out["min"] = int(interval.lower) if integer else float(interval.lower)
+        out["minOp"] = ">=" if interval.lower_included else ">"
+    if interval.upper is not None:
+        out["max"] = int(interval.upper) if integer else float(interval.upper)
+        out["maxOp"] = "<=" if interval.upper_included else "<"
+    return out
+
+
+def _attr_child(c: CObject | None, name: str) -> CObject | None:
+    attr = c.attribute(name) if c is not None else None
+    return attr.children[0] if attr is not None and attr.children else None
+
+
+def _term(c: CObject, code: str) -> str:
+    root = c.root
+    return (root.terms.get(code) if root else None) or code
+
+
+def _coded(c: CObject | None, language: str) -> list[dict[str, Any]]:
+    phrase = _attr_child(c, "defining_code")
+    if phrase is None or not phrase.terminology:
+        return [{"suffix": "code", "type": "TEXT"}, {"suffix": "value", "type": "TEXT"}]
+    term = phrase.terminology
+    if not phrase.codes:
+        return [
+            {"suffix": "code", "type": "TEXT", "terminology": term},
+            {"suffix": "value", "type": "TEXT", "terminology": term},
+        ]
+    items = []
+    for code in phrase.codes:
+        label = _term(phrase, code) if term == "local" else (openehr_rubric(code) or code)
+        items.append({"value": code, "label": label, "localizedLabels": {language: label}})
+    return [{"suffix": "code", "type": "CODED_TEXT", "list": items, "terminology": term}]
+
+
+def _quantity(c: CObject | None) -> list[dict[str, Any]]:
+    q = _attr_child(c, "units") if c is not None and c.kind != "C_DV_QUANTITY" else c
+    magnitude: dict[str, Any] = {"suffix": "magnitude", "type": "DECIMAL"}
+    unit: dict[str, Any] = {"suffix": "unit", "type": "TEXT" if q is None else "CODED_TEXT"}
+    if q is not None and q.kind == "C_DV_QUANTITY" and q.quantities:
+        items = []
+        for item in q.quantities:
+            entry: dict[str, Any] = {"value": item.units, "label": item.units}
+            validation: dict[str, Any] = {}
+            if (r := _range(item.precision, integer=True)) is not None:
+                validation["precision"] = r
+            if (r := _range(item.magnitude)) is not None:
+                validation["range"] = r
+            if validation:
+                entry["validation"] = validation
+            items.append(entry)
+        unit["list"] = items
+        if len(q.quantities) == 1 and (r := _range(q.quantities[0].magnitude)) is not None:
+            magnitude["validation"] = {"range": r}
+    return [magnitude, unit]
+
+
+def _ordinal(c: CObject | None, language: str) -> list[dict[str, Any]]:
+    out: dict[str, Any] = {"type": "CODED_TEXT"}
+    if c is not None and c.ordinals:
+        out["list"] = [
+            {
+                "value": code,
+                "label": _term(c, code),
+                "localizedLabels": {language: _term(c, code)},
+                "ordinal": value,
+            }
+            for value, _, code in c.ordinals
+        ]
+    return [out]
+
+
+def _primitive_list(c: CObject | None, attr: str) -> list[Any]:
+    p = _attr_child(c, attr)
+    return list(p.primitive.values) if p is not None and p.primitive is not None else []
+
+
+def _primitive_range(c: CObject | None, attr: str) -> Interval | None:
+    p = _attr_child(c, attr)
+    return p.primitive.range if p is not None and p.primitive is not None else None
+
+
+def proportion_types(c: CObject | None) -> list[str]:
+    kinds = [int(v) for v in _primitive_list(c, "type") if str(v).lstrip("-").isdigit()]
+    if not kinds:
+        return list(_PROPORTION_KINDS)
+    return [_PROPORTION_KINDS[k] for k in kinds if 0 <= k < len(_PROPORTION_KINDS)]
+
+
+def inputs_for(rm_type: str, c: CObject | None, language: str) -> list[dict[str, Any]]:
+    """The inputs of a leaf of ``rm_type`` constrained by ``c`` (None: unconstrained)."""
+    if rm_type == "DV_CODED_TEXT":
+        return _coded(c, language)
+    if rm_type == "DV_QUANTITY":
+        return _quantity(c)
+    if rm_type == "DV_ORDINAL":
+        return _ordinal(c, language)
+    if rm_type == "DV_DURATION":
+        validation = {"range": {"min": 0, "minOp": ">="}} if c is not None else None
+        return [
+            {"suffix": f, "type": "INTEGER", **({"validation": validation} if validation else {})}
+            for f in _DURATION_FIELDS
+        ]
+    if rm_type in _SUFFIXED:
+        return [{"suffix": s, "type": t} for s, t in _SUFFIXED[rm_type]]
+    if rm_type in _SIMPLE:
+        out: dict[str, Any] = {"type": _SIMPLE[rm_type]}
+        if rm_type == "DV_TEXT" and (values := _primitive_list(c, "value")):
+            out["list"] = [{"value": v, "label": v} for v in values]
+            out["listOpen"] = False
+        if rm_type == "DV_BOOLEAN" and (values := _primitive_list(c, "value")):
+            out["list"] = [{"value": str(v).lower(), "label": str(v).lower()} for v in values]
+        if rm_type == "DV_COUNT" and (r := _range(_primitive_range(c, "magnitude"), integer=True)):
+            out["validation"] = {"range": r}
+        return [out]
+    return []
