@@ -37,9 +37,18 @@ def read_state(home: Path) -> dict[str, Any]:
         return {}
 
 
+def quiet_clients() -> None:
+    """Client libraries log their retries; the command line says what matters itself."""
+    import logging
+
+    for name in ("aiokafka", "kafka"):
+        logging.getLogger(name).setLevel(logging.CRITICAL)
+
+
 def cli_settings() -> Settings:
     """The effective settings; addresses of a running embedded stack fill what the
     environment leaves unset."""
+    quiet_clients()
     try:
         settings = load_settings()
         state = read_state(settings.home)

@@ -31,11 +31,22 @@ app.add_typer(dlq_app, name="dlq")
 @app.command()
 def up(
     timeout: Annotated[float, typer.Option(help="Seconds to wait for the services")] = 120,
+    service: Annotated[
+        list[str] | None, typer.Option("--service", "-s", help="Start only these services")
+    ] = None,
 ) -> None:
     """Start the embedded stack: PostgreSQL, the broker and every service, until Ctrl-C."""
-    from .stack import run_stack
+    from .stack import installed_services, run_stack
 
-    run_stack(cli_settings(), timeout=timeout)
+    if service:
+        unknown = sorted(set(service) - set(installed_services()))
+        if unknown:
+            raise fail(
+                f"--service: {', '.join(unknown)} not installed; one of "
+                f"{', '.join(installed_services())}",
+                2,
+            )
+    run_stack(cli_settings(), timeout=timeout, only=service or None)
 
 
 @app.command()

@@ -109,10 +109,10 @@ def _check_ports(settings: Settings, names: list[str]) -> None:
             )
 
 
-def run_stack(settings: Settings, *, timeout: float = 120) -> None:
+def run_stack(settings: Settings, *, timeout: float = 120, only: list[str] | None = None) -> None:
     home = settings.home.absolute()
     (home / "logs").mkdir(parents=True, exist_ok=True)
-    names = installed_services()
+    names = [n for n in installed_services() if only is None or n in only]
     _check_ports(settings, names)
     key = local_key_path(settings).absolute()
     ensure_local_key(key)
