@@ -14,6 +14,7 @@ BP = load_json(
     CONFORMANCE / "aql" / "data_load" / "compositions" / "ehrbase_blood_pressure_simple.de.v0.json"
 )
 BP_ARCHETYPE = "openEHR-EHR-OBSERVATION.sample_blood_pressure.v1"
+FROM_BP = f"FROM EHR e CONTAINS COMPOSITION c CONTAINS OBSERVATION o[{BP_ARCHETYPE}]"
 SYSTOLIC = "o/data[at0001]/events[at0002]/data[at0003]/items[at0004]/value"
 
 
@@ -70,3 +71,150 @@ async def test_select_paths_with_node_predicates_and_the_result_set_shape(client
         [ehrs[0], 120, "2024-02-10T10:00:00+01:00"],
         [ehrs[1], 135, "2024-03-10T10:00:00Z"],
     ]
+
+
+async def test_where_compares_quantities_by_magnitude_and_dates_as_instants(client: Client) -> None:
+    await load(client)
+
+    async def systolics(where: str, **extra: Any) -> list[Any]:
+        result = await aql(client, f"SELECT {SYSTOLIC}/magnitude {FROM_BP} WHERE {where}", **extra)
+        return sorted(r[0] for r in result["rows"])
+
+    assert await systolics(f"{SYSTOLIC} > 130") == [135, 150]  # DV_QUANTITY by magnitude
+    assert await systolics(f"{SYSTOLIC}/magnitude <= 135") == [120, 135]
+    assert await systolics(f"{SYSTOLIC}/units = 'mm[Hg]'") == [120, 135, 150]
+    # 10:00+01:00 is 09:00Z: compared as instants, not as text
+    assert await systolics("c/context/start_time/value < '2024-01-10T09:30:00Z'") == [150]
+    assert await systolics("c/context/start_time > '2024-02-01'") == [120, 135]
+    assert await systolics(
+        f"{SYSTOLIC}/magnitude > $low AND NOT ({SYSTOLIC}/magnitude = $high)",
+        query_parameters={"low": 100, "high": 150},
+    ) == [120, 135]
+    assert await systolics(f"{SYSTOLIC}/magnitude MATCHES {{120, 150}}") == [120, 150]
+    assert await systolics(
+        f"{SYSTOLIC}/magnitude MATCHES {{$many}}", query_parameters={"many": [135]}
+    ) == [135]
+    assert await systolics("c/name/value LIKE 'Encounter*'") == [120, 135, 150]
+    assert await systolics("c/name/value LIKE 'Enc?unter (training sample)'") == [120, 135, 150]
+    assert await systolics("c/name/value LIKE 'Encounter%'") == []  # % is not a wildcard
+    assert await systolics(f"EXISTS {SYSTOLIC}/magnitude") == [120, 135, 150]
+    assert await systolics(
+        "NOT EXISTS o/data[at0001]/events[at0002]/data[at0003]/items[at9999]"
+    ) == [120, 135, 150]
+    assert await systolics("EXISTS o/data[at0001]/events[at0002]/data[at0003]/items[at9999]") == []
+
+
+async def test_order_by_a_path_that_is_not_selected_with_limit_and_offset(client: Client) -> None:
+    await load(client)
+    q = f"SELECT {SYSTOLIC}/magnitude {FROM_BP} ORDER BY c/context/start_time/value DESC"
+    assert (await aql(client, q))["rows"] == [[135], [120], [150]]
+    assert (await aql(client, q + " LIMIT 1 OFFSET 1"))["rows"] == [[120]]
+    paged = await aql(client, q, offset=1, fetch=2)
+    assert paged["rows"] == [[120], [150]]
+    by_alias = f"SELECT {SYSTOLIC}/magnitude AS s {FROM_BP} ORDER BY s"
+    assert (await aql(client, by_alias))["rows"] == [[120], [135], [150]]
+
+
+async def test_distinct_and_aggregates(client: Client) -> None:
+    ehrs = await load(client)
+    distinct = await aql(
+        client, f"SELECT DISTINCT e/ehr_id/value {FROM_BP} ORDER BY e/ehr_id/value"
+    )
+    assert distinct["rows"] == [[e] for e in sorted(ehrs[:2])]
+    totals = await aql(
+        client,
+        f"SELECT COUNT(*), COUNT(DISTINCT e/ehr_id/value), MIN({SYSTOLIC}/magnitude), "
+        f"MAX({SYSTOLIC}/magnitude), SUM({SYSTOLIC}/magnitude), "
+        f"AVG({SYSTOLIC}/magnitude) {FROM_BP}",
+    )
+    assert totals["rows"] == [[3, 2, 120, 150, 405, 135.0]]
+    per_ehr = await aql(
+        client,
+        f"SELECT e/ehr_id/value AS ehr, MAX({SYSTOLIC}) AS top {FROM_BP} ORDER BY ehr",
+    )
+    tops = {row[0]: row[1]["magnitude"] for row in per_ehr["rows"]}  # MAX keeps the DV_QUANTITY
+    assert tops == {ehrs[0]: 150, ehrs[1]: 135}
+
+
+async def test_ehr_scope_by_predicate_parameter_and_header(client: Client) -> None:
+    ehrs = await load(client)
+    q = (
+        f"SELECT {SYSTOLIC}/magnitude FROM EHR e[ehr_id/value=$ehr_id] "
+        f"CONTAINS OBSERVATION o[{BP_ARCHETYPE}]"
+    )
+    one = await aql(client, q, query_parameters={"ehr_id": ehrs[1]})
+    assert one["rows"] == [[135]]
+    none = await aql(client, q, query_parameters={"ehr_id": "not-a-uuid"})
+    assert none["rows"] == []
+    population = (
+        f"SELECT {SYSTOLIC}/magnitude FROM OBSERVATION o[{BP_ARCHETYPE}] "
+        f"ORDER BY {SYSTOLIC}/magnitude"
+    )
+    resp = await client.http.post(
+        AQL, json={"q": population}, headers={**client.headers, "openEHR-EHR-id": ehrs[0]}
+    )
+    assert resp.json()["rows"] == [[120], [150]]
+    got = await client.http.get(
+        AQL,
+        params={"q": q.replace("$ehr_id", f"'{ehrs[0]}'") + " ORDER BY o/uid/value"},
+        headers=client.headers,
+    )
+    assert got.status_code == 200, got.text
+    assert sorted(r[0] for r in got.json()["rows"]) == [120, 150]
+    by_get_param = await client.http.get(
+        AQL, params={"q": q, "ehr_id": ehrs[1]}, headers=client.headers
+    )
+    assert by_get_param.json()["rows"] == [[135]]
+
+
+async def test_containment_or_and_not_contains(client: Client) -> None:
+    await load(client)
+    evaluation = "openEHR-EHR-EVALUATION.problem_diagnosis.v1"
+    not_contains = await aql(
+        client,
+        "SELECT c/uid/value FROM EHR e CONTAINS COMPOSITION c "
+        f"NOT CONTAINS EVALUATION x[{evaluation}]",
+    )
+    assert len(not_contains["rows"]) == 3
+    excluded = await aql(
+        client,
+        "SELECT c/uid/value FROM EHR e CONTAINS COMPOSITION c "
+        f"NOT CONTAINS OBSERVATION x[{BP_ARCHETYPE}]",
+    )
+    assert excluded["rows"] == []
+    either = await aql(
+        client,
+        f"SELECT c/uid/value, o/name/value, x FROM COMPOSITION c CONTAINS "
+        f"(OBSERVATION o[{BP_ARCHETYPE}] OR EVALUATION x[{evaluation}])",
+    )
+    assert len(either["rows"]) == 3
+    assert all(
+        row[1] == "Blood pressure (Training sample)" and row[2] is None for row in either["rows"]
+    )
+    both = await aql(
+        client,
+        "SELECT c/uid/value FROM COMPOSITION c CONTAINS "
+        f"(OBSERVATION o[{BP_ARCHETYPE}] AND EVALUATION x[{evaluation}])",
+    )
+    assert both["rows"] == []
+    elements = await aql(
+        client,
+        f"SELECT el/value/magnitude FROM OBSERVATION o[{BP_ARCHETYPE}] CONTAINS ELEMENT el[at0004]",
+    )
+    assert sorted(r[0] for r in elements["rows"]) == [120, 135, 150]
+
+
+async def test_whole_objects_and_primitives_are_selected_as_canonical_json(client: Client) -> None:
+    ehrs = await load(client)
+    result = await aql(
+        client,
+        f"SELECT e, c, o, 1, 'x', true FROM EHR e[ehr_id/value='{ehrs[1]}'] "
+        f"CONTAINS COMPOSITION c CONTAINS OBSERVATION o[{BP_ARCHETYPE}]",
+    )
+    [[ehr, composition, observation, one, x, yes]] = result["rows"]
+    assert ehr["_type"] == "EHR"
+    assert ehr["ehr_id"]["value"] == ehrs[1]
+    assert composition["_type"] == "COMPOSITION"
+    assert composition["uid"]["value"].endswith("::hygie::1")
+    assert observation["archetype_node_id"] == BP_ARCHETYPE
+    assert (one, x, yes) == (1, "x", True)

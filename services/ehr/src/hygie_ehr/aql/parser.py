@@ -95,7 +95,10 @@ class _Parser(PredicateParser):
         expr = self.operand(allow_aggregate=True)
         alias = None
         if self.accept_keyword("AS"):
-            alias = self.expect_kind("IDENT", "an alias name").value
+            tok = self.peek
+            if tok.kind not in ("IDENT", "KEYWORD") or tok.value == "FROM":
+                self.fail(f"unexpected {tok.describe()}", expected="an alias name")
+            alias = self.attribute()
         return Column(expr, alias)
 
     def order_item(self) -> OrderItem:

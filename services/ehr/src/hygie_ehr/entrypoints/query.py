@@ -66,8 +66,9 @@ def _int(value: Any, name: str) -> int | None:
     return number
 
 
-def _ehr_scope(request: Request, parameters: dict[str, Any]) -> UUID | None:
-    raw = request.headers.get("openehr-ehr-id") or parameters.get("ehr_id")
+def _ehr_scope(request: Request) -> UUID | None:
+    """ITS-REST: a single-EHR query names its EHR in ``openehr-ehr-id`` or ``?ehr_id=``."""
+    raw = request.headers.get("openehr-ehr-id") or request.query_params.get("ehr_id")
     if raw is None:
         return None
     try:
@@ -134,7 +135,7 @@ async def _run(
         parameters = {}
     if not isinstance(parameters, dict):
         raise Problem(400, "bad-request", "query_parameters must be an object")
-    scope = _ehr_scope(request, parameters)
+    scope = _ehr_scope(request)
     with query_errors():
         async with uow(request)() as u:
             result = await run_aql(
