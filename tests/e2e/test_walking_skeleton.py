@@ -44,9 +44,10 @@ async def test_ehr_created_reaches_audit_in_one_trace(hygie_settings):
         assert resp.headers["x-trace-id"] == TRACE_ID
 
         rows = await eventually(
-            lambda: audit.fetch("SELECT * FROM seen_event WHERE subject = :s", s=ehr_id)
+            lambda: audit.fetch("SELECT * FROM audit_entry WHERE subject = :s", s=ehr_id)
         )
-        assert rows[0]["event_type"] == "hygie.ehr.ehr.created.v1"
+        assert rows[0]["source_event_type"] == "hygie.ehr.ehr.created.v1"
+        assert rows[0]["patient"] == "ipp.site-a|IPP-000123"
         assert rows[0]["trace_id"] == TRACE_ID
 
         names = await eventually(lambda: _span_names(spans))

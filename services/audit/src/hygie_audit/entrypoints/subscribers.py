@@ -1,9 +1,22 @@
 """Event subscribers of the audit service."""
 
-from hygie_contracts import EHR_TOPIC
+from hygie_contracts import EHR_TOPIC, PATIENT_TOPIC
+from hygie_contracts.access import ACCESS_TOPIC
 from hygie_platform.consumer import Subscription
 
-from ..service.record import record_seen_event
+from ..service.ingest import record_event
 
-#: Every event of the EHR store is recorded (group ``hygie.audit.domain-events``).
-domain_events = Subscription(name="domain-events", topics=(EHR_TOPIC,), handler=record_seen_event)
+__all__ = ["DOMAIN_TOPICS", "domain_events"]
+
+#: Every hygie.* domain topic, listed (the platform subscribes to named topics) and the
+#: access topic. A malformed or unknown-type record is dead-lettered by the platform.
+DOMAIN_TOPICS = (
+    EHR_TOPIC,
+    PATIENT_TOPIC,
+    "hygie.terminology.v1",
+    "hygie.omop.v1",
+    ACCESS_TOPIC,
+)
+
+#: Group ``hygie.audit.domain-events``; manual commit after the pending rows are stored.
+domain_events = Subscription(name="domain-events", topics=DOMAIN_TOPICS, handler=record_event)
