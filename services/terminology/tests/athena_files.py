@@ -123,9 +123,7 @@ def write_vocabulary(
         "CONCEPT.csv": CONCEPTS if concepts is None else concepts,
         "CONCEPT_RELATIONSHIP.csv": RELATIONSHIPS if relationships is None else relationships,
         "CONCEPT_ANCESTOR.csv": ANCESTORS if ancestors is None else ancestors,
-        "VOCABULARY.csv": [
-            "None\tOMOP Standardized Vocabularies\tOMOP generated\ttest-v1\t0"
-        ],
+        "VOCABULARY.csv": ["None\tOMOP Standardized Vocabularies\tOMOP generated\ttest-v1\t0"],
     }
     for name, header in HEADERS.items():
         if name in skip:

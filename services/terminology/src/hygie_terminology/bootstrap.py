@@ -9,6 +9,7 @@ from hygie_platform.db import asyncpg_dsn, with_database
 from hygie_platform.service import Platform, ServiceParts, ServiceSpec
 
 from .entrypoints.fhir import (
+    admin_api,
     batch_api,
     codesystem_api,
     conceptmap_api,
@@ -31,6 +32,7 @@ def bootstrap(platform: Platform) -> ServiceParts:
     return ServiceParts(
         routers=[
             release_api.router,
+            admin_api.router,
             batch_api.router,
             codesystem_api.router,
             valueset_api.router,

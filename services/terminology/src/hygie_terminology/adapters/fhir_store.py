@@ -160,6 +160,17 @@ class FhirStore:
         ).one_or_none()
         return FhirConcept(*row) if row else None
 
+    async def known_codes(self, url: str, codes: Sequence[str]) -> set[str]:
+        """Which of these codes a stored CodeSystem (any version) defines."""
+        rows = await self.conn.execute(
+            text(
+                "SELECT DISTINCT code FROM fhir_concept WHERE url = :u "
+                "AND code = ANY(CAST(:codes AS text[]))"
+            ),
+            {"u": url, "codes": list(codes)},
+        )
+        return {r[0] for r in rows}
+
     async def children(self, url: str, version: str, code: str) -> list[str]:
         rows = await self.conn.execute(
             text(
@@ -185,8 +196,10 @@ class FhirStore:
 
     # --- ConceptMap elements -------------------------------------------------------------
 
-    async def replace_map(self, url: str, version: str, rows: Sequence[MapRow]) -> set[str]:
-        """Replace a map's elements; return the source codes whose targets changed."""
+    async def replace_map(
+        self, url: str, version: str, rows: Sequence[MapRow]
+    ) -> set[tuple[str, str]]:
+        """Replace a map's elements; return the (source system, code) whose targets changed."""
         before = await self._map_rows(url, version)
         await self.conn.execute(
             text("DELETE FROM fhir_map WHERE url = :u AND version = :v"), {"u": url, "v": version}
@@ -201,18 +214,21 @@ class FhirStore:
                 ),
                 [{**r.__dict__, "version": version} for r in rows],
             )
-        after = {(r.source_code, r.target_system, r.target_code, r.equivalence) for r in rows}
-        return {t[0] for t in before ^ after}
+        after = {
+            (r.source_system, r.source_code, r.target_system, r.target_code, r.equivalence)
+            for r in rows
+        }
+        return {(t[0], t[1]) for t in before ^ after}
 
-    async def _map_rows(self, url: str, version: str) -> set[tuple[str, str, str, str]]:
+    async def _map_rows(self, url: str, version: str) -> set[tuple[str, str, str, str, str]]:
         rows = await self.conn.execute(
             text(
-                "SELECT source_code, target_system, target_code, equivalence FROM fhir_map "
-                "WHERE url = :u AND version = :v"
+                "SELECT source_system, source_code, target_system, target_code, equivalence "
+                "FROM fhir_map WHERE url = :u AND version = :v"
             ),
             {"u": url, "v": version},
         )
-        return {(r[0], r[1], r[2], r[3]) for r in rows}
+        return {(r[0], r[1], r[2], r[3], r[4]) for r in rows}
 
     async def map_targets(
         self, source_system: str, codes: Sequence[str], *, url: str | None = None

@@ -9,6 +9,7 @@ __all__ = [
     "NoActiveRelease",
     "NotFound",
     "ReleaseRejected",
+    "ResourcesRejected",
     "TerminologyError",
     "UnknownSystem",
     "UnsupportedRequest",
@@ -60,4 +61,12 @@ class ReleaseRejected(TerminologyError):
         errors = [p for p in problems if p.severity == "error"]
         super().__init__(f"release rejected: {len(errors)} problem(s); first: {errors[0]}")
         self.release_id = release_id
+        self.problems = problems
+
+
+class ResourcesRejected(TerminologyError):
+    """FHIR resources that cannot be loaded; nothing of the batch was stored."""
+
+    def __init__(self, problems: list[str]) -> None:
+        super().__init__(f"{len(problems)} problem(s); first: {problems[0]}")
         self.problems = problems

@@ -102,12 +102,17 @@ async def translate_batch(cat: Catalog, request: TranslateBatchRequest) -> Trans
     source: dict[tuple[str, str], Concept] = {}
     explicit: dict[tuple[str, str], list[int]] = defaultdict(list)
     unknown_systems: set[str] = set()
+    fhir_codes: set[tuple[str, str]] = set()
     for system, codes in by_system.items():
         for row in await cat.fhir.map_targets(system, codes):
             if row.target_system == OMOP_SYSTEM and row.target_code.isdigit():
                 explicit[(system, row.source_code)].append(int(row.target_code))
+        if await cat.fhir.get("CodeSystem", system) is not None:
+            fhir_codes |= {(system, c) for c in await cat.fhir.known_codes(system, codes)}
+            continue
         if cat.release is None:
-            unknown_systems.add(system)
+            if not any(k[0] == system for k in explicit):
+                unknown_systems.add(system)
             continue
         vocabulary = None if system == OMOP_SYSTEM else vocabulary_of(system)
         if system == OMOP_SYSTEM:
@@ -121,7 +126,7 @@ async def translate_batch(cat: Catalog, request: TranslateBatchRequest) -> Trans
     ids = sorted({c.concept_id for c in source.values()})
     related = await cat.vocab.related(ids, relationships) if ids else {}
     explicit_ids = sorted({i for targets in explicit.values() for i in targets})
-    explicit_concepts = await cat.vocab.by_ids(explicit_ids) if explicit_ids else {}
+    explicit_concepts = await cat.vocab.by_ids(explicit_ids) if explicit_ids and cat.release else {}
     results = []
     for item in request.codes:
         key = (item.system, item.code)
@@ -135,7 +140,7 @@ async def translate_batch(cat: Catalog, request: TranslateBatchRequest) -> Trans
             targets = [_mapped(t, rel) for rel, t in related.get(concept.concept_id, [])]
         if targets:
             status = "mapped"
-        elif concept is not None or key in explicit:
+        elif concept is not None or key in explicit or key in fhir_codes:
             status = "unmapped"
         elif item.system in unknown_systems:
             status = "unknown-system"

@@ -47,6 +47,9 @@ def operation_outcome(
         issue["expression"] = list(extra["expression"])
     issues = [issue]
     for problem in extra.get("problems") or []:
+        if isinstance(problem, str):
+            issues.append({"severity": "error", "code": "invalid", "diagnostics": problem})
+            continue
         issues.append(
             {
                 "severity": problem.get("severity", "error"),
