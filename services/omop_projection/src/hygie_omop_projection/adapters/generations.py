@@ -1,0 +1,129 @@
+"""Generation schemas (blue/green, ARCHITECTURE §5) and the analysts' ``omop`` schema.
+
+Each generation is a schema ``omop_g<n>`` holding the CDM tables and the projection's
+state. Analysts read the schema ``omop``: one view per CDM table on the serving
+generation; a swap replaces the views in one transaction.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, date, datetime
+from typing import Any
+
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from .cdm import CDM_TABLES, generation_ddl
+
+__all__ = [
+    "ANALYST_ROLE",
+    "Generation",
+    "create_generation",
+    "drop_generation",
+    "generations",
+    "point_views",
+    "write_cdm_source",
+]
+
+ANALYST_ROLE = "hygie_analyst"
+
+
+@dataclass(frozen=True)
+class Generation:
+    generation: int
+    schema: str
+    state: str
+    started_at: datetime
+    swapped_at: datetime | None
+    events: int
+
+
+async def generations(conn: AsyncConnection) -> list[Generation]:
+    rows = await conn.execute(
+        text(
+            "SELECT generation, schema_name, state, started_at, swapped_at, events "
+            "FROM omop_generation ORDER BY generation"
+        )
+    )
+    return [Generation(*r) for r in rows.all()]
+
+
+async def create_generation(conn: AsyncConnection, *, state: str) -> Generation:
+    """A new, empty generation schema (the next number)."""
+    await conn.execute(text("LOCK TABLE omop_generation IN EXCLUSIVE MODE"))
+    number = (
+        await conn.execute(text("SELECT coalesce(max(generation), 0) + 1 FROM omop_generation"))
+    ).scalar_one()
+    schema = f"omop_g{number}"
+    for statement in generation_ddl(schema):
+        await conn.execute(text(statement))
+    row = (
+        await conn.execute(
+            text(
+                "INSERT INTO omop_generation (generation, schema_name, state) VALUES (:g, :s, :st)"
+                " RETURNING generation, schema_name, state, started_at, swapped_at, events"
+            ),
+            {"g": number, "s": schema, "st": state},
+        )
+    ).one()
+    return Generation(*row)
+
+
+async def point_views(conn: AsyncConnection, schema: str) -> None:
+    """Make ``omop.<table>`` read ``<schema>.<table>`` for every CDM table (one transaction)."""
+    await conn.execute(text("DROP SCHEMA IF EXISTS omop CASCADE"))
+    await conn.execute(text("CREATE SCHEMA omop"))
+    for table in CDM_TABLES:
+        await conn.execute(text(f"CREATE VIEW omop.{table} AS SELECT * FROM {schema}.{table}"))
+    # The analyst role reads the views only (pseudonymised data); created when allowed.
+    await conn.execute(
+        text(
+            "DO $$ BEGIN "
+            f"IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = '{ANALYST_ROLE}') THEN "
+            f"CREATE ROLE {ANALYST_ROLE} NOLOGIN; END IF; "
+            f"GRANT USAGE ON SCHEMA omop TO {ANALYST_ROLE}; "
+            f"GRANT SELECT ON ALL TABLES IN SCHEMA omop TO {ANALYST_ROLE}; "
+            "EXCEPTION WHEN insufficient_privilege THEN NULL; END $$"
+        )
+    )
+
+
+async def drop_generation(conn: AsyncConnection, generation: Generation) -> None:
+    await conn.execute(text(f"DROP SCHEMA IF EXISTS {generation.schema} CASCADE"))
+    await conn.execute(
+        text("UPDATE omop_generation SET state = 'retired' WHERE generation = :g"),
+        {"g": generation.generation},
+    )
+
+
+async def write_cdm_source(
+    conn: AsyncConnection,
+    schema: str,
+    *,
+    created: date,
+    refreshed: datetime,
+    vocabulary: str,
+    etl: str,
+) -> None:
+    """The one ``cdm_source`` row: versions and how fresh the data is."""
+    await conn.execute(text(f"DELETE FROM {schema}.cdm_source"))
+    row: dict[str, Any] = {
+        "n": "Hygie OMOP projection",
+        "a": "HYGIE",
+        "h": "the hospital running Hygie",
+        "d": f"live projection of the Hygie clinical record; refreshed {refreshed.isoformat()}",
+        "etl": etl[:255],
+        "src": refreshed.astimezone(UTC).date(),
+        "cdm": created,
+        "v": vocabulary[:20],
+    }
+    await conn.execute(
+        text(
+            f"INSERT INTO {schema}.cdm_source (cdm_source_name, cdm_source_abbreviation, "
+            "cdm_holder, source_description, cdm_etl_reference, source_release_date, "
+            "cdm_release_date, cdm_version, cdm_version_concept_id, vocabulary_version) "
+            "VALUES (:n, :a, :h, :d, :etl, :src, :cdm, '5.4', 756265, :v)"
+        ),
+        row,
+    )

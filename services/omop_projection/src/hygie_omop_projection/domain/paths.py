@@ -1,0 +1,173 @@
+"""openEHR paths over canonical JSON, and data values read from it (pure).
+
+A path is ``/attr[node id]/attr/...``: a segment names an RM attribute and, optionally, the
+``archetype_node_id`` (an at-code or an archetype id) the value must carry. A multiple
+attribute (``events``, ``items``) yields every matching item, so a path yields a list.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import UTC, date, datetime
+from typing import Any
+
+__all__ = ["Located", "Value", "find_entries", "read_value", "select"]
+
+_SEGMENT = re.compile(r"^([a-z_]+)(?:\[([^\]]+)\])?$")
+
+
+@dataclass(frozen=True, slots=True)
+class Located:
+    """A node of the composition and its path from the composition root."""
+
+    node: Any
+    path: str
+
+
+def _segments(path: str) -> list[tuple[str, str | None]]:
+    out = []
+    for raw in path.strip("/").split("/"):
+        if not raw:
+            continue
+        match = _SEGMENT.match(raw)
+        if match is None:
+            raise ValueError(f"bad openEHR path segment {raw!r} in {path!r}")
+        out.append((match.group(1), match.group(2)))
+    return out
+
+
+def select(start: Located, path: str) -> list[Located]:
+    """Every node reached from ``start`` by ``path`` (relative), with its full path."""
+    current = [start]
+    for attr, node_id in _segments(path):
+        following: list[Located] = []
+        for loc in current:
+            if not isinstance(loc.node, dict) or attr not in loc.node:
+                continue
+            value = loc.node[attr]
+            items = value if isinstance(value, list) else [value]
+            position = 0
+            for item in items:
+                if node_id is not None and (
+                    not isinstance(item, dict) or item.get("archetype_node_id") != node_id
+                ):
+                    continue
+                position += 1
+                label = node_id or ""
+                if isinstance(value, list) and position > 1:
+                    label = f"{label}#{position}" if label else f"#{position}"
+                suffix = f"[{label}]" if label else ""
+                following.append(Located(item, f"{loc.path}/{attr}{suffix}"))
+        current = following
+    return current
+
+
+def find_entries(composition: dict[str, Any], archetype_id: str) -> list[Located]:
+    """Every node of the composition whose archetype is ``archetype_id`` (any depth)."""
+    root = Located(composition, "")
+    if composition.get("archetype_node_id") == archetype_id or (
+        (composition.get("archetype_details") or {}).get("archetype_id", {}).get("value")
+        == archetype_id
+    ):
+        return [root]
+    found: list[Located] = []
+
+    def walk(loc: Located) -> None:
+        node = loc.node
+        if not isinstance(node, dict):
+            return
+        for attr in ("content", "items", "data", "events", "activities", "description"):
+            child = node.get(attr)
+            if child is None:
+                continue
+            children = child if isinstance(child, list) else [child]
+            counts: dict[str, int] = {}
+            for item in children:
+                if not isinstance(item, dict):
+                    continue
+                nid = item.get("archetype_node_id", "")
+                counts[nid] = counts.get(nid, 0) + 1
+                label = nid if counts[nid] == 1 else f"{nid}#{counts[nid]}"
+                sub = Located(item, f"{loc.path}/{attr}[{label}]")
+                if nid == archetype_id:
+                    found.append(sub)
+                else:
+                    walk(sub)
+
+    walk(root)
+    return found
+
+
+@dataclass(frozen=True, slots=True)
+class Value:
+    """What an OMOP row needs of a data value."""
+
+    rm_type: str
+    number: float | None = None
+    text: str | None = None
+    units: str | None = None
+    system: str | None = None
+    code: str | None = None
+    when: datetime | None = None
+
+
+def _parse_time(raw: str) -> datetime | None:
+    try:
+        parsed = datetime.fromisoformat(raw.replace("Z", "+00:00"))
+    except ValueError:
+        try:
+            day = date.fromisoformat(raw[:10])
+        except ValueError:
+            return None
+        return datetime(day.year, day.month, day.day, tzinfo=UTC)
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+
+
+def read_value(node: Any) -> Value | None:
+    """The data value of an ELEMENT (or the value itself); None when absent/unsupported."""
+    if not isinstance(node, dict):
+        return None
+    if node.get("_type") == "ELEMENT" or ("value" in node and isinstance(node["value"], dict)):
+        node = node.get("value")
+        if not isinstance(node, dict):
+            return None
+    rm = node.get("_type", "")
+    if rm == "DV_QUANTITY":
+        return Value(rm, number=_num(node.get("magnitude")), units=node.get("units"))
+    if rm == "DV_COUNT":
+        return Value(rm, number=_num(node.get("magnitude")))
+    if rm == "DV_PROPORTION":
+        num, den = _num(node.get("numerator")), _num(node.get("denominator"))
+        # proportion type 2 (percent): numerator is the percentage, denominator is 100
+        number = None if num is None else (num if den in (None, 100.0) else 100 * num / den)
+        return Value(rm, number=number, units="%")
+    if rm in ("DV_CODED_TEXT", "DV_ORDINAL"):
+        coded = node.get("defining_code") or (node.get("symbol") or {}).get("defining_code")
+        coded = coded or {}
+        text = (
+            node.get("value") if rm == "DV_CODED_TEXT" else (node.get("symbol") or {}).get("value")
+        )
+        return Value(
+            rm,
+            number=_num(node.get("value")) if rm == "DV_ORDINAL" else None,
+            text=text,
+            system=(coded.get("terminology_id") or {}).get("value"),
+            code=coded.get("code_string"),
+        )
+    if rm in ("DV_DATE_TIME", "DV_DATE"):
+        raw = node.get("value")
+        return Value(rm, text=raw, when=_parse_time(raw) if isinstance(raw, str) else None)
+    if rm in ("DV_TEXT", "DV_BOOLEAN", "DV_IDENTIFIER"):
+        raw = node.get("value", node.get("id"))
+        return Value(rm, text=None if raw is None else str(raw))
+    return None
+
+
+def _num(raw: Any) -> float | None:
+    if isinstance(raw, bool) or raw is None:
+        return None
+    try:
+        return float(raw)
+    except (TypeError, ValueError):
+        return None

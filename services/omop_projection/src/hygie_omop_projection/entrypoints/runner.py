@@ -1,0 +1,209 @@
+"""Feed one generation from the topics, its checkpoint in the same transaction as its rows.
+
+Unlike the platform's group consumers, a generation reads every partition itself
+(``assign``, no consumer group) from the offsets recorded in its own schema: a rebuild
+starts at offset 0 in a fresh schema, an interrupted one resumes where it committed, and
+the serving generation never depends on broker-side offsets (ARCHITECTURE §5).
+Malformed records and events failing ``consumer_max_attempts`` times go to ``<topic>.dlq``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+
+from aiokafka import ConsumerRecord
+from aiokafka.errors import KafkaError
+from aiokafka.structs import TopicPartition
+
+from hygie_contracts import Event
+from hygie_platform import kafka
+from hygie_platform.config import Settings
+from hygie_platform.db import DatabaseUnavailable, is_connection_error
+from hygie_platform.envelope import Envelope, MalformedEvent, decode_record
+from hygie_platform.uow import UnitOfWorkFactory
+
+from ..adapters.store import Store
+from ..service.project import Projector
+
+__all__ = ["GenerationRunner", "Progress"]
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class Progress:
+    """Events applied, rate, lag and ETA of a generation (``/omop/status``)."""
+
+    generation: int
+    started: float = field(default_factory=time.monotonic)
+    applied: int = 0
+    dead_lettered: int = 0
+    lag: int | None = None
+    caught_up: bool = False
+    last_error: str | None = None
+
+    def as_dict(self) -> dict[str, object]:
+        elapsed = max(time.monotonic() - self.started, 1e-6)
+        rate = self.applied / elapsed
+        eta = None if self.lag is None or rate == 0 else round(self.lag / rate, 1)
+        return {
+            "generation": self.generation,
+            "events_applied": self.applied,
+            "events_per_second": round(rate, 1),
+            "lag": self.lag,
+            "eta_seconds": eta,
+            "caught_up": self.caught_up,
+            "dead_lettered": self.dead_lettered,
+            "last_error": self.last_error,
+        }
+
+
+class GenerationRunner:
+    """Consumes the source topics into one generation until cancelled."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        uow: UnitOfWorkFactory,
+        projector: Projector,
+        topics: tuple[str, ...],
+        *,
+        on_caught_up: Callable[[GenerationRunner], Awaitable[None]] | None = None,
+    ) -> None:
+        self.settings = settings
+        self.uow = uow
+        self.projector = projector
+        self.topics = tuple(settings.topic(t) for t in topics)
+        self.logical = topics
+        self.on_caught_up = on_caught_up
+        self.progress = Progress(projector.generation)
+
+    async def run(self) -> None:
+        backoff = 0.5
+        while True:
+            consumer = kafka.consumer(self.settings)
+            dlq = kafka.producer(self.settings)
+            try:
+                await kafka.ensure_topics(
+                    self.settings, [*self.logical, *(t + kafka.DLQ_SUFFIX for t in self.logical)]
+                )
+                await consumer.start()
+                await dlq.start()
+                await consumer.topics()  # metadata of every topic, for partitions_for_topic
+                partitions = [
+                    TopicPartition(t, p)
+                    for t in self.topics
+                    for p in sorted(consumer.partitions_for_topic(t) or ())
+                ]
+                consumer.assign(partitions)
+                async with self.uow() as uow:
+                    done = await Store(uow.connection, self.projector.schema).checkpoints()
+                for tp in partitions:
+                    consumer.seek(tp, done.get((tp.topic, tp.partition), 0))
+                backoff = 0.5
+                await self._loop(consumer, dlq, partitions)
+            except asyncio.CancelledError:
+                raise
+            except (KafkaError, OSError, TimeoutError, DatabaseUnavailable) as exc:
+                self.progress.last_error = f"{type(exc).__name__}: {exc}"
+                log.warning("omop generation %s paused: %s", self.projector.generation, exc)
+                await asyncio.sleep(backoff)
+                backoff = min(backoff * 2, 5.0)
+            except Exception as exc:  # a bug must not stop the projection silently
+                self.progress.last_error = f"{type(exc).__name__}: {exc}"
+                log.exception("omop generation %s failed; restarting", self.projector.generation)
+                await asyncio.sleep(backoff)
+                backoff = min(backoff * 2, 5.0)
+            finally:
+                for client in (consumer, dlq):
+                    with contextlib.suppress(Exception):
+                        await client.stop()
+
+    async def _loop(self, consumer, dlq, partitions: list[TopicPartition]) -> None:  # type: ignore[no-untyped-def]
+        while True:
+            batch = await consumer.getmany(
+                timeout_ms=300, max_records=self.settings.consumer_batch_size
+            )
+            for tp, records in batch.items():
+                await self._process(tp, records, dlq)
+            ends = await consumer.end_offsets(partitions)
+            lag = 0
+            for tp in partitions:
+                lag += max(ends[tp] - await consumer.position(tp), 0)
+            self.progress.lag = lag
+            if self.progress.lag == 0 and not self.progress.caught_up:
+                self.progress.caught_up = True
+                if self.on_caught_up is not None:
+                    await self.on_caught_up(self)
+
+    async def _process(self, tp: TopicPartition, records: list[ConsumerRecord], dlq) -> None:  # type: ignore[no-untyped-def]
+        good: list[tuple[ConsumerRecord, Envelope, Event]] = []
+        bad: list[tuple[ConsumerRecord, Exception]] = []
+        for record in records:
+            try:
+                envelope = decode_record(record.headers, record.value)
+                good.append((record, envelope, envelope.model()))
+            except MalformedEvent as exc:
+                bad.append((record, exc))
+        end = {(tp.topic, tp.partition): records[-1].offset + 1}
+        try:
+            await self._apply([(e, ev) for _, e, ev in good], end)
+        except Exception as exc:
+            if is_connection_error(exc):
+                raise DatabaseUnavailable(str(exc)) from exc
+            for record, envelope, event in good:  # one by one, so one bad event fails alone
+                error = await self._apply_alone(envelope, event, tp, record.offset)
+                if error is not None:
+                    bad.append((record, error))
+            await self._apply([], end)
+        for record, error in bad:
+            await self._dead_letter(dlq, record, error)
+
+    async def _apply(
+        self, items: list[tuple[Envelope, Event]], end: dict[tuple[str, int], int]
+    ) -> None:
+        async with self.uow() as uow:
+            await self.projector.apply(uow, items)
+            await Store(uow.connection, self.projector.schema).save_checkpoint(end)
+        self.progress.applied += len(items)
+
+    async def _apply_alone(
+        self, envelope: Envelope, event: Event, tp: TopicPartition, offset: int
+    ) -> Exception | None:
+        error: Exception | None = None
+        for attempt in range(1, self.settings.consumer_max_attempts + 1):
+            try:
+                await self._apply([(envelope, event)], {(tp.topic, tp.partition): offset + 1})
+                return None
+            except Exception as exc:
+                if is_connection_error(exc):
+                    raise DatabaseUnavailable(str(exc)) from exc
+                error = exc
+                log.warning("omop: event %s failed (attempt %s): %s", envelope.id, attempt, exc)
+                await asyncio.sleep(self.settings.consumer_backoff_seconds * attempt)
+        return error
+
+    async def _dead_letter(self, dlq, record: ConsumerRecord, error: Exception) -> None:  # type: ignore[no-untyped-def]
+        headers = [(k, v) for k, v in (record.headers or ()) if not k.startswith("x-")]
+        headers += [
+            ("x-error", str(error)[:4000].encode()),
+            ("x-error-type", type(error).__name__.encode()),
+            ("x-original-topic", record.topic.encode()),
+            ("x-original-partition", str(record.partition).encode()),
+            ("x-original-offset", str(record.offset).encode()),
+            ("x-consumer-group", f"omop_projection.g{self.projector.generation}".encode()),
+        ]
+        await (
+            await dlq.send(
+                kafka.dlq_topic(record.topic), key=record.key, value=record.value, headers=headers
+            )
+        )
+        self.progress.dead_lettered += 1
+        log.error(
+            "omop: dead-lettered %s/%s@%s: %s", record.topic, record.partition, record.offset, error
+        )

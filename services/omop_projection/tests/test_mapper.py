@@ -1,0 +1,78 @@
+"""Pure mapping: compositions → OMOP rows by the shipped YAML mappings."""
+
+from __future__ import annotations
+
+from datetime import date
+
+from hygie_omop_projection.domain.mapper import Concept, codes_of, map_composition
+from hygie_omop_projection.domain.mappings import load_mappings
+from hygie_omop_projection.testing import (
+    blood_pressure,
+    composition,
+    lab_result,
+    problem,
+    quantity,
+)
+
+MAPPINGS = load_mappings()
+TABLE = {("LOINC", "2345-7"): Concept(3004501, 3004501), ("UCUM", "mg/dL"): Concept(8840, 8840)}
+
+
+def rows_of(body, lookup=TABLE.get):
+    return map_composition(body, MAPPINGS, lookup, key="c1")
+
+
+def test_every_shipped_mapping_loads():
+    assert len(MAPPINGS) >= 13
+    assert "openEHR-EHR-OBSERVATION.blood_pressure.v2" in MAPPINGS
+
+
+def test_blood_pressure_gives_systolic_and_diastolic_measurements_linked_to_the_encounter():
+    mapped = rows_of(composition(blood_pressure(120, 80)))
+    by_concept = {r.columns.get("measurement_concept_id"): r for r in mapped.rows}
+    systolic = by_concept[3004249]
+    assert systolic.columns["value_as_number"] == 120
+    assert systolic.columns["unit_concept_id"] == 8876
+    assert systolic.columns["measurement_date"] == date(2024, 3, 1)
+    assert systolic.columns["measurement_type_concept_id"] == 32817
+    assert systolic.path.endswith("/items[at0004]")
+    assert by_concept[3012888].columns["value_as_number"] == 80
+    visit = next(r for r in mapped.rows if r.table == "visit_occurrence")
+    assert visit.columns["visit_concept_id"] == 9202
+    assert visit.columns["visit_end_date"] == date(2024, 3, 1)
+    assert not mapped.problems
+
+
+def test_natural_keys_are_stable_across_replays():
+    body = composition(blood_pressure(120, 80))
+    assert [r.key for r in rows_of(body).rows] == [r.key for r in rows_of(body).rows]
+
+
+def test_lab_analyte_is_translated_and_an_unknown_code_is_kept_with_concept_zero():
+    body = composition(lab_result([("2345-7", quantity(95, "mg/dL")), ("99999-9", quantity(1, "g"))]))
+    assert ("LOINC", "2345-7") in codes_of(body, MAPPINGS)
+    mapped = rows_of(body)
+    labs = [r for r in mapped.rows if r.table == "measurement"]
+    assert {r.columns["measurement_concept_id"] for r in labs} == {3004501, 0}
+    glucose = next(r for r in labs if r.columns["measurement_concept_id"] == 3004501)
+    assert glucose.columns["unit_concept_id"] == 8840
+    assert glucose.columns["measurement_source_value"] == "LOINC|2345-7"
+    unknown = next(r for r in labs if r.columns["measurement_concept_id"] == 0)
+    assert unknown.columns["measurement_source_value"] == "LOINC|99999-9"
+    assert [(p.kind, p.code) for p in mapped.problems] == [("unmapped-code", "99999-9")]
+
+
+def test_diagnosis_becomes_a_condition_from_its_onset_date():
+    mapped = rows_of(composition(problem("ICD10", "E11.9")), lookup={("ICD10", "E11.9"): Concept(201826, 45576876)}.get)
+    condition = next(r for r in mapped.rows if r.table == "condition_occurrence")
+    assert condition.columns["condition_concept_id"] == 201826
+    assert condition.columns["condition_source_concept_id"] == 45576876
+    assert condition.columns["condition_start_date"] == date(2024, 2, 20)
+    assert condition.columns["condition_status_concept_id"] == 32902
+
+
+def test_an_absent_element_makes_no_row_and_no_problem():
+    body = composition(blood_pressure(120, 80))
+    body["content"][0]["data"]["events"][0]["data"]["items"].pop()  # no diastolic
+    concepts = {r.columns.get("measurement_concept_id") for r in rows_of(body).rows}
+    assert 3012888 not in concepts and 3004249 in concepts

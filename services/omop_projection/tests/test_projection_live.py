@@ -1,0 +1,158 @@
+"""Live projection on real PostgreSQL and broker: held data, versions, deletes, merges,
+idempotent replays, lineage and the unmapped report."""
+
+from __future__ import annotations
+
+from uuid import uuid4
+
+from hygie_contracts.patient import PatientMerged, PatientUnmerged
+from hygie_omop_projection.domain.person import pseudonym
+from hygie_omop_projection.testing import (
+    blood_pressure,
+    committed,
+    composition,
+    deleted,
+    lab_result,
+    problem,
+    quantity,
+    registered,
+)
+from hygie_platform.testing import eventually
+
+from .conftest import KEY
+
+IPP = "urn:oid:1.2.250.1.71.4.2.7"
+
+
+async def rows(svc, sql, **params):
+    return await svc.fetch(sql, **params)
+
+
+async def test_clinical_data_is_held_until_the_patient_is_known_then_projected(omop, publish):
+    patient, ehr = uuid4(), uuid4()
+    body = composition(blood_pressure(131, 82), lab_result([("2345-7", quantity(95, "mg/dL"))]))
+    await publish(committed(ehr, body, subject=(IPP, "IPP-1")))
+    await eventually(lambda: rows(omop, "SELECT 1 FROM omop_g1.composition"))
+    assert await rows(omop, "SELECT * FROM omop.measurement") == []
+
+    await publish(registered(patient, ipp="IPP-1"))
+    measurements = await eventually(
+        lambda: rows(omop, "SELECT * FROM omop.measurement ORDER BY measurement_concept_id")
+    )
+    (person,) = await rows(omop, "SELECT * FROM omop.person")
+    assert person["person_source_value"] == pseudonym(KEY, patient)
+    assert person["year_of_birth"] == 1970 and person["gender_concept_id"] == 8532
+    assert {m["person_id"] for m in measurements} == {person["person_id"]}
+    assert [m["measurement_concept_id"] for m in measurements] == [3004249, 3004501, 3012888]
+    (visit,) = await rows(omop, "SELECT * FROM omop.visit_occurrence")
+    assert {m["visit_occurrence_id"] for m in measurements} == {visit["visit_occurrence_id"]}
+    (period,) = await eventually(lambda: rows(omop, "SELECT * FROM omop.observation_period"))
+    assert str(period["observation_period_start_date"]) == "2024-03-01"
+    lineage = await rows(omop, "SELECT * FROM omop_g1.lineage WHERE omop_table = 'measurement'")
+    assert len(lineage) == 3 and {str(r["ehr_id"]) for r in lineage} == {str(ehr)}
+    (source,) = await rows(omop, "SELECT * FROM omop.cdm_source")
+    assert source["cdm_version"] == "5.4"
+
+    row_id = measurements[0]["measurement_id"]
+    answer = await omop.client.get(f"/omop/explain/measurement/{row_id}", headers=omop.auth("analyst"))
+    assert answer.status_code == 200
+    assert answer.json()["archetype_path"].endswith("items[at0004]")
+    assert answer.json()["ehr_id"] == str(ehr)
+
+
+async def test_new_version_replaces_rows_in_place_and_deletion_removes_them(omop, publish):
+    patient, ehr, voi = uuid4(), uuid4(), uuid4()
+    await publish(
+        registered(patient, ipp="IPP-2"),
+        committed(ehr, composition(blood_pressure(120, 80)), voi=voi, subject=(IPP, "IPP-2")),
+    )
+    first = await eventually(
+        lambda: rows(omop, "SELECT measurement_id, value_as_number FROM omop.measurement "
+                           "ORDER BY measurement_id")  # fmt: skip
+    )
+    await publish(committed(ehr, composition(blood_pressure(150, 95)), voi=voi, version=2))
+
+    async def updated():
+        now = await rows(omop, "SELECT measurement_id, value_as_number FROM omop.measurement "
+                               "ORDER BY measurement_id")  # fmt: skip
+        return now if [float(r["value_as_number"]) for r in now] == [150, 95] else None
+
+    second = await eventually(updated)
+    assert [r["measurement_id"] for r in second] == [r["measurement_id"] for r in first]
+
+    await publish(deleted(ehr, voi, 3))
+
+    async def gone():
+        left = await rows(omop, "SELECT count(*) AS n FROM omop.measurement")
+        return left[0]["n"] == 0 or None
+
+    await eventually(gone)
+    assert await rows(omop, "SELECT * FROM omop_g1.lineage") == []
+    assert await rows(omop, "SELECT * FROM omop.observation_period") == []
+
+
+async def test_merge_moves_rows_to_the_survivor_and_unmerge_moves_them_back(omop, publish):
+    a, b, ehr_b = uuid4(), uuid4(), uuid4()
+    await publish(
+        registered(a, ipp="A"), registered(b, ipp="B"),
+        committed(ehr_b, composition(blood_pressure(110, 70)), subject=(IPP, "B")),
+    )  # fmt: skip
+    async def both():
+        found = await rows(omop, "SELECT person_id, person_source_value FROM omop.person "
+                                 "WHERE (SELECT count(*) FROM omop.measurement) = 2")  # fmt: skip
+        return found if len(found) == 2 else None
+
+    persons = await eventually(both)
+    by_pseudonym = {p["person_source_value"]: p["person_id"] for p in persons}
+    person_a, person_b = by_pseudonym[pseudonym(KEY, a)], by_pseudonym[pseudonym(KEY, b)]
+
+    await publish(PatientMerged(patient_id=b, survivor_id=a))
+
+    async def owners():
+        found = await rows(omop, "SELECT DISTINCT person_id FROM omop.measurement")
+        return {r["person_id"] for r in found}
+
+    async def moved_to_a():
+        return await owners() == {person_a} or None
+
+    await eventually(moved_to_a)
+    assert {r["person_id"] for r in await rows(omop, "SELECT person_id FROM omop.person")} == {
+        person_a
+    }
+
+    await publish(PatientUnmerged(patient_id=b, previous_survivor_id=a))
+
+    async def moved_back():
+        return await owners() == {person_b} or None
+
+    await eventually(moved_back)
+
+
+async def test_replaying_an_event_changes_nothing(omop, publish):
+    patient, ehr = uuid4(), uuid4()
+    (envelope,) = await publish(registered(patient, ipp="R"))
+    await publish(committed(ehr, composition(blood_pressure(100, 60)), subject=(IPP, "R")))
+    before = await eventually(lambda: rows(omop, "SELECT * FROM omop.measurement ORDER BY 1"))
+    await publish(envelope, envelope)
+    marker = uuid4()
+    await publish(registered(marker, ipp="marker"))
+    await eventually(
+        lambda: rows(omop, "SELECT 1 FROM omop_g1.patient WHERE patient_id = :p", p=marker)
+    )
+    assert await rows(omop, "SELECT * FROM omop.measurement ORDER BY 1") == before
+    assert len(await rows(omop, "SELECT * FROM omop.person")) == 2
+
+
+async def test_unmapped_codes_are_reported_and_rows_kept_with_concept_zero(omop, publish):
+    patient, ehr = uuid4(), uuid4()
+    await publish(
+        registered(patient, ipp="U"),
+        committed(ehr, composition(problem("ICD10", "X99.9")), subject=(IPP, "U")),
+    )
+    (condition,) = await eventually(lambda: rows(omop, "SELECT * FROM omop.condition_occurrence"))
+    assert condition["condition_concept_id"] == 0
+    assert condition["condition_source_value"] == "ICD10|X99.9"
+    answer = await omop.client.get("/omop/unmapped", headers=omop.auth("analyst"))
+    assert answer.status_code == 200
+    (item,) = answer.json()["items"]
+    assert (item["code"], item["n"]) == ("X99.9", 1)
