@@ -123,7 +123,7 @@ async def test_resources_load_and_answer_the_operations(loaded):
     tr = await loaded.client.get(
         "/fhir/ConceptMap/$translate", params={"system": LOCAL, "code": "PAS"}, headers=h
     )
-    match = [p for p in tr.json()["parameter"] if p["name"] == "match"][0]
+    match = next(p for p in tr.json()["parameter"] if p["name"] == "match")
     assert match["part"][1]["valueCoding"] == {"system": OMOP, "code": "3004249"}
 
     batch = await loaded.client.post(
@@ -186,7 +186,8 @@ async def test_a_concept_map_naming_an_unknown_code_system_loads_nothing(loaded)
     issues = r.json()["issue"]
     assert any("urn:hygie:test:nowhere is not known" in i["diagnostics"] for i in issues)
     stored = await loaded.fetch(
-        "SELECT url FROM fhir_resource WHERE url IN ('urn:hygie:test:bad', 'urn:hygie:test:vs:other')"
+        "SELECT url FROM fhir_resource "
+        "WHERE url IN ('urn:hygie:test:bad', 'urn:hygie:test:vs:other')"
     )
     assert stored == []
 
