@@ -222,7 +222,8 @@ class _Parser(PredicateParser):
 
     def operand(self, *, allow_aggregate: bool = False) -> Operand:
         tok = self.peek
-        if tok.kind == "IDENT" and self.peek_at(1) == ("OP", "("):
+        callable_word = tok.kind == "IDENT" or (tok.kind == "KEYWORD" and tok.value == "CONTAINS")
+        if callable_word and self.peek_at(1) == ("OP", "("):
             return self.function(allow_aggregate=allow_aggregate)
         if tok.kind == "IDENT":
             self.advance()
