@@ -6,7 +6,7 @@ from typing import Any
 
 from ..domain.opt import OperationalTemplate
 from .builder import build_web_template
-from .convert import from_canonical, to_canonical, tree_to_flat
+from .convert import Issues, from_canonical, to_canonical, tree_to_flat
 from .ctx import apply_defaults
 from .flat import FlatError, from_structured, parse_flat, to_structured
 from .model import WebNode, WebTemplate
@@ -41,11 +41,14 @@ def web_template(opt: OperationalTemplate) -> WebTemplate:
 
 
 def _from_tree(
-    opt: OperationalTemplate, ctx: dict[str, Any], tree: dict[str, Any]
+    opt: OperationalTemplate,
+    ctx: dict[str, Any],
+    tree: dict[str, Any],
+    written: dict[int, str] | None = None,
 ) -> dict[str, Any]:
     wt = web_template(opt)
     root = wt.tree
-    issues: list[tuple[str, str]] = []
+    issues = Issues(written)
     for key in tree:
         if key != root.id:
             issues.append(
@@ -79,8 +82,8 @@ def _ordered(data: dict[str, Any]) -> dict[str, Any]:
 def flat_to_canonical(opt: OperationalTemplate, flat: Any) -> dict[str, Any]:
     """A FLAT composition as canonical JSON; :class:`FlatError` lists every key it cannot
     place."""
-    ctx, tree, _ = parse_flat(flat)
-    return _from_tree(opt, ctx, tree)
+    ctx, tree, written = parse_flat(flat)
+    return _from_tree(opt, ctx, tree, written)
 
 
 def structured_to_canonical(opt: OperationalTemplate, doc: Any) -> dict[str, Any]:

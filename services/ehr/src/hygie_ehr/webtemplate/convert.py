@@ -12,10 +12,22 @@ from .codecs import CodecError, decode, encode, is_leaf
 from .model import Step, WebNode
 from .rmattrs import ATTRS, decode_attr, encode_attr
 
-__all__ = ["from_canonical", "to_canonical", "tree_to_flat"]
+__all__ = ["Issues", "from_canonical", "to_canonical", "tree_to_flat"]
 
 Instance = dict[str, Any]
-Issues = list[tuple[str, str]]
+
+
+class Issues(list[tuple[str, str]]):
+    """The (key, reason) problems found, and the keys as the client wrote them."""
+
+    def __init__(self, written: dict[int, str] | None = None) -> None:
+        super().__init__()
+        self.written = written or {}
+
+    def key(self, inst: Any, computed: str) -> str:
+        return self.written.get(id(inst), computed)
+
+
 LIST_ATTRS = {
     "content",
     "items",
@@ -147,7 +159,7 @@ def _fill(node: WebNode, inst: Instance, obj: dict[str, Any], key: str, issues: 
             issues.append((where, f"at most {child.max} allowed"))
             continue
         for i, sub in enumerate(value):
-            _place(child, sub, obj, f"{where}:{i}", issues)
+            _place(child, sub, obj, issues.key(sub, f"{where}:{i}"), issues)
 
 
 _BOUNDS = {"lower_included", "upper_included", "lower_unbounded", "upper_unbounded"}

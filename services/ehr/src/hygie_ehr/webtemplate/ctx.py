@@ -8,6 +8,7 @@ from typing import Any
 
 from ..domain.opt import OperationalTemplate
 from .rmattrs import _participation, _party
+from .terminology import openehr_rubric
 
 __all__ = ["CTX_KEYS", "apply_defaults"]
 
@@ -103,7 +104,8 @@ def apply_defaults(
         elif ctx.get("composer_self") in (True, "true"):
             data["composer"] = {"_type": "PARTY_SELF"}
     if "category" not in data:
-        data["category"] = _coded("event", "openehr", "433")
+        code = _template_category(opt)
+        data["category"] = _coded(openehr_rubric(code) or code, "openehr", code)
     context = data.get("context")
     if context is None and _has_context(opt):
         context = data["context"] = {"_type": "EVENT_CONTEXT"}
@@ -121,6 +123,17 @@ def apply_defaults(
             context["health_care_facility"] = _party({f"|{k}": v for k, v in hcf.items()})
     participations = _participations(ctx)
     _walk(data, language, encoding, time, participations)
+
+
+def _template_category(opt: OperationalTemplate) -> str:
+    """The category code the template fixes (event, 433, when it fixes none)."""
+    attr = opt.definition.attribute("category")
+    for coded in attr.children if attr else []:
+        codes = coded.attribute("defining_code")
+        for phrase in codes.children if codes else []:
+            if phrase.codes:
+                return phrase.codes[0]
+    return "433"
 
 
 def _has_context(opt: OperationalTemplate) -> bool:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from fastapi import APIRouter, Request, Response
 
 from hygie_platform.http import Problem
@@ -15,6 +17,7 @@ from ...service.compositions import (
     read_composition,
     update_composition,
 )
+from ...service.formats import from_canonical, to_canonical
 from .common import (
     Reader,
     Writer,
@@ -33,6 +36,7 @@ from .common import (
     uow,
     version_headers,
 )
+from .formats import input_format, media_type, output_format, template_id
 
 router = APIRouter(prefix="/openehr/v1/ehr/{ehr_id}", tags=["COMPOSITION"])
 
@@ -41,16 +45,29 @@ def _location(request: Request, ehr_id: str, uid: VersionUid) -> str:
     return str(request.url_for("get_composition", ehr_id=ehr_id, uid=str(uid)))
 
 
-def _answer(request: Request, ehr_id: str, done: Committed, status: int) -> Response:
+async def _answer(request: Request, ehr_id: str, done: Committed, status: int) -> Response:
     headers = version_headers(
         str(done.uid), done.time_committed, _location(request, ehr_id, done.uid)
     )
     mode = prefer(request)
     if mode == "representation" and done.data is not None:
-        return json_response(done.data, status=status, headers=headers)
+        return await _represent(request, done.data, status=status, headers=headers)
     if mode == "identifier":
         return json_response({"uid": {"value": str(done.uid)}}, status=status, headers=headers)
     return Response(status_code=status if status != 200 else 204, headers=headers)
+
+
+async def _represent(
+    request: Request, data: dict[str, Any], *, status: int = 200, headers: dict[str, str]
+) -> Response:
+    """A composition in the format the client accepts (canonical, FLAT or STRUCTURED)."""
+    fmt = output_format(request)
+    with mapped_errors():
+        async with uow(request)() as u:
+            body = await from_canonical(u, cache=request.app.state.templates, data=data, fmt=fmt)
+    response = json_response(body, status=status, headers=headers)
+    response.headers["Content-Type"] = media_type(fmt)
+    return response
 
 
 @router.post("/composition", status_code=201)
@@ -62,6 +79,13 @@ async def post_composition(ehr_id: str, request: Request, principal: Writer) -> 
     lifecycle = lifecycle_of(request)
     with mapped_errors():
         async with uow(request)() as u:
+            data = await to_canonical(
+                u,
+                cache=request.app.state.templates,
+                body=data,
+                fmt=input_format(request),
+                template_id=template_id(request),
+            )
             done = await commit_composition(
                 u,
                 ehr_id=ehr_uuid,
@@ -70,7 +94,7 @@ async def post_composition(ehr_id: str, request: Request, principal: Writer) -> 
                 lifecycle_state=lifecycle,
                 cache=request.app.state.templates,
             )
-    return _answer(request, ehr_id, done, 201)
+    return await _answer(request, ehr_id, done, 201)
 
 
 @router.put("/composition/{vo_id}")
@@ -89,6 +113,13 @@ async def put_composition(
     lifecycle = lifecycle_of(request)
     with mapped_errors():
         async with uow(request)() as u:
+            data = await to_canonical(
+                u,
+                cache=request.app.state.templates,
+                body=data,
+                fmt=input_format(request),
+                template_id=template_id(request),
+            )
             done = await update_composition(
                 u,
                 ehr_id=ehr_uuid,
@@ -99,7 +130,7 @@ async def put_composition(
                 lifecycle_state=lifecycle,
                 cache=request.app.state.templates,
             )
-    return _answer(request, ehr_id, done, 200)
+    return await _answer(request, ehr_id, done, 200)
 
 
 @router.delete("/composition/{version_uid}")
@@ -147,7 +178,7 @@ async def get_composition(
     headers = version_headers(version_uid, v.time_committed)
     if v.data is None:
         return Response(status_code=204, headers=headers)
-    return json_response(v.data, headers=headers)
+    return await _represent(request, v.data, headers=headers)
 
 
 @router.get("/versioned_composition/{vo_id}")

@@ -7,8 +7,10 @@ from fastapi import APIRouter, Request, Response
 from hygie_platform.http import Problem
 
 from ...service.errors import TemplateConflict, TemplateInvalid
+from ...service.formats import example_composition, web_template_of
 from ...service.templates import get_template, list_templates, upload_template
 from .common import MAX_BODY, Reader, Writer, json_response, mapped_errors, prefer, uow
+from .formats import media_type, output_format
 
 router = APIRouter(prefix="/openehr/v1/definition", tags=["Definition"])
 
@@ -63,16 +65,38 @@ async def get_templates(request: Request, principal: Reader) -> Response:
 
 @router.get("/template/adl1.4/{template_id}", name="get_template_adl14")
 async def get_template_adl14(template_id: str, request: Request, principal: Reader) -> Response:
-    """The OPT as uploaded (XML). The web template form is not implemented yet (406)."""
+    """The OPT as uploaded (XML), or its web template (``Accept: application/openehr.wt+json``)."""
     accept = request.headers.get("accept", "application/xml")
-    if "openehr.wt" in accept:
-        raise Problem(406, "not-acceptable", "the web template format is not implemented yet")
+    if "openehr.wt" in accept or ("application/json" in accept and "xml" not in accept):
+        with mapped_errors():
+            async with uow(request)() as u:
+                wt = await web_template_of(
+                    u, cache=request.app.state.templates, template_id=template_id
+                )
+        response = json_response(wt)
+        response.headers["Content-Type"] = "application/openehr.wt+json"
+        return response
     with mapped_errors():
         async with uow(request)() as u:
             stored = await get_template(u, template_id)
     return Response(
         stored.opt or "", media_type="application/xml", headers={"ETag": f'"{stored.sha256}"'}
     )
+
+
+@router.get("/template/adl1.4/{template_id}/example")
+async def get_template_example(template_id: str, request: Request, principal: Reader) -> Response:
+    """An example composition of the template: canonical JSON, or FLAT/STRUCTURED by Accept
+    or ``format=``."""
+    fmt = output_format(request)
+    with mapped_errors():
+        async with uow(request)() as u:
+            body = await example_composition(
+                u, cache=request.app.state.templates, template_id=template_id, fmt=fmt
+            )
+    response = json_response(body)
+    response.headers["Content-Type"] = media_type(fmt)
+    return response
 
 
 @router.api_route("/template/adl2", methods=["GET", "POST"])

@@ -1,0 +1,122 @@
+"""An example FLAT composition of a web template: one instance of every node, the first
+alternative of every choice, values taken from the template's lists and ranges."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from .codecs import is_leaf
+from .model import WebNode, WebTemplate
+
+__all__ = ["example_flat"]
+
+#: RM attribute nodes the FLAT defaults fill (ctx), left out of the example body
+_DEFAULTED = {"language", "encoding", "territory", "subject", "composer", "category", "setting"}
+_SKIP = {
+    "activity_id",
+    "instruction_id",
+    "action_archetype_id",
+    "timing",
+    "math_function",
+    "width",
+    "transition",
+}
+
+
+def _first(node: WebNode, suffix: str) -> dict[str, Any] | None:
+    for i in node.inputs:
+        if i.get("suffix", "") == suffix:
+            return i
+    return None
+
+
+def _bound(node: WebNode, suffix: str, default: float) -> float:
+    spec = _first(node, suffix) or {}
+    rng = (spec.get("validation") or {}).get("range") or {}
+    return float(rng.get("min", default))
+
+
+def _leaf(node: WebNode, now: datetime) -> dict[str, Any]:
+    t = node.rm_type
+    if t in ("DV_CODED_TEXT", "DV_STATE"):
+        code = _first(node, "code") or {}
+        items = code.get("list") or []
+        if items:
+            return {"|code": items[0]["value"]}
+        return {
+            "|code": "42",
+            "|value": "Example",
+            "|terminology": code.get("terminology") or "local",
+        }
+    if t == "DV_ORDINAL":
+        items = (node.inputs[0] if node.inputs else {}).get("list") or []
+        if items:
+            return {"|code": items[0]["value"]}
+        return {"|code": "at0001", "|value": "Example", "|ordinal": 1, "|terminology": "local"}
+    if t == "DV_QUANTITY":
+        units = (_first(node, "unit") or {}).get("list") or []
+        if units:
+            rng = (units[0].get("validation") or {}).get("range") or {}
+            return {"|magnitude": float(rng.get("min", 1.0)), "|unit": units[0]["value"]}
+        return {"|magnitude": _bound(node, "magnitude", 1.0), "|unit": "1"}
+    if t == "DV_COUNT":
+        return {"": int(_bound(node, "", 1))}
+    if t == "DV_BOOLEAN":
+        items = (_first(node, "") or {}).get("list") or []
+        return {"": items[0]["value"] == "true" if items else True}
+    if t == "DV_TEXT":
+        items = (_first(node, "") or {}).get("list") or []
+        return {"": items[0]["value"] if items else "Lorem ipsum"}
+    if t == "DV_DATE_TIME":
+        return {"": now.isoformat()}
+    if t == "DV_DATE":
+        return {"": now.date().isoformat()}
+    if t == "DV_TIME":
+        return {"": now.time().isoformat(timespec="seconds")}
+    if t == "DV_DURATION":
+        return {"": "PT1H"} if not _first(node, "hour") else {"|hour": 1}
+    if t == "DV_PROPORTION":
+        kinds = node.extra.get("proportionTypes") or ["ratio"]
+        kind = ["ratio", "unitary", "percent", "fraction", "integer_fraction"].index(kinds[0])
+        return {
+            "|numerator": 1.0,
+            "|denominator": {0: 2.0, 1: 1.0, 2: 100.0}.get(kind, 2.0),
+            "|type": kind,
+        }
+    if t == "DV_IDENTIFIER":
+        return {"|id": "42", "|issuer": "Hygie", "|assigner": "Hygie", "|type": "example"}
+    if t in ("DV_URI", "DV_EHR_URI"):
+        return {"": "ehr://example/" if t == "DV_EHR_URI" else "https://example.org/"}
+    if t == "DV_MULTIMEDIA":
+        return {"": "https://example.org/image.png", "|mediatype": "image/png", "|size": 1}
+    if t == "DV_PARSABLE":
+        return {"": "example", "|formalism": "text/plain"}
+    return {}
+
+
+def example_flat(wt: WebTemplate, *, now: datetime) -> dict[str, Any]:
+    """A FLAT document filling every node of ``wt`` once."""
+    out: dict[str, Any] = {
+        "ctx/language": wt.language,
+        "ctx/territory": "FR",
+        "ctx/composer_name": "Example composer",
+        "ctx/time": now.isoformat(),
+    }
+
+    def walk(node: WebNode, prefix: str) -> None:
+        choices = node.rm_type == "ELEMENT"
+        for child in node.children:
+            if child.id in _DEFAULTED or (child.id in _SKIP and node.rm_type != "INTERVAL_EVENT"):
+                continue
+            path = f"{prefix}/{child.id}" + (":0" if child.max != 1 else "")
+            if is_leaf(child):
+                for suffix, value in _leaf(child, now).items():
+                    out[path + suffix] = value
+            else:
+                walk(child, path)
+            if choices:
+                break
+
+    walk(wt.tree, wt.tree.id)
+    return out
