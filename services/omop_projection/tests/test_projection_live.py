@@ -41,7 +41,8 @@ async def test_clinical_data_is_held_until_the_patient_is_known_then_projected(o
     )
     (person,) = await rows(omop, "SELECT * FROM omop.person")
     assert person["person_source_value"] == pseudonym(KEY, patient)
-    assert person["year_of_birth"] == 1970 and person["gender_concept_id"] == 8532
+    assert person["year_of_birth"] == 1970
+    assert person["gender_concept_id"] == 8532
     assert {m["person_id"] for m in measurements} == {person["person_id"]}
     assert [m["measurement_concept_id"] for m in measurements] == [3004249, 3004501, 3012888]
     (visit,) = await rows(omop, "SELECT * FROM omop.visit_occurrence")
@@ -49,12 +50,15 @@ async def test_clinical_data_is_held_until_the_patient_is_known_then_projected(o
     (period,) = await eventually(lambda: rows(omop, "SELECT * FROM omop.observation_period"))
     assert str(period["observation_period_start_date"]) == "2024-03-01"
     lineage = await rows(omop, "SELECT * FROM omop_g1.lineage WHERE omop_table = 'measurement'")
-    assert len(lineage) == 3 and {str(r["ehr_id"]) for r in lineage} == {str(ehr)}
+    assert len(lineage) == 3
+    assert {str(r["ehr_id"]) for r in lineage} == {str(ehr)}
     (source,) = await rows(omop, "SELECT * FROM omop.cdm_source")
     assert source["cdm_version"] == "5.4"
 
     row_id = measurements[0]["measurement_id"]
-    answer = await omop.client.get(f"/omop/explain/measurement/{row_id}", headers=omop.auth("analyst"))
+    answer = await omop.client.get(
+        f"/omop/explain/measurement/{row_id}", headers=omop.auth("analyst")
+    )
     assert answer.status_code == 200
     assert answer.json()["archetype_path"].endswith("items[at0004]")
     assert answer.json()["ehr_id"] == str(ehr)
@@ -67,8 +71,10 @@ async def test_new_version_replaces_rows_in_place_and_deletion_removes_them(omop
         committed(ehr, composition(blood_pressure(120, 80)), voi=voi, subject=(IPP, "IPP-2")),
     )
     first = await eventually(
-        lambda: rows(omop, "SELECT measurement_id, value_as_number FROM omop.measurement "
-                           "ORDER BY measurement_id")  # fmt: skip
+        lambda: rows(
+            omop,
+            "SELECT measurement_id, value_as_number FROM omop.measurement ORDER BY measurement_id",
+        )
     )
     await publish(committed(ehr, composition(blood_pressure(150, 95)), voi=voi, version=2))
 
@@ -97,6 +103,7 @@ async def test_merge_moves_rows_to_the_survivor_and_unmerge_moves_them_back(omop
         registered(a, ipp="A"), registered(b, ipp="B"),
         committed(ehr_b, composition(blood_pressure(110, 70)), subject=(IPP, "B")),
     )  # fmt: skip
+
     async def both():
         found = await rows(omop, "SELECT person_id, person_source_value FROM omop.person "
                                  "WHERE (SELECT count(*) FROM omop.measurement) = 2")  # fmt: skip

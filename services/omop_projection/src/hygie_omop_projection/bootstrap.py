@@ -7,6 +7,7 @@ from functools import partial
 from pathlib import Path
 
 from hygie_contracts.omop import OMOP_TOPIC
+from hygie_platform.security import issue_token
 from hygie_platform.service import Platform, ServiceParts, ServiceSpec
 
 from .adapters.generations import Generation
@@ -41,7 +42,12 @@ def bootstrap(
 ) -> ServiceParts:
     settings = platform.settings
     loaded = load_mappings(*mappings)
-    translator = translator or HttpTranslator(settings.url_of("terminology"))
+    translator = translator or HttpTranslator(
+        settings.url_of("terminology"),
+        # the embedded issuer signs the projection's own token; with an OIDC issuer the
+        # terminology service must accept the platform's service tokens (not wired yet)
+        token=partial(issue_token, settings, user="omop_projection", roles=("integration",)),
+    )
     secret = key if key is not None else pseudonym_key(settings.home)
 
     def make_projector(generation: Generation, publish: bool) -> Projector:

@@ -169,7 +169,9 @@ def deleted(ehr_id: UUID, voi: UUID, version: int) -> CompositionDeleted:
 
 def registered(patient_id: UUID, *, ipp: str | None = None, birth: date | None = date(1970, 5, 17),
                sex: str = "female", death: date | None = None) -> PatientRegistered:  # fmt: skip
-    identifiers = (PatientIdentifier(system="urn:oid:1.2.250.1.71.4.2.7", value=ipp),) if ipp else ()
+    identifiers = (
+        (PatientIdentifier(system="urn:oid:1.2.250.1.71.4.2.7", value=ipp),) if ipp else ()
+    )
     return PatientRegistered(
         patient_id=patient_id, identifiers=identifiers, birth_date=birth, sex=sex,  # type: ignore[arg-type]
         death_date=death,

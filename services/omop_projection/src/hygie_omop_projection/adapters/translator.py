@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import csv
 import logging
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Protocol
 
@@ -53,15 +53,26 @@ class HttpTranslator:
     unmapped) and are translated again at the next terminology event or rebuild.
     """
 
-    def __init__(self, base_url: str, *, token: str | None = None, timeout: float = 10) -> None:
+    def __init__(
+        self,
+        base_url: str,
+        *,
+        token: Callable[[], str] | None = None,
+        timeout: float = 10,
+        transport: httpx.AsyncBaseTransport | None = None,
+    ) -> None:
         self.base_url = base_url.rstrip("/")
-        self.headers = {"Authorization": f"Bearer {token}"} if token else {}
+        self.token = token
         self.timeout = timeout
+        self.transport = transport
 
     async def translate(self, codes: Iterable[tuple[str, str]]) -> dict[tuple[str, str], Concept]:
         wanted = sorted(set(codes))
         out: dict[tuple[str, str], Concept] = {}
-        async with httpx.AsyncClient(timeout=self.timeout, headers=self.headers) as client:
+        headers = {"Authorization": f"Bearer {self.token()}"} if self.token else {}
+        async with httpx.AsyncClient(
+            timeout=self.timeout, headers=headers, transport=self.transport
+        ) as client:
             for start in range(0, len(wanted), 10_000):
                 chunk = wanted[start : start + 10_000]
                 body = TranslateBatchRequest(
