@@ -1,0 +1,47 @@
+"""Blue/green rebuild: a new generation from offset 0, swapped in when caught up, with the
+same row ids; the change stream and the rebuild event are journaled."""
+
+from __future__ import annotations
+
+from uuid import uuid4
+
+from hygie_omop_projection.testing import blood_pressure, committed, composition, registered
+from hygie_platform.testing import eventually
+
+IPP = "urn:oid:1.2.250.1.71.4.2.7"
+ROWS = "SELECT measurement_id, person_id, value_as_number FROM omop.measurement ORDER BY 1"
+
+
+async def test_rebuild_builds_a_new_generation_and_swaps_it_in_with_the_same_ids(omop, publish):
+    patient, ehr = uuid4(), uuid4()
+    await publish(
+        registered(patient, ipp="RB"),
+        committed(ehr, composition(blood_pressure(140, 90)), subject=(IPP, "RB")),
+    )
+    before = await eventually(lambda: omop.fetch(ROWS))
+    admin = omop.auth("admin")
+    assert (
+        await omop.client.post("/omop/rebuild", headers=omop.auth("analyst"))
+    ).status_code == 403
+    started = await omop.client.post("/omop/rebuild", headers=admin)
+    assert started.status_code == 202
+    assert started.json()["generation"] == 2
+
+    async def swapped():
+        status = (await omop.client.get("/omop/status", headers=admin)).json()
+        return status if status["serving"] == 2 and status["building"] is None else None
+
+    status = await eventually(swapped, timeout=30)
+    assert status["g2"]["events_applied"] >= 2
+    assert await omop.fetch(ROWS) == before
+    states = await omop.fetch("SELECT generation, state FROM omop_generation ORDER BY 1")
+    assert states == [{"generation": 1, "state": "retired"}, {"generation": 2, "state": "serving"}]
+    assert await omop.fetch("SELECT 1 FROM pg_namespace WHERE nspname = 'omop_g1'") == []
+
+    # the new generation serves live events and publishes the change stream
+    await publish(committed(ehr, composition(blood_pressure(100, 60)), subject=(IPP, "RB")))
+    await eventually(lambda: omop.fetch("SELECT 1 FROM omop.measurement HAVING count(*) = 4"))
+    journal = await omop.fetch("SELECT event_type, count(*) AS n FROM journal GROUP BY 1")
+    counts = {r["event_type"]: r["n"] for r in journal}
+    assert counts["hygie.omop.rebuild.completed.v1"] == 1
+    assert counts["hygie.omop.row.changed.v1"] > 0
