@@ -12,9 +12,10 @@ import pytest
 from hygie_platform.config import Settings
 from hygie_platform.db import asyncpg_dsn
 from hygie_platform.testing import start_service
-from hygie_terminology.bootstrap import SPEC
+from hygie_terminology.bootstrap import make_spec
 from hygie_terminology.service.loading import load_omop_release
 
+SPEC = make_spec(starter=False)
 REPO = Path(__file__).resolve().parents[3]
 #: Conformance data live beside the repository, never in it.
 VOCAB = REPO.parent / "shared" / "conformance" / "omop" / "vocab-synthea27nj"

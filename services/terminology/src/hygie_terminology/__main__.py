@@ -3,9 +3,9 @@
 import sys
 
 if len(sys.argv) > 1:
-    from .entrypoints.cli import app
+    from .cli import app
 
-    app()
+    app(prog_name="python -m hygie_terminology")
 else:
     from hygie_platform.service import run_service
 

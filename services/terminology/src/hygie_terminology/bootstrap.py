@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 from hygie_contracts.terminology import TERMINOLOGY_TOPIC
 from hygie_platform.db import asyncpg_dsn, with_database
@@ -17,8 +19,9 @@ from .entrypoints.fhir import (
     release_api,
     valueset_api,
 )
+from .service.starter import ensure_starter_set
 
-__all__ = ["SPEC", "bootstrap", "service_dsn"]
+__all__ = ["SPEC", "make_spec", "service_dsn"]
 
 
 def service_dsn(platform: Platform) -> str:
@@ -28,7 +31,22 @@ def service_dsn(platform: Platform) -> str:
     return asyncpg_dsn(with_database(platform.settings.database_url, database))
 
 
-def bootstrap(platform: Platform) -> ServiceParts:
+def make_bootstrap(*, starter: bool) -> Callable[[Platform], ServiceParts]:
+    """The wiring; with ``starter`` the starter set is loaded at start when the service
+    has no release yet (tests start empty)."""
+
+    def bootstrap(platform: Platform) -> ServiceParts:
+        dsn = service_dsn(platform)
+
+        async def load_starter() -> None:
+            await ensure_starter_set(platform.uow, dsn)
+
+        return _parts(dsn, on_start=[load_starter] if starter else [])
+
+    return bootstrap
+
+
+def _parts(dsn: str, *, on_start: list[Callable[[], Any]]) -> ServiceParts:
     return ServiceParts(
         routers=[
             release_api.router,
@@ -39,13 +57,18 @@ def bootstrap(platform: Platform) -> ServiceParts:
             conceptmap_api.router,
         ],
         render_error=outcome.operation_outcome,
-        state={"terminology_dsn": service_dsn(platform)},
+        state={"terminology_dsn": dsn},
+        on_start=on_start,
     )
 
 
-SPEC = ServiceSpec(
-    name="terminology",
-    bootstrap=bootstrap,
-    migrations=Path(__file__).parent / "adapters" / "migrations",
-    publishes=(TERMINOLOGY_TOPIC,),
-)
+def make_spec(*, starter: bool = True) -> ServiceSpec:
+    return ServiceSpec(
+        name="terminology",
+        bootstrap=make_bootstrap(starter=starter),
+        migrations=Path(__file__).parent / "adapters" / "migrations",
+        publishes=(TERMINOLOGY_TOPIC,),
+    )
+
+
+SPEC = make_spec()

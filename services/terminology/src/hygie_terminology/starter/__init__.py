@@ -1,0 +1,1 @@
+"""The starter set shipped with Hygie (``omop_starter.json``; every row notes its source)."""
