@@ -218,3 +218,20 @@ async def test_whole_objects_and_primitives_are_selected_as_canonical_json(clien
     assert composition["uid"]["value"].endswith("::hygie::1")
     assert observation["archetype_node_id"] == BP_ARCHETYPE
     assert (one, x, yes) == (1, "x", True)
+
+
+async def test_every_query_is_journaled_as_access_events_per_patient(client: Client) -> None:
+    ehrs = await load(client)
+    await aql(client, f"SELECT {SYSTOLIC}/magnitude {FROM_BP} WHERE {SYSTOLIC}/magnitude > 140")
+    await aql(client, f"SELECT COUNT(*) {FROM_BP}")
+    await aql(client, f"SELECT c FROM EHR e[ehr_id/value='{ehrs[2]}'] CONTAINS COMPOSITION c")
+    events = await client.svc.fetch(
+        "SELECT event_key, data FROM journal"
+        " WHERE event_type = 'hygie.access.record.accessed.v1' ORDER BY seq"
+    )
+    keys = [e["event_key"] for e in events]
+    assert keys == ["ipp.site-a|IPP-0", "ipp.site-a|IPP-0", "ipp.site-a|IPP-1"]
+    data = events[0]["data"]
+    assert data["agent"] == "tester"
+    assert data["action"] == "E"
+    assert data["query"].startswith("SELECT")

@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from hygie_contracts import EHR_TOPIC
+from hygie_contracts.access import ACCESS_TOPIC
 from hygie_platform.service import Platform, ServiceParts, ServiceSpec
 
 from .adapters.templates import TemplateCache
@@ -43,5 +44,5 @@ SPEC = ServiceSpec(
     name="ehr",
     bootstrap=bootstrap,
     migrations=Path(__file__).parent / "adapters" / "migrations",
-    publishes=(EHR_TOPIC,),
+    publishes=(EHR_TOPIC, ACCESS_TOPIC),  # access events: every AQL query (ARCHITECTURE §9)
 )

@@ -29,9 +29,14 @@ class ResultColumn:
 
 @dataclass(frozen=True, slots=True)
 class Compiled:
+    """The statement; the EHRs it touched come as a last extra column (``ehr_column``) or,
+    for DISTINCT and aggregating queries, from ``ehrs_sql`` (same bound values)."""
+
     sql: str
     values: dict[str, Any]
     columns: tuple[ResultColumn, ...]
+    ehr_column: bool = False
+    ehrs_sql: str | None = None
 
 
 def _column_meta(i: int, column: Column) -> ResultColumn:
@@ -109,14 +114,23 @@ def compile_query(
     where_all = clause.where + ([user_where] if user_where else [])
     projection = [f"{sql} AS c{i}" for i, sql in enumerate(selected)]
     projection += [f"{sql} AS o{i}" for i, sql in enumerate(extra)]
+    ehrs = _unique([s.ehr for s in clause.sources.values() if s.bound and s.ehr])
+    ehr_sql = f"coalesce({', '.join(ehrs)})" if ehrs else None
+    plain = not (query.distinct or grouped)
+    if plain and ehr_sql:
+        projection.append(f"{ehr_sql} AS _ehr")
     distinct = "DISTINCT " if query.distinct else ""
-    inner = f"SELECT {distinct}{', '.join(projection)}\n{from_sql}"
-    if where_all:
-        inner += "\nWHERE " + "\nAND ".join(_unique(where_all))
+    where_sql = ("\nWHERE " + "\nAND ".join(_unique(where_all))) if where_all else ""
+    inner = f"SELECT {distinct}{', '.join(projection)}\n{from_sql}{where_sql}"
+    ehrs_sql = None
+    if not plain and ehr_sql:
+        ehrs_sql = f"SELECT DISTINCT {ehr_sql} AS ehr_id\n{from_sql}{where_sql}"
     if grouped and group_by:
         keys = [str(i + 1) for i, c in enumerate(query.columns) if not has_aggregate(c.expr)]
         inner += "\nGROUP BY " + ", ".join(keys)
     outer_cols = ", ".join(f"q.c{i}" for i in range(len(selected)))
+    if plain and ehr_sql:
+        outer_cols += ", q._ehr"
     sql = f"SELECT {outer_cols} FROM (\n{inner}\n) q"
     if order_sql:
         sql += "\nORDER BY " + ", ".join(order_sql)
@@ -127,7 +141,7 @@ def compile_query(
     if effective_offset:
         sql += f"\nOFFSET {binds.add(int(effective_offset), 'bigint')}"
     columns = tuple(_column_meta(i, c) for i, c in enumerate(query.columns))
-    return Compiled(sql, binds.values, columns)
+    return Compiled(sql, binds.values, columns, bool(plain and ehr_sql), ehrs_sql)
 
 
 def _unique(items: list[str]) -> list[str]:

@@ -12,10 +12,11 @@ from uuid import UUID
 
 from fastapi import APIRouter, Request, Response
 
+from hygie_platform.access import record_accesses
 from hygie_platform.http import Problem
 
 from ..aql import AqlError, AqlSyntaxError, Unsupported
-from ..service.query import QueryLimits, QueryTimeout, ResultSet, run_aql
+from ..service.query import QueryLimits, QueryTimeout, ResultSet, patients_of, run_aql
 from ..service.stored_queries import (
     StoredQuery,
     get_stored_query,
@@ -146,6 +147,15 @@ async def _run(
                 offset=_int(offset, "offset"),
                 fetch=_int(fetch, "fetch"),
                 limits=_limits(request),
+            )
+            # ARCHITECTURE §9: one access event per patient whose record the query read
+            await record_accesses(
+                u,
+                request,
+                patients=await patients_of(u, result.ehr_ids),
+                resource=f"Query/{name}" if name else "Query/aql",
+                action="query",
+                query=q,
             )
     return result_set(request, result, name=name)
 

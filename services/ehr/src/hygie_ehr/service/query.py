@@ -8,6 +8,7 @@ from uuid import UUID
 
 import sqlalchemy as sa
 from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.dialects.postgresql import UUID as PG_UUID
 from sqlalchemy.exc import DBAPIError
 
 from hygie_platform.uow import UnitOfWork
@@ -15,7 +16,14 @@ from hygie_platform.uow import UnitOfWork
 from ..aql import AqlError, ResultColumn, compile_query, parse
 from .errors import BadRequest, EhrError, Unprocessable
 
-__all__ = ["QueryLimits", "QueryTimeout", "ResultSet", "TooManyRows", "run_aql"]
+__all__ = [
+    "QueryLimits",
+    "QueryTimeout",
+    "ResultSet",
+    "TooManyRows",
+    "patients_of",
+    "run_aql",
+]
 
 
 @dataclass(frozen=True, slots=True)
@@ -40,6 +48,8 @@ class ResultSet:
     columns: tuple[ResultColumn, ...]
     rows: list[list[Any]]
     sql: str
+    ehr_ids: tuple[UUID, ...] = ()
+    """the EHRs the result was read from (for the access log)"""
 
 
 async def run_aql(
@@ -65,9 +75,10 @@ async def run_aql(
     capped = fetch is None and query.limit is None
     limit = limits.max_rows + 1 if capped else fetch
     compiled = compile_query(query, parameters, ehr_id=ehr_id, limit=limit, offset=offset)
-    statement = sa.text(compiled.sql).columns(
-        *(sa.column(f"c{i}", JSONB) for i in range(len(compiled.columns)))
-    )
+    typed = [sa.column(f"c{i}", JSONB) for i in range(len(compiled.columns))]
+    if compiled.ehr_column:
+        typed.append(sa.column("_ehr", PG_UUID(as_uuid=True)))
+    statement = sa.text(compiled.sql).columns(*typed)
     conn = uow.connection
     await conn.execute(
         sa.text("SELECT set_config('statement_timeout', :t, true)"),
@@ -75,8 +86,15 @@ async def run_aql(
     )
     try:
         async with conn.begin_nested():
-            result = await conn.execute(statement, compiled.values)
-            rows = [list(r) for r in result.all()]
+            rows = [list(r) for r in (await conn.execute(statement, compiled.values)).all()]
+            if compiled.ehr_column:
+                ehr_ids = [row.pop() for row in rows]
+            elif compiled.ehrs_sql:
+                found = await conn.execute(sa.text(compiled.ehrs_sql), compiled.values)
+                ehr_ids = [r[0] for r in found]
+            else:
+                ehr_ids = []
+        await conn.execute(sa.text("SET LOCAL statement_timeout TO DEFAULT"))
     except DBAPIError as exc:
         if getattr(exc.orig, "sqlstate", None) == "57014" or "canceling statement" in str(exc):
             raise QueryTimeout(
@@ -89,4 +107,18 @@ async def run_aql(
             f"the query returns more than {limits.max_rows} rows: "
             "add LIMIT (or fetch) to page through the result"
         )
-    return ResultSet(q, compiled.columns, rows, compiled.sql)
+    touched = tuple(dict.fromkeys(UUID(str(e)) for e in ehr_ids if e is not None))
+    return ResultSet(q, compiled.columns, rows, compiled.sql, touched)
+
+
+async def patients_of(uow: UnitOfWork, ehr_ids: tuple[UUID, ...]) -> list[str]:
+    """The patient of each EHR as ``namespace|id`` (``EHR/<id>`` for an EHR without subject)."""
+    if not ehr_ids:
+        return []
+    rows = await uow.connection.execute(
+        sa.text("SELECT ehr_id, subject_namespace, subject_id FROM ehr WHERE ehr_id = ANY(:ids)"),
+        {"ids": list(ehr_ids)},
+    )
+    return [
+        f"{r.subject_namespace}|{r.subject_id}" if r.subject_id else f"EHR/{r.ehr_id}" for r in rows
+    ]
