@@ -39,6 +39,7 @@ def bootstrap(
     translator: Translator | None = None,
     key: bytes | None = None,
     mappings: tuple[Path, ...] = (BUILTIN_MAPPINGS,),
+    dq_definitions: Path | None = None,
 ) -> ServiceParts:
     settings = platform.settings
     loaded = load_mappings(*mappings)
@@ -74,7 +75,11 @@ def bootstrap(
     return ServiceParts(
         routers=[router],
         on_start=[start],
-        state={"generations": generations, "mappings": loaded},
+        state={
+            "generations": generations,
+            "mappings": loaded,
+            "dq_definitions": dq_definitions or settings.home / "omop" / "dqd",
+        },
     )
 
 

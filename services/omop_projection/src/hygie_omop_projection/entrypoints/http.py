@@ -1,7 +1,10 @@
-"""HTTP API of the projection: status, rebuild, unmapped report, lineage (explain)."""
+"""HTTP API of the projection: status, rebuild, unmapped report, lineage (explain), DQ."""
 
 from __future__ import annotations
 
+import asyncio
+from datetime import date
+from pathlib import Path
 from typing import Any
 
 from fastapi import APIRouter, Depends, Request
@@ -11,6 +14,7 @@ from hygie_platform.http import Problem
 from hygie_platform.security import Role, require_roles
 
 from ..adapters.cdm import CDM_TABLES, PRIMARY_KEYS
+from ..service.dq import as_json, run_checks
 from ..service.generations import Generations, RebuildInProgress
 
 __all__ = ["router"]
@@ -83,3 +87,15 @@ def _serving_schema(request: Request) -> str:
     if serving is None:
         raise Problem(503, "not-ready", "the projection has no serving generation yet")
     return serving.schema
+
+
+@router.post("/dq", dependencies=[reader])
+async def data_quality(request: Request, run_date: date) -> dict[str, Any]:
+    """Run the DQD checks on the serving generation (definitions from the configured folder)."""
+    definitions: Path | None = request.app.state.dq_definitions
+    if definitions is None or not await asyncio.to_thread(definitions.exists):
+        raise Problem(503, "no-dq-definitions", "the DQD definition files are not configured")
+    schema = _serving_schema(request)
+    async with request.app.state.uow() as uow:
+        results = await run_checks(uow.connection, schema, definitions, run_date=run_date)
+    return as_json(results, run_date=run_date, schema=schema)
