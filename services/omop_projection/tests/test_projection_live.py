@@ -3,6 +3,7 @@ idempotent replays, lineage and the unmapped report."""
 
 from __future__ import annotations
 
+from datetime import date
 from uuid import uuid4
 
 from hygie_contracts.patient import PatientMerged, PatientUnmerged
@@ -163,3 +164,40 @@ async def test_unmapped_codes_are_reported_and_rows_kept_with_concept_zero(omop,
     assert answer.status_code == 200
     (item,) = answer.json()["items"]
     assert (item["code"], item["n"]) == ("X99.9", 1)
+
+
+async def test_a_terminology_change_remaps_the_unmapped_rows(omop, publish, translator):
+    from hygie_contracts.terminology import ConceptMapChanged
+    from hygie_omop_projection.domain.mapper import Concept
+
+    patient, ehr = uuid4(), uuid4()
+    await publish(
+        registered(patient, ipp="T"),
+        committed(ehr, composition(problem("ICD10", "K35.8")), subject=(IPP, "T")),
+    )
+    (before,) = await eventually(lambda: rows(omop, "SELECT * FROM omop.condition_occurrence"))
+    assert before["condition_concept_id"] == 0
+
+    translator.table[("ICD10", "K35.8")] = Concept(440448, 45548589)
+    await publish(
+        ConceptMapChanged(
+            source_system="http://hl7.org/fhir/sid/icd-10", url="urn:test:map", change="replaced",
+            changed_source_codes=("K35.8",),
+        )
+    )  # fmt: skip
+
+    async def remapped():
+        found = await rows(omop, "SELECT * FROM omop.condition_occurrence")
+        return found if found and found[0]["condition_concept_id"] == 440448 else None
+
+    (after,) = await eventually(remapped)
+    assert after["condition_occurrence_id"] == before["condition_occurrence_id"]
+    assert await rows(omop, "SELECT * FROM omop_g1.problem") == []
+
+
+async def test_the_patient_index_death_date_gives_the_death_row(omop, publish):
+    patient = uuid4()
+    await publish(registered(patient, ipp="D", death=date(2024, 6, 1)))
+    (death,) = await eventually(lambda: rows(omop, "SELECT * FROM omop.death"))
+    assert death["death_date"] == date(2024, 6, 1)
+    assert death["death_type_concept_id"] == 32817
