@@ -106,9 +106,9 @@ def status(
 ) -> None:
     """Health of each service: database, broker, consumer lag, outbox backlog, dead letters."""
     settings = cli_settings()
-    names = _services()
     deadline = time.monotonic() + timeout
     while True:
+        names = _services()  # re-read: `hygie up` may still be writing its state file
         results = asyncio.run(_gather_health(names))
         bad = {n: body for n, (code, body) in results.items() if code != 200}
         if not wait or not bad or time.monotonic() > deadline:
