@@ -151,21 +151,12 @@ class _Parser(PredicateParser):
                 predicate = self.node_predicate()
             self.expect_op("]")
         contains, negated = None, False
-        if (
-            self.peek.kind == "KEYWORD"
-            and self.peek.value == "NOT"
-            and self.peek_at(1)
-            == (
-                "KEYWORD",
-                "CONTAINS",
-            )
-        ):
-            self.advance()
+        if self.accept_keyword("NOT"):  # in FROM, NOT can only start NOT CONTAINS
             negated = True
-        if self.accept_keyword("CONTAINS"):
+            self.expect_keyword("CONTAINS")
             contains = self.contains_or()
-        elif negated:
-            self.fail("NOT must be followed by CONTAINS here", expected="CONTAINS")
+        elif self.accept_keyword("CONTAINS"):
+            contains = self.contains_or()
         return Containment(rm_type, variable, predicate, scope, contains, negated)
 
     def version_scope(self) -> str:
