@@ -2,11 +2,16 @@
 
 from hygie_contracts import EHR_TOPIC, PATIENT_TOPIC
 from hygie_contracts.access import ACCESS_TOPIC
+from hygie_contracts.schemas import all_event_types
 from hygie_platform.consumer import Subscription
 
 from ..service.ingest import record_event
 
 __all__ = ["DOMAIN_TOPICS", "domain_events"]
+
+#: Every contract module is imported, so that every known event type of every domain is
+#: decoded (a type the contracts do not know is dead-lettered by the platform).
+all_event_types()
 
 #: Every hygie.* domain topic, listed (the platform subscribes to named topics) and the
 #: access topic. A malformed or unknown-type record is dead-lettered by the platform.

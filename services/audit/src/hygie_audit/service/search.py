@@ -72,18 +72,18 @@ def _where(q: SearchQuery) -> list[sa.ColumnElement[bool]]:
     if q.patient:
         where.append(c.patient == q.patient)
     if q.agent:
-        where.append(c.agents.any(q.agent))
+        where.append(c.agents.contains([q.agent]))
     where += [_date(d) for d in q.dates]
     if q.type:
         where.append(c.type == _token(q.type))
     if q.subtype:
-        where.append(c.subtypes.any(_token(q.subtype)))
+        where.append(c.subtypes.contains([_token(q.subtype)]))
     if q.action:
         where.append(c.action == q.action)
     if q.outcome:
         where.append(c.outcome == q.outcome)
     if q.entity:
-        where.append(c.entities.any(q.entity))
+        where.append(c.entities.contains([q.entity]))
     return where
 
 
