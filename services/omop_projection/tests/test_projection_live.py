@@ -55,6 +55,10 @@ async def test_clinical_data_is_held_until_the_patient_is_known_then_projected(o
     assert {str(r["ehr_id"]) for r in lineage} == {str(ehr)}
     (source,) = await rows(omop, "SELECT * FROM omop.cdm_source")
     assert source["cdm_version"] == "5.4"
+    assert source["cdm_version_concept_id"] == 756265
+    refreshes = await rows(omop, "SELECT events, high_water FROM omop_g1.refresh")
+    assert refreshes
+    assert all(r["high_water"] for r in refreshes)
 
     row_id = measurements[0]["measurement_id"]
     answer = await omop.client.get(

@@ -45,3 +45,38 @@ async def test_rebuild_builds_a_new_generation_and_swaps_it_in_with_the_same_ids
     counts = {r["event_type"]: r["n"] for r in journal}
     assert counts["hygie.omop.rebuild.completed.v1"] == 1
     assert counts["hygie.omop.row.changed.v1"] > 0
+
+
+async def test_an_interrupted_rebuild_resumes_at_the_next_start(
+    hygie_settings, translator, publish
+):
+    from hygie_omop_projection.adapters.generations import create_generation
+    from hygie_omop_projection.bootstrap import spec_with
+    from hygie_platform.testing import start_service
+
+    from .conftest import KEY
+
+    spec = spec_with(translator=translator, key=KEY)
+    patient, ehr = uuid4(), uuid4()
+    async with start_service(spec, hygie_settings) as svc:
+        try:
+            await publish(
+                registered(patient, ipp="RS"),
+                committed(ehr, composition(blood_pressure(140, 90)), subject=(IPP, "RS")),
+            )
+            before = await eventually(lambda: svc.fetch(ROWS))
+            async with svc.runtime.app.state.uow() as uow:  # a rebuild that never ran
+                await create_generation(uow.connection, state="building")
+        finally:
+            await svc.runtime.app.state.generations.stop()
+    async with start_service(spec, hygie_settings) as svc:
+        try:
+
+            async def serving_two():
+                found = await svc.fetch("SELECT state FROM omop_generation WHERE generation = 2")
+                return found == [{"state": "serving"}] or None
+
+            await eventually(serving_two, timeout=30)
+            assert await svc.fetch(ROWS) == before
+        finally:
+            await svc.runtime.app.state.generations.stop()

@@ -295,3 +295,17 @@ class Store:
     async def checkpoints(self) -> dict[tuple[str, int], int]:
         rows = await self._all("SELECT topic, partition, next_offset FROM {s}.checkpoint")
         return {(r[0], r[1]): r[2] for r in rows}
+
+    async def record_refresh(self, events: int) -> None:
+        """A refresh of the read model: time, events applied, high-water marks per partition;
+        ``cdm_source`` says how fresh the data is."""
+        await self._run(
+            "INSERT INTO {s}.refresh (refreshed_at, events, high_water) SELECT now(), :n, "
+            "coalesce(jsonb_object_agg(topic || '/' || partition, next_offset), '{{}}') "
+            "FROM {s}.checkpoint ON CONFLICT DO NOTHING",
+            {"n": events},
+        )
+        await self._run(
+            "UPDATE {s}.cdm_source SET source_release_date = current_date, source_description = "
+            "'live projection of the Hygie clinical record; refreshed ' || now()::text"
+        )

@@ -74,6 +74,7 @@ class GenerationRunner:
         topics: tuple[str, ...],
         *,
         on_caught_up: Callable[[GenerationRunner], Awaitable[None]] | None = None,
+        refresh_seconds: float = 2.0,
     ) -> None:
         self.settings = settings
         self.uow = uow
@@ -82,6 +83,8 @@ class GenerationRunner:
         self.logical = topics
         self.on_caught_up = on_caught_up
         self.progress = Progress(projector.generation)
+        self.refresh_seconds = refresh_seconds
+        self._refreshed = 0.0
 
     async def run(self) -> None:
         backoff = 0.5
@@ -169,8 +172,14 @@ class GenerationRunner:
     ) -> None:
         async with self.uow() as uow:
             await self.projector.apply(uow, items)
-            await Store(uow.connection, self.projector.schema).save_checkpoint(end)
+            store = Store(uow.connection, self.projector.schema)
+            await store.save_checkpoint(end)
+            refresh = bool(items) and time.monotonic() - self._refreshed >= self.refresh_seconds
+            if refresh:
+                await store.record_refresh(self.progress.applied + len(items))
         self.progress.applied += len(items)
+        if refresh:
+            self._refreshed = time.monotonic()
 
     async def _apply_alone(
         self, envelope: Envelope, event: Event, tp: TopicPartition, offset: int
