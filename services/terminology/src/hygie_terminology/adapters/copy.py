@@ -20,6 +20,7 @@ import asyncpg
 
 from ..domain.athena import Dialect, TableSpec
 from ..domain.errors import LoadProblem
+from .release_schema import table_ddl
 
 __all__ = ["CopyOutcome", "copy_file", "read_header"]
 
@@ -67,7 +68,7 @@ def copy_statement(schema: str, spec: TableSpec, columns: list[str], dialect: Di
         fmt = f"FORMAT csv, HEADER true{force_null}"
     return (
         f"COPY {schema}.{spec.name} ({cols}) FROM STDIN "
-        f"({fmt}, ENCODING 'UTF8', ON_ERROR ignore, LOG_VERBOSITY verbose)"
+        f"({fmt}, ENCODING 'UTF8', FREEZE true, ON_ERROR ignore, LOG_VERBOSITY verbose)"
     )
 
 
@@ -110,10 +111,12 @@ async def copy_file(
 
     conn.add_log_listener(on_notice)
     try:
-        # asyncpg's copy_to_table has no ON_ERROR option; _copy_in is what it calls.
-        status = await conn._copy_in(
-            copy_statement(schema, spec, columns, dialect), _chunks(path, progress), None
-        )
+        async with conn.transaction():
+            await conn.execute(table_ddl(schema, spec))
+            # asyncpg's copy_to_table has no ON_ERROR option; _copy_in is what it calls.
+            status = await conn._copy_in(
+                copy_statement(schema, spec, columns, dialect), _chunks(path, progress), None
+            )
         outcome.rows = int(status.split()[-1]) if status else 0
     except asyncpg.PostgresError as exc:
         where = getattr(exc, "context", None) or ""

@@ -102,7 +102,7 @@ TABLES: tuple[TableSpec, ...] = (
             _c("invalid_reason", required=False),
         ),
         primary_key=("concept_id",),
-        indexes=("vocabulary_id, concept_code", "lower(concept_name) text_pattern_ops"),
+        indexes=("vocabulary_id, concept_code",),
     ),
     TableSpec(
         "concept_synonym",

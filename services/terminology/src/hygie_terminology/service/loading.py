@@ -18,7 +18,7 @@ from hygie_platform.uow import UnitOfWorkFactory
 from ..adapters import release_schema as staging
 from ..adapters.copy import copy_file, read_header
 from ..adapters.releases import ReleaseRepository
-from ..domain.athena import TABLES, Dialect, TableSpec, detect_dialect
+from ..domain.athena import CONCEPT_REFERENCES, TABLES, Dialect, TableSpec, detect_dialect
 from ..domain.errors import LoadProblem, ReleaseRejected
 from ..domain.licence import unconfirmed
 from ..domain.systems import system_of
@@ -83,6 +83,7 @@ async def _copy_all(
     for spec in TABLES:
         path = files.get(spec.name)
         if path is None:
+            await conn.execute(staging.table_ddl(schema, spec))
             counts[spec.name] = 0
             continue
         progress.file_started(path.name, path.stat().st_size)
@@ -145,6 +146,7 @@ async def load_omop_release(
     try:
         try:
             progress.step(f"release {release.id}: staging schema {schema}")
+            await staging.tune_session(conn)
             await staging.create_staging(conn, schema)
             counts, problems = await _copy_all(conn, schema, files, dialect, progress)
             if not _errors(problems):
@@ -168,7 +170,7 @@ async def load_omop_release(
                 )
             if not _errors(problems):
                 progress.step("building indexes")
-                await staging.build_indexes(conn, schema)
+                await staging.build_indexes(dsn, schema)
         except asyncpg.PostgresError as exc:
             problems.append(LoadProblem(directory.name, None, f"database: {exc}"))
         if _errors(problems):
@@ -178,8 +180,9 @@ async def load_omop_release(
                     release.id, status="rejected", problems=problems
                 )
             raise ReleaseRejected(release.id, problems)
-        for table in ("concept_relationship", "concept_ancestor", "concept_synonym"):
-            counts[table] = await conn.fetchval(f"SELECT count(*) FROM {schema}.{table}")
+        if dangling == "drop":  # rows were deleted after COPY counted them
+            for table in {t for t, _ in CONCEPT_REFERENCES}:
+                counts[table] = await conn.fetchval(f"SELECT count(*) FROM {schema}.{table}")
         vocabularies = await _vocabularies(conn, schema)
         version = await conn.fetchval(
             f"SELECT vocabulary_version FROM {schema}.vocabulary WHERE vocabulary_id = 'None'"
