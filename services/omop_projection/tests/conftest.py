@@ -3,6 +3,8 @@ broker, with a table translator and a fixed pseudonym key; a producer of contrac
 
 from __future__ import annotations
 
+import asyncio
+
 import pytest
 
 from hygie_contracts import Event
@@ -43,16 +45,19 @@ async def publish(hygie_settings):
     await producer.start()
 
     async def send(*items: Event | Envelope) -> list[Envelope]:
-        sent = []
+        sent, pending = [], []
         for item in items:
             envelope = item if isinstance(item, Envelope) else envelope_for(item, source="/test")
             topic = hygie_settings.topic(
                 item.topic if isinstance(item, Event) else _topic_of(envelope)
             )
-            await producer.send_and_wait(
-                topic, key=envelope.key, value=envelope.data, headers=envelope.headers()
+            pending.append(
+                await producer.send(
+                    topic, key=envelope.key, value=envelope.data, headers=envelope.headers()
+                )
             )
             sent.append(envelope)
+        await asyncio.gather(*pending)  # order holds per partition: one producer, in order
         return sent
 
     try:

@@ -309,3 +309,84 @@ class Store:
             "UPDATE {s}.cdm_source SET source_release_date = current_date, source_description = "
             "'live projection of the Hygie clinical record; refreshed ' || now()::text"
         )
+
+    # -- batched reads and writes of many compositions (one statement each) -----------
+    async def compositions(self, vois: Sequence[str]) -> dict[str, tuple[UUID, str, UUID, Any]]:
+        """voi -> (ehr id, version uid, event id, body or None when deleted)."""
+        rows = await self._all(
+            "SELECT versioned_object_id, ehr_id, version_uid, event_id, composition "
+            "FROM {s}.composition WHERE versioned_object_id = ANY(CAST(:v AS text[]))",
+            v=list(vois),
+        )
+        return {r[0]: (r[1], r[2], r[3], r[4]) for r in rows}
+
+    async def lineage_of_many(self, vois: Sequence[str]) -> dict[str, list[tuple[str, int, int]]]:
+        rows = await self._all(
+            "SELECT versioned_object_id, omop_table, omop_id, person_id FROM {s}.lineage "
+            "WHERE versioned_object_id = ANY(CAST(:v AS text[]))",
+            v=list(vois),
+        )
+        out: dict[str, list[tuple[str, int, int]]] = {}
+        for voi, table, row_id, person in rows:
+            out.setdefault(voi, []).append((table, row_id, person))
+        return out
+
+    async def ehr_persons(self, ehr_ids: Iterable[UUID]) -> dict[UUID, int | None]:
+        rows = await self._all(
+            "SELECT ehr_id, person_id FROM {s}.ehr WHERE ehr_id = ANY(:e)", e=list(set(ehr_ids))
+        )
+        return {r[0]: r[1] for r in rows}
+
+    async def replace_lineage_many(self, vois: Sequence[str], rows: list[dict[str, Any]]) -> None:
+        await self._run(
+            "DELETE FROM {s}.lineage WHERE versioned_object_id = ANY(CAST(:v AS text[]))",
+            {"v": list(vois)},
+        )
+        if rows:
+            await self._run(
+                "INSERT INTO {s}.lineage VALUES (:omop_table, :omop_id, :person_id, :ehr_id, "
+                ":versioned_object_id, :version_uid, :archetype_path, :event_id)",
+                rows,
+            )
+
+    async def replace_problems_many(self, vois: Sequence[str], rows: list[dict[str, Any]]) -> None:
+        await self._run(
+            "DELETE FROM {s}.problem WHERE versioned_object_id = ANY(CAST(:v AS text[]))",
+            {"v": list(vois)},
+        )
+        if rows:
+            await self._run(
+                "INSERT INTO {s}.problem VALUES (:voi, :n, :kind, :archetype_id, :path, "
+                ":detail, :system, :code)",
+                rows,
+            )
+
+    async def event_spans(self, person_ids: Sequence[int]) -> dict[int, tuple[Any, Any]]:
+        """First and last clinical date of each person (``observation_period``)."""
+        spans = [
+            ("visit_occurrence", "visit_start_date", "visit_end_date"),
+            ("condition_occurrence", "condition_start_date",
+             "coalesce(condition_end_date, condition_start_date)"),
+            ("drug_exposure", "drug_exposure_start_date", "drug_exposure_end_date"),
+            ("procedure_occurrence", "procedure_date", "procedure_date"),
+            ("measurement", "measurement_date", "measurement_date"),
+            ("observation", "observation_date", "observation_date"),
+        ]  # fmt: skip
+        union = " UNION ALL ".join(
+            f"SELECT person_id, {a} AS a, {b} AS b FROM {{s}}.{t} "
+            "WHERE person_id = ANY(CAST(:p AS integer[]))"
+            for t, a, b in spans
+        )
+        rows = await self._all(
+            f"SELECT person_id, min(a), max(b) FROM ({union}) t GROUP BY person_id",
+            p=list(person_ids),
+        )
+        return {r[0]: (r[1], r[2]) for r in rows}
+
+    async def existing(self, table: str, ids: Sequence[int]) -> set[int]:
+        key = PRIMARY_KEYS[table]
+        rows = await self._all(
+            f"SELECT {key} FROM {{s}}.{table} WHERE {key} = ANY(CAST(:i AS integer[]))",
+            i=list(ids),
+        )
+        return {r[0] for r in rows}

@@ -14,7 +14,7 @@ from typing import Any
 
 from .mappings import Mapping as ArchetypeMapping
 from .mappings import Rule
-from .paths import Located, Value, find_entries, read_value, select
+from .paths import Located, Value, index_entries, read_value, select
 
 __all__ = [
     "ROLES",
@@ -245,8 +245,9 @@ def map_composition(
     root = Located(composition, "")
     context_start = _first_time(root, "context/start_time", [])
     context_end = _first_time(root, "context/end_time", [])
+    entries = index_entries(composition)
     for archetype_id, mapping in mappings.items():
-        for entry in find_entries(composition, archetype_id):
+        for entry in entries.get(archetype_id, ()):
             for index, rule in enumerate(mapping.rules):
                 contexts = select(entry, rule.each) if rule.each else [entry]
                 for ctx in contexts:

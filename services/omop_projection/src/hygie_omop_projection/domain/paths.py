@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from typing import Any
 
-__all__ = ["Located", "Value", "find_entries", "read_value", "select"]
+__all__ = ["Located", "Value", "find_entries", "index_entries", "read_value", "select"]
 
 _SEGMENT = re.compile(r"^([a-z_]+)(?:\[([^\]]+)\])?$")
 
@@ -63,21 +63,21 @@ def select(start: Located, path: str) -> list[Located]:
     return current
 
 
-def find_entries(composition: dict[str, Any], archetype_id: str) -> list[Located]:
-    """Every node of the composition whose archetype is ``archetype_id`` (any depth)."""
+def index_entries(composition: dict[str, Any]) -> dict[str, list[Located]]:
+    """Every archetyped node of the composition (the root included), by archetype id,
+    in one walk."""
+    found: dict[str, list[Located]] = {}
     root = Located(composition, "")
-    if composition.get("archetype_node_id") == archetype_id or (
+    root_id = composition.get("archetype_node_id") or (
         (composition.get("archetype_details") or {}).get("archetype_id", {}).get("value")
-        == archetype_id
-    ):
-        return [root]
-    found: list[Located] = []
-
-    def walk(loc: Located) -> None:
+    )
+    if root_id:
+        found[root_id] = [root]
+    stack = [root]
+    while stack:
+        loc = stack.pop()
         node = loc.node
-        if not isinstance(node, dict):
-            return
-        for attr in ("content", "items", "data", "events", "activities", "description"):
+        for attr in _WALKED:
             child = node.get(attr)
             if child is None:
                 continue
@@ -90,13 +90,20 @@ def find_entries(composition: dict[str, Any], archetype_id: str) -> list[Located
                 counts[nid] = counts.get(nid, 0) + 1
                 label = nid if counts[nid] == 1 else f"{nid}#{counts[nid]}"
                 sub = Located(item, f"{loc.path}/{attr}[{label}]")
-                if nid == archetype_id:
-                    found.append(sub)
-                else:
-                    walk(sub)
-
-    walk(root)
+                if nid.startswith("openEHR-"):
+                    found.setdefault(nid, []).append(sub)
+                stack.append(sub)
+    for located in found.values():
+        located.sort(key=lambda x: x.path)
     return found
+
+
+def find_entries(composition: dict[str, Any], archetype_id: str) -> list[Located]:
+    """Every node of the composition whose archetype is ``archetype_id`` (any depth)."""
+    return index_entries(composition).get(archetype_id, [])
+
+
+_WALKED = ("content", "items", "data", "events", "activities", "description")
 
 
 @dataclass(frozen=True, slots=True)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from functools import partial
 from typing import Any
 from uuid import UUID
 
@@ -23,14 +24,12 @@ from ..adapters.cdm import PRIMARY_KEYS
 from ..adapters.store import Store
 from ..adapters.translator import Translator
 from ..domain import fold
-from ..domain.mapper import codes_of, map_composition
+from ..domain.mapper import Concept
 from ..domain.mappings import Mapping as ArchetypeMapping
 from ..domain.person import death_row, person_row, survivor_of
+from .materialise import materialise, observation_periods
 
 __all__ = ["Projector"]
-
-_VISIT_LINKED = {"condition_occurrence", "drug_exposure", "procedure_occurrence",
-                 "measurement", "observation"}  # fmt: skip
 
 
 def _patient_ids(event: Event) -> set[UUID]:
@@ -59,6 +58,8 @@ class Projector:
     translator: Translator
     key: bytes
     publish: bool = True
+    concepts: dict[tuple[str, str], Concept] = field(default_factory=dict)
+    """in-memory cache of translations (in front of the ``concept_cache`` table)"""
 
     async def apply(self, uow: UnitOfWork, items: Sequence[tuple[Envelope, Event]]) -> None:
         """Apply events in order, then materialise what they touched."""
@@ -93,6 +94,11 @@ class Projector:
         for term in changes.terminology:
             codes = None if term.system is None and not term.codes else list(term.codes) or None
             await store.forget_concepts(codes)
+            if codes is None:
+                self.concepts.clear()
+            else:
+                for pair in [p for p in self.concepts if p[1] in codes]:
+                    del self.concepts[pair]
             dirty.compositions.update(await store.compositions_with_problems(codes))
 
     # -- materialisation --------------------------------------------------------------
@@ -130,10 +136,13 @@ class Projector:
             if person != ehr[2]:
                 await store.set_ehr_person(ehr_id, person)
                 dirty.compositions.update(await store.compositions_of(ehr_id))
-        for voi in sorted(dirty.compositions):
-            await self._composition(uow, store, voi, dirty)
-        for person_id in sorted(dirty.persons):
-            await self._observation_period(uow, store, person_id)
+        announce = partial(self._announce, uow)
+        if dirty.compositions:
+            dirty.persons |= await materialise(
+                store, sorted(dirty.compositions), mappings=self.mappings,
+                translator=self.translator, memory=self.concepts, announce=announce,
+            )  # fmt: skip
+        await observation_periods(store, dirty.persons, announce=announce)
 
     async def _refresh_person(
         self, uow: UnitOfWork, store: Store, patient_id: UUID, dirty: _Dirty
@@ -173,92 +182,3 @@ class Projector:
                     row={k: v for k, v in row.items() if v is not None}, generation=self.generation,
                 )
             )  # fmt: skip
-
-    async def _concepts(self, store: Store, wanted: set[tuple[str, str]]) -> dict[Any, Any]:
-        cached = await store.cached_concepts(wanted)
-        missing = wanted - cached.keys()
-        if missing:
-            found = await self.translator.translate(missing)
-            await store.cache_concepts(found)
-            cached.update(found)
-        return cached
-
-    async def _composition(self, uow: UnitOfWork, store: Store, voi: str, dirty: _Dirty) -> None:
-        stored = await store.composition(voi)
-        old = await store.lineage_of(voi)
-        person_id = None
-        if stored is not None and stored[3] is not None:
-            ehr = await store.ehr(stored[0])
-            person_id = ehr[2] if ehr else None
-        if stored is None or stored[3] is None or person_id is None:
-            await self._remove(uow, store, old)
-            await store.replace_lineage(voi, [])
-            if stored is None or stored[3] is None:
-                await store.replace_problems(voi, [])
-            dirty.persons.update(p for _, _, p in old)
-            return
-        ehr_id, version_uid, event_id, body = stored
-        concepts = await self._concepts(store, codes_of(body, self.mappings))
-        mapped = map_composition(body, self.mappings, concepts.get, key=voi)
-        by_table: dict[str, list[Any]] = {}
-        for row in mapped.rows:
-            by_table.setdefault(row.table, []).append(row)
-        ids: dict[str, int] = {}
-        for table, rows in by_table.items():
-            ids.update(await store.ids(table, [r.key for r in rows]))
-        visits = by_table.get("visit_occurrence", [])
-        visit_id = ids[visits[0].key] if visits else None
-        lineage, kept = [], set()
-        for table, rows in by_table.items():
-            written = []
-            for row in rows:
-                row_id = ids[row.key]
-                values = {**row.columns, PRIMARY_KEYS[table]: row_id, "person_id": person_id}
-                if table in _VISIT_LINKED and visit_id is not None:
-                    values.setdefault("visit_occurrence_id", visit_id)
-                written.append(values)
-                kept.add((table, row_id))
-                lineage.append({
-                    "omop_table": table, "omop_id": row_id, "person_id": person_id,
-                    "ehr_id": ehr_id, "versioned_object_id": voi, "version_uid": version_uid,
-                    "archetype_path": row.path, "event_id": event_id,
-                })  # fmt: skip
-                self._announce(uow, table, row_id, person_id, "upsert", values)
-            await store.upsert(table, written)
-        await self._remove(uow, store, [o for o in old if (o[0], o[1]) not in kept])
-        await store.replace_lineage(voi, lineage)
-        await store.replace_problems(
-            voi,
-            [
-                {"voi": voi, "n": n, "kind": p.kind, "archetype_id": p.archetype_id,
-                 "path": p.path, "detail": p.detail, "system": p.system, "code": p.code}
-                for n, p in enumerate(mapped.problems)
-            ],
-        )  # fmt: skip
-        dirty.persons.add(person_id)
-        dirty.persons.update(p for _, _, p in old)
-
-    async def _remove(
-        self, uow: UnitOfWork, store: Store, rows: list[tuple[str, int, int]]
-    ) -> None:
-        by_table: dict[str, list[int]] = {}
-        for table, row_id, person_id in rows:
-            by_table.setdefault(table, []).append(row_id)
-            self._announce(uow, table, row_id, person_id, "delete", {PRIMARY_KEYS[table]: row_id})
-        for table, row_ids in by_table.items():
-            await store.delete_rows(table, row_ids)
-
-    async def _observation_period(self, uow: UnitOfWork, store: Store, person_id: int) -> None:
-        """One period per person from the first to the last clinical event (EHR type)."""
-        period_id = (await store.ids("observation_period", [str(person_id)]))[str(person_id)]
-        span = (
-            await store.event_span(person_id) if await store.exists("person", person_id) else None
-        )
-        row = None
-        if span is not None:
-            row = {
-                "observation_period_id": period_id, "person_id": person_id,
-                "observation_period_start_date": span[0], "observation_period_end_date": span[1],
-                "period_type_concept_id": 32817,
-            }  # fmt: skip
-        await self._put(uow, store, "observation_period", period_id, person_id, row)
