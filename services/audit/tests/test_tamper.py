@@ -44,8 +44,8 @@ async def test_tree_heads_are_signed_published_and_forgeries_refused(hygie_setti
         published = await audit.fetch(
             "SELECT event_type, data FROM journal WHERE topic = 'hygie.audit.v1'"
         )
-        assert published[0]["event_type"] == "hygie.audit.tree_head.signed.v1"
-        assert published[0]["data"]["root_hash"] == head["root_hash"]
+        assert {p["event_type"] for p in published} == {"hygie.audit.tree_head.signed.v1"}
+        assert head["root_hash"] in {p["data"]["root_hash"] for p in published}
         ok = await audit.client.post("/audit/tree-heads/verify", json=head, headers=admin)
         assert ok.status_code == 200
         assert ok.json()["valid"] is True

@@ -6,6 +6,7 @@ import zlib
 from collections.abc import Iterable
 from typing import Any
 
+import orjson
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -70,7 +71,7 @@ async def append_pending(conn: AsyncConnection, *, limit: int) -> int:
     leaves: list[bytes] = []
     for offset, row in enumerate(pending):
         seq = size + offset
-        resource = {**row.resource, "id": str(row.event_id)}
+        resource = {**orjson.loads(row.resource), "id": str(row.event_id)}
         body = canonical_entry(seq, resource)
         leaves.append(leaf_hash(body))
         entries.append(

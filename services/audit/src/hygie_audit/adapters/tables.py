@@ -1,7 +1,7 @@
 """Tables of the audit service (migration audit_0002)."""
 
 import sqlalchemy as sa
-from sqlalchemy.dialects.postgresql import ARRAY, BYTEA, JSONB, UUID
+from sqlalchemy.dialects.postgresql import ARRAY, BYTEA, UUID
 
 __all__ = [
     "audit_entry",
@@ -22,7 +22,7 @@ audit_pending = sa.Table(
     metadata,
     sa.Column("id", sa.BigInteger, sa.Identity(), primary_key=True),
     sa.Column("event_id", UUID(as_uuid=True), nullable=False, unique=True),
-    sa.Column("resource", JSONB, nullable=False),
+    sa.Column("resource", BYTEA, nullable=False),  # the AuditEvent, orjson bytes
     sa.Column("source_event_type", sa.Text),
     sa.Column("subject", sa.Text),
     sa.Column("trace_id", sa.Text),

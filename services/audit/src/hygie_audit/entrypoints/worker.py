@@ -88,9 +88,9 @@ class AuditWorker:
         last_head = 0.0
         last_retention = 0.0
         while not self.stopped:
-            appended = 0
+            full = False
             try:
-                appended = await self.append_all()
+                full = await self.append_all()
                 now = time.monotonic()
                 if now - last_head >= opts.tree_head_seconds:
                     last_head = now
@@ -108,22 +108,17 @@ class AuditWorker:
                 if self.stopped:
                     return
                 log.warning("audit worker: %s: %s", type(exc).__name__, exc)
-            if not appended:
+            if not full:  # let records accumulate: fewer, larger appends
                 await asyncio.sleep(opts.poll_seconds)
 
-    async def append_all(self) -> int:
-        """Append pending records until none is left; the number appended."""
-
-        total = 0
-        while True:
-            n = await append_batch(self.uow, limit=self.options.batch_size)
-            total += n
-            if n < self.options.batch_size:
-                return total
+    async def append_all(self) -> bool:
+        """Append pending records until none is left; True when the last batch was full."""
+        n = await append_batch(self.uow, limit=self.options.batch_size)
+        return n >= self.options.batch_size
 
     async def sign_if_grown(self) -> None:
         async with self.engine.connect() as conn:
             size = await tree_size(conn)
             last = await latest_tree_head(conn, self.key.log_id)
-        if last is None or last.tree_size != size:
+        if size and (last is None or last.tree_size != size):
             await sign_tree_head(self.uow, self.key)

@@ -17,6 +17,7 @@ from hygie_platform.envelope import Envelope
 from hygie_platform.ids import uuid7
 from hygie_platform.uow import UnitOfWork
 
+from ..adapters.staging import stage
 from ..adapters.tables import audit_pending, ehr_subject
 from ..domain.balp import from_access, from_domain_event
 from ..domain.records import validate
@@ -42,7 +43,7 @@ async def record_event(uow: UnitOfWork, envelope: Envelope, event: Event) -> Non
             patient=await _patient_of(uow, envelope, event),
         )
     trace_id = envelope.traceparent.split("-")[1] if envelope.traceparent else None
-    await _pend(uow, envelope.id, resource, envelope.type, envelope.subject, trace_id)
+    _pend(uow, envelope.id, resource, envelope.type, envelope.subject, trace_id)
 
 
 async def _patient_of(uow: UnitOfWork, envelope: Envelope, event: Event) -> str | None:
@@ -66,7 +67,7 @@ async def _patient_of(uow: UnitOfWork, envelope: Envelope, event: Event) -> str 
     return None
 
 
-async def _pend(
+def _pend(
     uow: UnitOfWork,
     event_id: UUID,
     resource: dict[str, Any],
@@ -74,16 +75,16 @@ async def _pend(
     subject: str | None,
     trace_id: str | None,
 ) -> None:
-    await uow.connection.execute(
-        insert(audit_pending)
-        .values(
-            event_id=event_id,
-            resource=resource,
-            source_event_type=source_event_type,
-            subject=subject,
-            trace_id=trace_id,
-        )
-        .on_conflict_do_nothing()
+    stage(
+        uow.connection,
+        audit_pending,
+        {
+            "event_id": event_id,
+            "resource": orjson.dumps(resource),
+            "source_event_type": source_event_type,
+            "subject": subject,
+            "trace_id": trace_id,
+        },
     )
 
 
@@ -95,6 +96,6 @@ async def receive_audit_events(uow: UnitOfWork, resources: list[Any]) -> list[UU
     for resource in checked:
         event_id = uuid7()
         resource = {k: v for k, v in resource.items() if k not in ("id", "meta")}
-        await _pend(uow, event_id, resource, None, None, None)
+        _pend(uow, event_id, resource, None, None, None)
         ids.append(event_id)
     return ids

@@ -6,6 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
+import orjson
 import sqlalchemy as sa
 
 from hygie_platform.ids import uuid7
@@ -52,31 +53,37 @@ async def purge_older_than(uow: UnitOfWorkFactory, *, days: int) -> PurgeResult 
         await conn.execute(
             audit_pending.insert().values(
                 event_id=event_id,
-                resource={
-                    "resourceType": "AuditEvent",
-                    "type": {"system": DCM, "code": "110100", "display": "Application Activity"},
-                    "subtype": [{"system": "urn:hygie:audit", "code": "retention-purge"}],
-                    "action": "D",
-                    "recorded": now,
-                    "outcome": "0",
-                    "agent": [{"who": {"display": "/hygie/audit"}, "requestor": True}],
-                    "source": {"observer": {"display": "/hygie/audit"}},
-                    "entity": [
-                        {
-                            "what": {
-                                "identifier": {
-                                    "system": "urn:hygie:audit-log",
-                                    "value": f"0-{below - 1}",
-                                }
-                            },
-                            "detail": [
-                                {"type": "deleted", "valueString": str(deleted)},
-                                {"type": "below_seq", "valueString": str(below)},
-                                {"type": "cutoff", "valueString": cutoff.isoformat()},
-                            ],
-                        }
-                    ],
-                },
+                resource=orjson.dumps(
+                    {
+                        "resourceType": "AuditEvent",
+                        "type": {
+                            "system": DCM,
+                            "code": "110100",
+                            "display": "Application Activity",
+                        },
+                        "subtype": [{"system": "urn:hygie:audit", "code": "retention-purge"}],
+                        "action": "D",
+                        "recorded": now,
+                        "outcome": "0",
+                        "agent": [{"who": {"display": "/hygie/audit"}, "requestor": True}],
+                        "source": {"observer": {"display": "/hygie/audit"}},
+                        "entity": [
+                            {
+                                "what": {
+                                    "identifier": {
+                                        "system": "urn:hygie:audit-log",
+                                        "value": f"0-{below - 1}",
+                                    }
+                                },
+                                "detail": [
+                                    {"type": "deleted", "valueString": str(deleted)},
+                                    {"type": "below_seq", "valueString": str(below)},
+                                    {"type": "cutoff", "valueString": cutoff.isoformat()},
+                                ],
+                            }
+                        ],
+                    }
+                ),
                 source_event_type="hygie.audit.retention.purged",
                 subject="retention",
             )
