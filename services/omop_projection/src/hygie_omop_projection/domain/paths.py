@@ -7,6 +7,7 @@ attribute (``events``, ``items``) yields every matching item, so a path yields a
 
 from __future__ import annotations
 
+import functools
 import re
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
@@ -25,7 +26,9 @@ class Located:
     path: str
 
 
-def _segments(path: str) -> list[tuple[str, str | None]]:
+@functools.lru_cache(maxsize=4096)
+def _segments(path: str) -> tuple[tuple[str, str | None], ...]:
+    """The parsed segments of a path (mappings use few paths: parsed once)."""
     out = []
     for raw in path.strip("/").split("/"):
         if not raw:
@@ -34,7 +37,7 @@ def _segments(path: str) -> list[tuple[str, str | None]]:
         if match is None:
             raise ValueError(f"bad openEHR path segment {raw!r} in {path!r}")
         out.append((match.group(1), match.group(2)))
-    return out
+    return tuple(out)
 
 
 def select(start: Located, path: str) -> list[Located]:

@@ -15,7 +15,6 @@ from typing import Any
 from uuid import UUID
 
 from hygie_contracts import Event
-from hygie_contracts.ehr import CompositionCommitted, CompositionDeleted
 from hygie_contracts.omop import OmopRowChanged
 from hygie_platform.envelope import Envelope
 from hygie_platform.uow import UnitOfWork
@@ -65,32 +64,33 @@ class Projector:
         """Apply events in order, then materialise what they touched."""
         store = Store(uow.connection, self.schema)
         dirty = _Dirty()
+        subjects: dict[UUID, tuple[str | None, str | None]] = {}
+        compositions: dict[str, tuple[UUID, str, UUID, Any]] = {}
         for envelope, event in items:
-            state = fold.State(patients=await store.patients(_patient_ids(event)))
+            ids = _patient_ids(event)
+            state = fold.State(patients=await store.patients(ids) if ids else {})
             changes = fold.apply(event, state)
-            await self._store(store, envelope, event, changes, dirty)
+            for subject in changes.ehr_subjects:
+                subjects[subject.ehr_id] = (subject.namespace, subject.subject_id)
+            for comp in changes.compositions:
+                compositions[comp.versioned_object_id] = (
+                    comp.ehr_id,
+                    comp.version_uid,
+                    envelope.id,
+                    comp.composition,
+                )
+            await self._store(store, changes, dirty)
+        # EHR and composition events are written in bulk, once per batch (last one wins)
+        dirty.ehrs |= await store.set_ehr_subjects(subjects)
+        dirty.ehrs |= await store.ensure_ehrs({c[0] for c in compositions.values()})
+        await store.store_compositions(compositions)
+        dirty.compositions |= compositions.keys()
         await self._materialise(uow, store, dirty)
 
-    async def _store(
-        self, store: Store, envelope: Envelope, event: Event, changes: fold.Changes, dirty: _Dirty
-    ) -> None:
+    async def _store(self, store: Store, changes: fold.Changes, dirty: _Dirty) -> None:
         for i, patient in enumerate(changes.patients):
             await store.save_patient(patient, changes.identifiers_removed if i == 0 else ())
         dirty.patients |= changes.refresh_patients
-        for subject in changes.ehr_subjects:
-            await store.set_ehr_subject(subject.ehr_id, subject.namespace, subject.subject_id)
-            dirty.ehrs.add(subject.ehr_id)
-        for comp in changes.compositions:
-            if isinstance(event, CompositionCommitted | CompositionDeleted) and (
-                await store.ehr(comp.ehr_id) is None
-            ):
-                await store.set_ehr_subject(comp.ehr_id, None, None)
-                dirty.ehrs.add(comp.ehr_id)
-            await store.store_composition(
-                comp.versioned_object_id, comp.ehr_id, comp.version_uid, envelope.id,
-                comp.composition,
-            )  # fmt: skip
-            dirty.compositions.add(comp.versioned_object_id)
         for term in changes.terminology:
             codes = None if term.system is None and not term.codes else list(term.codes) or None
             await store.forget_concepts(codes)
