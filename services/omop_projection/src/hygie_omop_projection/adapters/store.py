@@ -108,14 +108,6 @@ class Store:
         return rows[0][0] if rows else None
 
     # -- EHRs and compositions --------------------------------------------------------
-    async def set_ehr_subject(self, ehr_id: UUID, namespace: str | None, sid: str | None) -> None:
-        await self._run(
-            "INSERT INTO {s}.ehr (ehr_id, namespace, subject_id) VALUES (:e, :n, :i) "
-            "ON CONFLICT (ehr_id) DO UPDATE SET namespace = excluded.namespace, "
-            "subject_id = excluded.subject_id",
-            {"e": ehr_id, "n": namespace, "i": sid},
-        )
-
     async def ehr(self, ehr_id: UUID) -> tuple[str | None, str | None, int | None] | None:
         rows = await self._all(
             "SELECT namespace, subject_id, person_id FROM {s}.ehr WHERE ehr_id = :e", e=ehr_id
@@ -136,29 +128,6 @@ class Store:
             ids=list(subjects),
         )
         return [r[0] for r in rows]
-
-    async def store_composition(
-        self, voi: str, ehr_id: UUID, version_uid: str, event_id: UUID, body: Any
-    ) -> None:
-        await self._run(
-            "INSERT INTO {s}.composition (versioned_object_id, ehr_id, version_uid, event_id, "
-            "composition, deleted) VALUES (:v, :e, :u, :ev, CAST(:c AS jsonb), :d) "
-            "ON CONFLICT (versioned_object_id) DO UPDATE SET version_uid = excluded.version_uid,"
-            " event_id = excluded.event_id, composition = excluded.composition, "
-            "deleted = excluded.deleted, ehr_id = excluded.ehr_id",
-            {
-                "v": voi, "e": ehr_id, "u": version_uid, "ev": event_id,
-                "c": None if body is None else orjson.dumps(body).decode(), "d": body is None,
-            },
-        )  # fmt: skip
-
-    async def composition(self, voi: str) -> tuple[UUID, str, UUID, Any] | None:
-        rows = await self._all(
-            "SELECT ehr_id, version_uid, event_id, composition FROM {s}.composition "
-            "WHERE versioned_object_id = :v",
-            v=voi,
-        )
-        return tuple(rows[0]) if rows else None  # type: ignore[return-value]
 
     async def compositions_of(self, ehr_id: UUID) -> list[str]:
         rows = await self._all(
@@ -235,48 +204,6 @@ class Store:
                 "ANY(CAST(:ids AS integer[]))",
                 {"ids": list(ids)},
             )
-
-    async def lineage_of(self, voi: str) -> list[tuple[str, int, int]]:
-        rows = await self._all(
-            "SELECT omop_table, omop_id, person_id FROM {s}.lineage WHERE versioned_object_id = :v",
-            v=voi,
-        )
-        return [(r[0], r[1], r[2]) for r in rows]
-
-    async def replace_lineage(self, voi: str, rows: list[dict[str, Any]]) -> None:
-        await self._run("DELETE FROM {s}.lineage WHERE versioned_object_id = :v", {"v": voi})
-        if rows:
-            await self._run(
-                "INSERT INTO {s}.lineage VALUES (:omop_table, :omop_id, :person_id, :ehr_id, "
-                ":versioned_object_id, :version_uid, :archetype_path, :event_id)",
-                rows,
-            )
-
-    async def replace_problems(self, voi: str, rows: list[dict[str, Any]]) -> None:
-        await self._run("DELETE FROM {s}.problem WHERE versioned_object_id = :v", {"v": voi})
-        if rows:
-            await self._run(
-                "INSERT INTO {s}.problem VALUES (:voi, :n, :kind, :archetype_id, :path, "
-                ":detail, :system, :code)",
-                rows,
-            )
-
-    async def event_span(self, person_id: int) -> tuple[Any, Any] | None:
-        """First and last date of a person's clinical rows (for ``observation_period``)."""
-        spans = [
-            ("visit_occurrence", "visit_start_date", "visit_end_date"),
-            ("condition_occurrence", "condition_start_date",
-             "coalesce(condition_end_date, condition_start_date)"),
-            ("drug_exposure", "drug_exposure_start_date", "drug_exposure_end_date"),
-            ("procedure_occurrence", "procedure_date", "procedure_date"),
-            ("measurement", "measurement_date", "measurement_date"),
-            ("observation", "observation_date", "observation_date"),
-        ]  # fmt: skip
-        union = " UNION ALL ".join(
-            f"SELECT {a} AS a, {b} AS b FROM {{s}}.{t} WHERE person_id = :p" for t, a, b in spans
-        )
-        rows = await self._all(f"SELECT min(a), max(b) FROM ({union}) t", p=person_id)
-        return None if rows[0][0] is None else (rows[0][0], rows[0][1])
 
     async def exists(self, table: str, row_id: int) -> bool:
         rows = await self._all(
