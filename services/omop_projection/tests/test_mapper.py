@@ -82,3 +82,12 @@ def test_an_absent_element_makes_no_row_and_no_problem():
     concepts = {r.columns.get("measurement_concept_id") for r in rows_of(body).rows}
     assert 3012888 not in concepts
     assert 3004249 in concepts
+
+
+def test_an_entry_without_any_date_is_reported_not_dropped_silently():
+    body = composition(blood_pressure(120, 80))
+    del body["context"]
+    del body["content"][0]["data"]["events"][0]["time"]
+    mapped = rows_of(body)
+    assert not [r for r in mapped.rows if r.table == "measurement"]
+    assert {p.kind for p in mapped.problems} == {"no-date"}

@@ -205,3 +205,33 @@ async def test_the_patient_index_death_date_gives_the_death_row(omop, publish):
     (death,) = await eventually(lambda: rows(omop, "SELECT * FROM omop.death"))
     assert death["death_date"] == date(2024, 6, 1)
     assert death["death_type_concept_id"] == 32817
+
+
+async def test_a_malformed_record_goes_to_the_dlq_and_the_partition_moves_on(
+    omop, publish, hygie_settings
+):
+    from hygie_platform import kafka
+
+    producer = kafka.producer(hygie_settings)
+    await producer.start()
+    try:
+        topic = hygie_settings.topic("hygie.patient.v1")
+        await producer.send_and_wait(
+            topic, key=b"x", value=b"not json",
+            headers=[("ce_specversion", b"1.0"), ("ce_id", str(uuid4()).encode()),
+                     ("ce_source", b"/test"), ("ce_type", b"hygie.patient.patient.registered.v1"),
+                     ("ce_time", b"2024-01-01T00:00:00Z")],
+        )  # fmt: skip
+    finally:
+        await producer.stop()
+    patient = uuid4()
+    await publish(registered(patient, ipp="after-bad"))
+    await eventually(
+        lambda: rows(omop, "SELECT 1 FROM omop_g1.patient WHERE patient_id = :p", p=patient)
+    )
+
+    async def dead_lettered():
+        status = (await omop.client.get("/omop/status", headers=omop.auth("admin"))).json()
+        return status["g1"]["dead_lettered"] >= 1 or None
+
+    await eventually(dead_lettered)
