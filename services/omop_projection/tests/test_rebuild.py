@@ -80,3 +80,26 @@ async def test_an_interrupted_rebuild_resumes_at_the_next_start(
             assert await svc.fetch(ROWS) == before
         finally:
             await svc.runtime.app.state.generations.stop()
+
+
+async def test_a_vocabulary_release_triggers_a_rebuild(omop, publish):
+    from datetime import UTC, datetime
+
+    from hygie_contracts.terminology import ReleaseActivated
+
+    await publish(
+        ReleaseActivated(
+            release_id=2, label="v5 2025-08", concept_count=10, relationship_count=5,
+            activated_at=datetime.now(UTC),
+        )
+    )  # fmt: skip
+
+    async def rebuilt():
+        found = await omop.fetch("SELECT generation, state FROM omop_generation ORDER BY 1")
+        return found if found[-1] == {"generation": 2, "state": "serving"} else None
+
+    await eventually(rebuilt, timeout=30)
+    await publish(registered(uuid4(), ipp="after-release"))
+    await eventually(lambda: omop.fetch("SELECT 1 FROM omop.person"))
+    generations = await omop.fetch("SELECT generation FROM omop_generation")
+    assert len(generations) == 2  # the release in the new generation's history: no loop

@@ -74,6 +74,7 @@ class GenerationRunner:
         topics: tuple[str, ...],
         *,
         on_caught_up: Callable[[GenerationRunner], Awaitable[None]] | None = None,
+        on_release: Callable[[], Awaitable[None]] | None = None,
         refresh_seconds: float = 2.0,
     ) -> None:
         self.settings = settings
@@ -82,6 +83,7 @@ class GenerationRunner:
         self.topics = tuple(settings.topic(t) for t in topics)
         self.logical = topics
         self.on_caught_up = on_caught_up
+        self.on_release = on_release
         self.progress = Progress(projector.generation)
         self.refresh_seconds = refresh_seconds
         self._refreshed = 0.0
@@ -135,6 +137,9 @@ class GenerationRunner:
             )
             if batch:
                 await self._process(batch, dlq)
+            if self.projector.release_activated and self.on_release is not None:
+                self.projector.release_activated = False
+                await self.on_release()
             # lag costs a broker round trip: measured when idle, else at most every second
             if batch and time.monotonic() - measured < 1.0:
                 continue

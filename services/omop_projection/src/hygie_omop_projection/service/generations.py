@@ -94,6 +94,7 @@ class Generations:
             self.make_projector(generation, publish),
             SOURCE_TOPICS,
             on_caught_up=None if publish else self._swap,
+            on_release=self._release if publish else None,
         )
         task = asyncio.create_task(runner.run(), name=f"omop-g{generation.generation}")
         self.runners[generation.generation] = (runner, task)
@@ -108,6 +109,14 @@ class Generations:
             await self._cdm_source(uow.connection, self.building)
         self._spawn(self.building, publish=False)
         return self.building
+
+    async def _release(self) -> None:
+        """A new vocabulary release may change every mapping: rebuild (once at a time)."""
+        with contextlib.suppress(RebuildInProgress):
+            generation = await self.rebuild()
+            log.info(
+                "omop: vocabulary release activated, rebuilding into g%s", generation.generation
+            )
 
     async def _swap(self, runner: GenerationRunner) -> None:
         """The building generation caught up: serve it, drop the old one."""
@@ -137,6 +146,8 @@ class Generations:
                 )
             runner.projector.publish = True
             runner.on_caught_up = None
+            runner.projector.release_activated = False  # the release is in its history
+            runner.on_release = self._release
             self.serving, self.building = new, None
             _, old_task = self.runners.pop(old.generation, (None, None))
             if old_task is not None:

@@ -59,6 +59,8 @@ class Projector:
     publish: bool = True
     concepts: dict[tuple[str, str], Concept] = field(default_factory=dict)
     """in-memory cache of translations (in front of the ``concept_cache`` table)"""
+    release_activated: bool = False
+    """a vocabulary release was activated since the flag was last cleared"""
 
     async def apply(self, uow: UnitOfWork, items: Sequence[tuple[Envelope, Event]]) -> None:
         """Apply events in order, then materialise what they touched."""
@@ -92,6 +94,8 @@ class Projector:
             await store.save_patient(patient, changes.identifiers_removed if i == 0 else ())
         dirty.patients |= changes.refresh_patients
         for term in changes.terminology:
+            if term.system is None and not term.codes:
+                self.release_activated = True  # every mapping may change: a rebuild follows
             codes = None if term.system is None and not term.codes else list(term.codes) or None
             await store.forget_concepts(codes)
             if codes is None:
