@@ -62,9 +62,6 @@ def _from_tree(
         "_type": "TEMPLATE_ID",
         "value": opt.template_id,
     }
-    uid = data.get("uid")
-    if isinstance(uid, dict) and "::" in str(uid.get("value")):
-        uid["_type"] = "OBJECT_VERSION_ID"
     apply_defaults(data, ctx, opt, issues)
     if issues:
         raise FlatError(issues)

@@ -93,8 +93,8 @@ _RM_ATTRS: dict[str, tuple[tuple[_Attr, ...], tuple[_Attr, ...]]] = {
     "EVENT": (
         (),
         (
-            ("math_function", "DV_CODED_TEXT", 0, 1, False),
-            ("width", "DV_DURATION", 0, 1, False),
+            ("math_function", "DV_CODED_TEXT", 0, 0, False),
+            ("width", "DV_DURATION", 0, 0, False),
             ("time", "DV_DATE_TIME", 1, 1, True),
         ),
     ),
@@ -209,7 +209,7 @@ class _Builder:
         rm_names = {a[0] for a in (*before, *after)}
         nodes: list[WebNode] = []
         for attr in c.attributes:
-            if attr.name == "name" or attr.name in rm_names:
+            if attr.name in ("name", "feeder_audit", "null_flavour") or attr.name in rm_names:
                 continue
             named = [fixed_name(k) for k in attr.children]
             for child in attr.children:
@@ -218,13 +218,21 @@ class _Builder:
                     for k, n in zip(attr.children, named, strict=True)
                     if n and k.match_id == child.match_id
                 )
-                nodes.extend(self.from_child(child, attr.name, aql, same))
+                nodes.extend(
+                    self.from_child(child, attr.name, aql, same, alone=len(attr.children) == 1)
+                )
         head = [self.rm_attr(c, spec, aql) for spec in before]
         tail = [self.rm_attr(c, spec, aql) for spec in after]
         return _dedupe(head + nodes + tail)
 
     def from_child(
-        self, child: CObject, attr: str, aql: str, sibling_names: frozenset[str]
+        self,
+        child: CObject,
+        attr: str,
+        aql: str,
+        sibling_names: frozenset[str],
+        *,
+        alone: bool = True,
     ) -> list[WebNode]:
         target = child.target if child.kind == "ARCHETYPE_INTERNAL_REF" else child
         if target is None or child.kind == "ARCHETYPE_SLOT":
@@ -233,7 +241,7 @@ class _Builder:
             target = _retarget(target, child)
         step = self.step(attr, target, sibling_names=sibling_names)
         here = aql + self.segment(step)
-        single_event = target.rm_type in _EVENTS and _max(target) == 1
+        single_event = target.rm_type in _EVENTS and _max(target) == 1 and alone
         if target.rm_type in _TRANSPARENT or single_event:
             inner = self.children_of(target, here)
             for n in inner:
@@ -327,7 +335,8 @@ class _Builder:
             name=attr_name,
             rm_type=rm_type,
             min=lo,
-            max=hi,
+            max=hi or 1,
+            hidden=hi == 0,
             aql_path=path,
             in_context=in_context,
             steps=(Step(attr_name, rm_type, c),),
@@ -366,6 +375,8 @@ def _retarget(target: CObject, ref: CObject) -> CObject:
 
 
 def _dedupe(nodes: list[WebNode]) -> list[WebNode]:
+    """Siblings with one id: the second is ``id_2``... (in tree order, so an archetyped
+    node named *Language* keeps ``language`` and the RM attribute becomes ``language_2``)."""
     seen: dict[str, int] = {}
     for n in nodes:
         count = seen.get(n.id, 0) + 1

@@ -9,7 +9,9 @@ from __future__ import annotations
 import re
 from typing import Any
 
+from .errors import CodecError
 from .model import WebNode
+from .rmattrs import party_ref
 from .terminology import openehr_rubric
 
 __all__ = ["CodecError", "decode", "encode", "is_leaf"]
@@ -20,10 +22,6 @@ _DURATION = re.compile(
     r"^P(?:(\d+)Y)?(?:(\d+)M)?(?:(\d+)W)?(?:(\d+)D)?(?:T(?:(\d+)H)?(?:(\d+)M)?(?:(\d+)S)?)?$"
 )
 _DURATION_FIELDS = ("year", "month", "week", "day", "hour", "minute", "second")
-
-
-class CodecError(ValueError):
-    """A value of a FLAT leaf cannot be placed (the message says why)."""
 
 
 def is_leaf(node: WebNode) -> bool:
@@ -141,14 +139,7 @@ def _party(v: Values) -> dict[str, Any]:
     if name is not None:
         out = {"_type": "PARTY_IDENTIFIED", "name": _str(name, "name")}
     if pid is not None:
-        ident: dict[str, Any] = {"_type": "GENERIC_ID", "value": _str(pid, "id")}
-        ident["scheme"] = _str(scheme, "id_scheme") if scheme is not None else "id_scheme"
-        out["external_ref"] = {
-            "_type": "PARTY_REF",
-            "id": ident,
-            "namespace": _str(ns, "id_namespace") if ns is not None else "local",
-            "type": "PARTY",
-        }
+        out["external_ref"] = party_ref(_str(pid, "id"), scheme, ns)
     return out
 
 
@@ -197,10 +188,25 @@ def encode(node: WebNode, values: Values) -> Any:
         if "alternate_text" in out:
             out["alternate_text"] = out["alternate_text"]
     if t == "DV_PARSABLE" and "formalism" not in out:
-        raise CodecError("|formalism is missing")
+        if node.id != "timing":
+            raise CodecError("|formalism is missing")
+        out["formalism"] = "timing"  # ACTIVITY.timing: the FLAT format's default formalism
+    if t == "DV_PROPORTION":
+        _check_ratio(out, _take(v, "", "|value"))
     if len(out) == 1 and t != "DV_MULTIMEDIA":
         raise CodecError("no value given")
     return out
+
+
+def _check_ratio(out: dict[str, Any], ratio: Any) -> None:
+    """The bare value of a proportion is its ratio: accepted when it agrees, never dropped
+    silently when it does not."""
+    if ratio is None:
+        return
+    num, den = out.get("numerator"), out.get("denominator")
+    value = _number(ratio, "value")
+    if num is None or not den or abs(num / den - value) > 1e-6 * max(1.0, abs(value)):
+        raise CodecError(f"the ratio {ratio} does not agree with |numerator and |denominator")
 
 
 def _convert(raw: Any, kind: str, suffix: str) -> Any:
@@ -232,9 +238,11 @@ def _ordinal(node: WebNode, v: Values) -> dict[str, Any]:
     if value is None:
         value = item.get("label")
     if term is None:
-        term = "local" if item else None
-    if ordinal is None or value is None or term is None:
-        raise CodecError("|ordinal, |value and |terminology are needed for an unlisted code")
+        term = "local"
+    if ordinal is None or value is None:
+        raise CodecError("|ordinal and |value are needed for an unlisted code")
+    if item and _number(ordinal, "ordinal", integer=True) != item.get("ordinal"):
+        raise CodecError(f"|ordinal of {code} is {item.get('ordinal')}, not {ordinal}")
     return {
         "_type": "DV_ORDINAL",
         "value": _number(ordinal, "ordinal", integer=True),
@@ -267,6 +275,7 @@ _SIMPLE: dict[str, dict[str, tuple[str, str]]] = {
     "DV_EHR_URI": {"": ("value", "str")},
     "DV_PARSABLE": {"": ("value", "str"), "|formalism": ("formalism", "str")},
     "DV_IDENTIFIER": {
+        "": ("id", "str"),
         "|id": ("id", "str"),
         "|issuer": ("issuer", "str"),
         "|assigner": ("assigner", "str"),
@@ -283,6 +292,7 @@ _SIMPLE: dict[str, dict[str, tuple[str, str]]] = {
         "|mediatype": ("media_type", "str"),
         "|size": ("size", "int"),
         "|alternatetext": ("alternate_text", "str"),
+        "|data": ("data", "str"),
     },
 }
 

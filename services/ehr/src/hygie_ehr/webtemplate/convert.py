@@ -10,6 +10,20 @@ from typing import Any
 
 from .codecs import CodecError, decode, encode, is_leaf
 from .model import Step, WebNode
+from .placement import create, ensure, matches, repeat_at
+from .residual import (
+    RAW_LISTS,
+    RESIDUAL_ATTRS,
+    FoldLevel,
+    apply_residual,
+    fold_levels,
+    merge,
+    node_residual,
+    raw_decode,
+    raw_encode,
+    same,
+    value_residual,
+)
 from .rmattrs import ATTRS, decode_attr, encode_attr
 
 __all__ = ["Issues", "from_canonical", "to_canonical", "tree_to_flat"]
@@ -28,21 +42,13 @@ class Issues(list[tuple[str, str]]):
         return self.written.get(id(inst), computed)
 
 
-LIST_ATTRS = {
-    "content",
-    "items",
-    "events",
-    "activities",
-    "participations",
-    "other_participations",
-    "links",
-}
 _ENTRY = {"OBSERVATION", "EVALUATION", "INSTRUCTION", "ACTION", "ADMIN_ENTRY", "GENERIC_ENTRY"}
 _ALLOWED = {
     "_uid": None,
     "_name": None,
     "_link": None,
     "_end_time": {"EVENT_CONTEXT"},
+    "_location": {"EVENT_CONTEXT"},
     "_health_care_facility": {"EVENT_CONTEXT"},
     "_participation": {"EVENT_CONTEXT"},
     "_other_participation": _ENTRY,
@@ -52,93 +58,28 @@ _ALLOWED = {
     "_wf_definition": {"INSTRUCTION"},
     "_null_flavour": {"ELEMENT"},
 }
-_EVENT_TYPES = {"EVENT": ("POINT_EVENT", "INTERVAL_EVENT", "EVENT")}
-
-
-def _base(rm_type: str) -> str:
-    return rm_type.split("<", 1)[0]
-
-
-def _create(step: Step) -> dict[str, Any]:
-    rm = _base(step.rm_type)
-    if rm == "EVENT":
-        rm = "POINT_EVENT"
-    obj: dict[str, Any] = {"_type": rm}
-    if step.node_id:
-        obj["name"] = {"_type": "DV_TEXT", "value": step.name or step.default_name or step.node_id}
-        obj["archetype_node_id"] = step.node_id
-        if step.cobj is not None and step.cobj.is_archetype_root:
-            obj["archetype_details"] = {
-                "_type": "ARCHETYPED",
-                "archetype_id": {"_type": "ARCHETYPE_ID", "value": step.node_id},
-                "rm_version": "1.0.4",
-            }
-    return obj
-
-
-def _type_ok(obj: Any, rm_type: str) -> bool:
-    if not isinstance(obj, dict):
-        return rm_type == "STRING"
-    actual = obj.get("_type")
-    if actual is None:
-        return True
-    base = _base(rm_type)
-    if base == "PARTY_PROXY":
-        return actual.startswith("PARTY_")
-    if base in _EVENT_TYPES:
-        return actual in _EVENT_TYPES[base]
-    if base in ("ITEM_STRUCTURE",):
-        return actual.startswith("ITEM_")
-    return actual == base or (base == "DV_CODED_TEXT" and actual == "DV_TEXT")
-
-
-def _matches(obj: Any, step: Step, *, strict_type: bool = False) -> bool:
-    if step.node_id:
-        if not isinstance(obj, dict) or obj.get("archetype_node_id") != step.node_id:
-            return False
-        name = (obj.get("name") or {}).get("value")
-        if step.name is not None:
-            return name == step.name
-        return name not in step.not_names
-    if strict_type and isinstance(obj, dict):
-        return obj.get("_type", step.rm_type) == _base(step.rm_type)
-    return _type_ok(obj, step.rm_type)
-
-
-def _repeat_at(steps: tuple[Step, ...]) -> int:
-    for i in range(len(steps) - 1, -1, -1):
-        if steps[i].attr in LIST_ATTRS:
-            return i
-    return max(len(steps) - 1, 0)
-
-
-def _ensure(parent: dict[str, Any], step: Step, *, new: bool) -> dict[str, Any]:
-    if step.attr in LIST_ATTRS:
-        items = parent.setdefault(step.attr, [])
-        if not new:
-            for item in items:
-                if _matches(item, step):
-                    return item
-        obj = _create(step)
-        items.append(obj)
-        return obj
-    existing = parent.get(step.attr)
-    if isinstance(existing, dict) and not new:
-        return existing
-    obj = _create(step)
-    parent[step.attr] = obj
-    return obj
 
 
 # -- instance tree → canonical ---------------------------------------------------------
 def to_canonical(root: WebNode, inst: Instance, issues: Issues, key: str) -> dict[str, Any]:
-    obj = _create(Step("", root.rm_type, root.cobj, node_id=root.node_id, default_name=root.name))
+    obj = create(Step("", root.rm_type, root.cobj, node_id=root.node_id, default_name=root.name))
     _fill(root, inst, obj, key, issues)
     return obj
 
 
+def _template_order(node: WebNode, inst: Instance) -> list[tuple[str, Any]]:
+    """Instance keys in template order, so that data is built as the template lays it out."""
+    rank = {id(c): i for i, c in enumerate(node.children)}
+
+    def order(item: tuple[str, Any]) -> int:
+        child = node.child(item[0])
+        return -1 if child is None else rank[id(child)]
+
+    return sorted(inst.items(), key=order)
+
+
 def _fill(node: WebNode, inst: Instance, obj: dict[str, Any], key: str, issues: Issues) -> None:
-    for name, value in inst.items():
+    for name, value in _template_order(node, inst):
         where = f"{key}/{name}" if name and not name.startswith("|") else f"{key}{name}"
         if name == "" or name.startswith("|"):
             if not (node.rm_type.startswith("DV_INTERVAL") and name[1:] in _BOUNDS):
@@ -151,6 +92,9 @@ def _fill(node: WebNode, inst: Instance, obj: dict[str, Any], key: str, issues: 
         if name in ATTRS:
             _fill_attr(node, name, value, obj, where, issues)
             continue
+        if name.startswith("_") and name[1:] in RESIDUAL_ATTRS:
+            apply_residual(obj, name[1:], value, fold_levels(node), _reuse)
+            continue
         child = node.child(name)
         if child is None:
             issues.append((where, f"unknown node {name!r} under {node.id!r}"))
@@ -162,6 +106,7 @@ def _fill(node: WebNode, inst: Instance, obj: dict[str, Any], key: str, issues: 
             _place(child, sub, obj, issues.key(sub, f"{where}:{i}"), issues)
 
 
+_ELEMENT_ATTRS = ("_null_flavour", "_uid", "_name", "_link")
 _BOUNDS = {"lower_included", "upper_included", "lower_unbounded", "upper_unbounded"}
 
 
@@ -171,6 +116,10 @@ def _fill_attr(
     allowed = _ALLOWED[name]
     if allowed is not None and obj.get("_type") not in allowed:
         issues.append((where, f"{name} does not apply to {obj.get('_type')}"))
+        return
+    if any("|_type" in v or any(k and not k.startswith("|") for k in v) for v in value):
+        attr = ATTRS[name][0]  # written by RM attribute names (see _attr_of)
+        obj[attr] = raw_encode(attr, value)
         return
     instances = [dict(v) for v in value]
     try:
@@ -185,22 +134,28 @@ def _fill_attr(
 
 def _place(node: WebNode, inst: Instance, parent: dict[str, Any], key: str, issues: Issues) -> None:
     steps = node.steps
-    r = node.shared + _repeat_at(steps[node.shared :])
+    r = node.shared + repeat_at(steps[node.shared :])
     obj = parent
     leaf = is_leaf(node)
     last = len(steps) - 1 if leaf else len(steps)
     for i, step in enumerate(steps[:last]):
-        obj = _ensure(obj, step, new=i >= r)
+        obj = ensure(obj, step, new=i >= r)
     if not leaf:
         _fill(node, inst, obj, key, issues)
         return
     values = {k: v for k, v in inst.items() if k == "" or k.startswith("|")}
+    extra = inst.get("_value")
+    element = obj.get("_type") == "ELEMENT"
     for name, sub in inst.items():
-        if name in ("_null_flavour", "_uid", "_name", "_link") and obj.get("_type") == "ELEMENT":
+        if name in _ELEMENT_ATTRS and element:
             _fill_attr(node, name, sub, obj, f"{key}/{name}", issues)
-        elif not (name == "" or name.startswith("|")):
+        elif element and name.startswith("_") and name[1:] in RESIDUAL_ATTRS - {"value"}:
+            apply_residual(obj, name[1:], sub, fold_levels(node), _reuse)
+        elif not (name == "" or name.startswith("|") or name == "_value"):
             issues.append((f"{key}/{name}", f"unknown node {name!r} under leaf {node.id!r}"))
     if not values:
+        if extra:
+            obj[steps[-1].attr] = raw_encode("value", extra)
         return
     try:
         value = encode(node, values)
@@ -209,7 +164,13 @@ def _place(node: WebNode, inst: Instance, parent: dict[str, Any], key: str, issu
         return
     for left in values:
         issues.append((f"{key}{left or ''}", f"unknown suffix for {node.rm_type}"))
+    if extra and isinstance(value, dict):
+        merge(value, raw_encode("value", extra))
     obj[steps[-1].attr] = value
+
+
+def _reuse(parent: dict[str, Any], step: Step) -> dict[str, Any]:
+    return ensure(parent, step, new=False)
 
 
 # -- canonical → instance tree ---------------------------------------------------------
@@ -222,20 +183,59 @@ def _read(node: WebNode, obj: dict[str, Any]) -> Instance:
     for name, allowed in _ALLOWED.items():
         if allowed is not None and obj.get("_type") not in allowed:
             continue
-        if name == "_name" or (name == "_null_flavour"):
+        if name == "_null_flavour":
             continue
-        found = decode_attr(name, obj)
+        if name == "_name":
+            if (obj.get("name") or {}).get("value") not in (None, node.name):
+                out[name] = [{"": obj["name"]["value"]}]
+            continue
+        found = _attr_of(name, obj)
         if found:
             out[name] = found
     if node.rm_type.startswith("DV_INTERVAL"):
         for b in _BOUNDS:
             if b in obj:
                 out[f"|{b}"] = obj[b]
+    skip = {"_type", "archetype_node_id", "name"}
+    skip.update(ATTRS[k][0] for k in out if k in ATTRS)
+    if node.rm_type.startswith("DV_INTERVAL"):
+        skip.update(_BOUNDS)
+    skip.update(
+        ATTRS[k][0]
+        for k, allowed in _ALLOWED.items()
+        if k != "_name" and (allowed is None or obj.get("_type") in allowed)
+    )
     for child in node.children:
         found = _find(child, obj)
         if found:
             out[child.id] = found
+    default = create(node.steps[-1]) if node.steps else create(_root_step(node))
+    if not node.steps and isinstance(obj.get("archetype_details"), dict):
+        default["archetype_details"]["template_id"] = obj["archetype_details"].get("template_id")
+    out.update(node_residual(obj, fold_levels(node), skip=skip, default=default))
     return out
+
+
+def _attr_of(name: str, obj: dict[str, Any]) -> list[Instance] | None:
+    """A standard ``_`` attribute by its FLAT suffixes, or by RM attribute names (with
+    ``|_type``) when the suffixes cannot say all of it."""
+    found = decode_attr(name, obj)
+    if not found:
+        return found
+    attr, many, _, _ = ATTRS[name]
+    probe: dict[str, Any] = {}
+    try:
+        encode_attr(name, probe, [dict(v) for v in found])
+    except CodecError:
+        probe = {}
+    if same(probe.get(attr), obj[attr]):
+        return found
+    items = obj[attr] if many else [obj[attr]]
+    return [raw_decode(item)[0] for item in items]
+
+
+def _root_step(node: WebNode) -> Step:
+    return Step("", node.rm_type, node.cobj, node_id=node.node_id, default_name=node.name)
 
 
 def _collect(obj: Any, steps: tuple[Step, ...], strict: bool) -> list[Any]:
@@ -247,7 +247,7 @@ def _collect(obj: Any, steps: tuple[Step, ...], strict: bool) -> list[Any]:
                 continue
             v = o.get(step.attr)
             items = v if isinstance(v, list) else ([] if v is None else [v])
-            nxt.extend(x for x in items if _matches(x, step, strict_type=strict))
+            nxt.extend(x for x in items if matches(x, step, strict_type=strict))
         current = nxt
     return current
 
@@ -265,12 +265,26 @@ def _find(node: WebNode, obj: dict[str, Any]) -> list[Instance]:
             holder, node.steps[-1:], strict or (node.rm_type == "DV_CODED_TEXT" and False)
         )
         if values:
-            inst.update({k: v for k, v in decode(node, values[0]).items() if v is not None})
+            decoded = {k: v for k, v in decode(node, values[0]).items() if v is not None}
+            try:
+                rebuilt = encode(node, dict(decoded))
+            except CodecError:
+                decoded, rebuilt = {}, None
+            inst.update(decoded)
+            extra = value_residual(values[0], rebuilt)
+            if extra:
+                inst["_value"] = raw_decode(extra)
         if isinstance(holder, dict) and holder.get("_type") == "ELEMENT" and holder is not obj:
-            for name in ("_null_flavour",):
-                found = decode_attr(name, holder)
+            for name in ("_null_flavour", "_uid", "_link"):
+                found = _attr_of(name, holder)
                 if found:
                     inst[name] = found
+            if (holder.get("name") or {}).get("value") not in (None, node.name):
+                inst["_name"] = [{"": holder["name"]["value"]}]
+            skip = {"_type", "archetype_node_id", "name", "value", "uid", "links", "null_flavour"}
+            inst.update(
+                node_residual(holder, FoldLevel(), skip=skip, default=create(node.steps[-2]))
+            )
         if inst:
             out.append(inst)
     return out
@@ -287,8 +301,12 @@ def tree_to_flat(root: WebNode, tree: Instance) -> dict[str, Any]:
             if key == "" or key.startswith("|"):
                 continue
             child = node.child(key) if node is not None else None
-            if child is None:  # a ``_`` attribute
-                many = ATTRS[key][1]
+            if child is None:  # a ``_`` attribute, or an RM attribute inside one
+                many = (
+                    ATTRS[key][1]
+                    if key in ATTRS
+                    else key.lstrip("_") in RAW_LISTS or len(value) > 1
+                )
                 for i, sub in enumerate(value):
                     walk(None, sub, f"{prefix}/{key}:{i}" if many else f"{prefix}/{key}")
                 continue

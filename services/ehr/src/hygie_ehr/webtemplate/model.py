@@ -49,14 +49,20 @@ class WebNode:
     extra: dict[str, Any] = field(default_factory=dict)
     #: RM hops from the parent node's data object; the last one repeats (``:n``)
     steps: tuple[Step, ...] = ()
+    #: accepted in FLAT but not listed (EVENT.width: EHRbase lists it on INTERVAL_EVENT only)
+    hidden: bool = False
     #: how many leading steps belong to folded parents (shared, never repeated)
     shared: int = 0
     cobj: CObject | None = None
 
     def child(self, node_id: str) -> WebNode | None:
+        """The child of this id; ``name2`` (older EHRbase de-duplication) is ``name_2``."""
         for c in self.children:
             if c.id == node_id:
                 return c
+        stem = node_id.rstrip("0123456789")
+        if stem != node_id and not stem.endswith("_"):
+            return self.child(f"{stem}_{node_id[len(stem) :]}")
         return None
 
     def to_json(self) -> dict[str, Any]:
@@ -76,7 +82,7 @@ class WebNode:
         if self.inputs:
             out["inputs"] = self.inputs
         if self.children:
-            out["children"] = [c.to_json() for c in self.children]
+            out["children"] = [c.to_json() for c in self.children if not c.hidden]
         if self.in_context:
             out["inContext"] = True
         return out

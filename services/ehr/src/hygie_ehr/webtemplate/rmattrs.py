@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from .codecs import CodecError
+from .errors import CodecError
 
 __all__ = ["ATTRS", "decode_attr", "encode_attr"]
 
@@ -27,21 +27,26 @@ def _text(value: Any) -> dict[str, Any]:
     return {"_type": "DV_TEXT", "value": str(value)}
 
 
-def _party(v: Values) -> dict[str, Any]:
+def party_ref(pid: Any, scheme: Any, namespace: Any, kind: str = "PERSON") -> dict[str, Any]:
+    """PARTY_REF of FLAT ``|id``, ``|id_scheme``, ``|id_namespace`` (a GENERIC_ID when a
+    scheme is given, else a HIER_OBJECT_ID)."""
+    ident: dict[str, Any] = {"_type": "HIER_OBJECT_ID", "value": str(pid)}
+    if scheme is not None:
+        ident = {"_type": "GENERIC_ID", "value": str(pid), "scheme": str(scheme)}
+    return {
+        "_type": "PARTY_REF",
+        "id": ident,
+        "namespace": str(namespace) if namespace is not None else "local",
+        "type": kind,
+    }
+
+
+def _party(v: Values, kind: str = "PERSON") -> dict[str, Any]:
     out: dict[str, Any] = {"_type": "PARTY_IDENTIFIED"}
     if (name := _s(v, "|name")) is not None:
         out["name"] = name
     if (pid := _s(v, "|id")) is not None:
-        out["external_ref"] = {
-            "_type": "PARTY_REF",
-            "id": {
-                "_type": "GENERIC_ID",
-                "value": str(pid),
-                "scheme": _s(v, "|id_scheme") or "id_scheme",
-            },
-            "namespace": _s(v, "|id_namespace") or "local",
-            "type": "PARTY",
-        }
+        out["external_ref"] = party_ref(pid, _s(v, "|id_scheme"), _s(v, "|id_namespace"), kind)
     return out
 
 
@@ -60,7 +65,18 @@ def _party_back(p: dict[str, Any]) -> Values:
 def _participation(v: Values) -> dict[str, Any]:
     out: dict[str, Any] = {"_type": "PARTICIPATION"}
     out["function"] = _text(_s(v, "|function", required=True))
-    if (mode := _s(v, "|mode")) is not None:
+    mode, mode_code = _s(v, "|mode"), _s(v, "|mode_code")
+    if mode_code is not None:
+        out["mode"] = {
+            "_type": "DV_CODED_TEXT",
+            "value": str(mode if mode is not None else mode_code),
+            "defining_code": {
+                "_type": "CODE_PHRASE",
+                "terminology_id": {"_type": "TERMINOLOGY_ID", "value": "openehr"},
+                "code_string": str(mode_code),
+            },
+        }
+    elif mode is not None:
         out["mode"] = _text(mode)
     out["performer"] = _party(v)
     return out
@@ -71,6 +87,9 @@ def _participation_back(p: dict[str, Any]) -> Values:
     out["|function"] = (p.get("function") or {}).get("value")
     if p.get("mode"):
         out["|mode"] = p["mode"].get("value")
+        code = (p["mode"].get("defining_code") or {}).get("code_string")
+        if code is not None:
+            out["|mode_code"] = code
     return out
 
 
@@ -165,18 +184,20 @@ def _coded_back(c: dict[str, Any]) -> Values:
     }
 
 
+def _uid(value: Any) -> dict[str, Any]:
+    """A version uid (``id::system::n``) is an OBJECT_VERSION_ID, anything else a
+    HIER_OBJECT_ID."""
+    kind = "OBJECT_VERSION_ID" if "::" in str(value) else "HIER_OBJECT_ID"
+    return {"_type": kind, "value": str(value)}
+
+
 def _scalar(v: Values) -> Any:
     return _s(v, "", required=True)
 
 
 # name -> (RM attribute, list?, encode, decode, kind of bare value wrapper)
 ATTRS: dict[str, tuple[str, bool, Any, Any]] = {
-    "_uid": (
-        "uid",
-        False,
-        lambda v: {"_type": "HIER_OBJECT_ID", "value": str(_scalar(v))},
-        lambda u: {"": u.get("value")},
-    ),
+    "_uid": ("uid", False, lambda v: _uid(_scalar(v)), lambda u: {"": u.get("value")}),
     "_name": ("name", False, lambda v: _text(_scalar(v)), lambda n: {"": n.get("value")}),
     "_link": ("links", True, _link, _link_back),
     "_end_time": (
@@ -185,10 +206,16 @@ ATTRS: dict[str, tuple[str, bool, Any, Any]] = {
         lambda v: {"_type": "DV_DATE_TIME", "value": str(_scalar(v))},
         lambda t: {"": t.get("value")},
     ),
-    "_health_care_facility": ("health_care_facility", False, _party, _party_back),
+    "_location": ("location", False, lambda v: str(_scalar(v)), lambda loc: {"": loc}),
+    "_health_care_facility": (
+        "health_care_facility",
+        False,
+        lambda v: _party(v, "ORGANISATION"),
+        _party_back,
+    ),
     "_participation": ("participations", True, _participation, _participation_back),
     "_other_participation": ("other_participations", True, _participation, _participation_back),
-    "_work_flow_id": ("work_flow_id", False, _object_ref, _object_ref_back),
+    "_work_flow_id": ("workflow_id", False, _object_ref, _object_ref_back),
     "_guideline_id": ("guideline_id", False, _object_ref, _object_ref_back),
     "_instruction_details": (
         "instruction_details",

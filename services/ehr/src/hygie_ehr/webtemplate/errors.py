@@ -1,0 +1,9 @@
+"""Errors of the simplified-format converters."""
+
+from __future__ import annotations
+
+__all__ = ["CodecError"]
+
+
+class CodecError(ValueError):
+    """A value of a FLAT leaf cannot be placed (the message says why)."""
