@@ -19,6 +19,7 @@ from .entrypoints.fhir import (
     release_api,
     valueset_api,
 )
+from .service.catalog import ActiveReleaseCache
 from .service.starter import ensure_starter_set
 
 __all__ = ["SPEC", "make_spec", "service_dsn"]
@@ -57,7 +58,7 @@ def _parts(dsn: str, *, on_start: list[Callable[[], Any]]) -> ServiceParts:
             conceptmap_api.router,
         ],
         render_error=outcome.operation_outcome,
-        state={"terminology_dsn": dsn},
+        state={"terminology_dsn": dsn, "release_cache": ActiveReleaseCache()},
         on_start=on_start,
     )
 

@@ -2,17 +2,35 @@
 
 from __future__ import annotations
 
+import json
 from collections import defaultdict
 from collections.abc import Sequence
+from datetime import date
+from typing import Any
 
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from ..domain.concepts import CONCEPT_COLUMNS, Concept, concept_from_row
+from ..domain.concepts import CONCEPT_COLUMNS, Concept, concept_at
 
 __all__ = ["VocabularyRepository"]
 
-_TARGET_COLUMNS = ", ".join(f"t.{c.strip()} AS t_{c.strip()}" for c in CONCEPT_COLUMNS.split(","))
+
+def _json(value: object) -> list[list[object]]:
+    """A json_agg result: decoded by the driver's codec, or text, or NULL."""
+    if value is None:
+        return []
+    return json.loads(value) if isinstance(value, str | bytes) else list(value)  # type: ignore[call-overload]
+
+
+def _concept_from_json(values: list[object]) -> Concept:
+    """A concept from ``json_build_array`` values (dates arrive as ISO strings)."""
+    v = list(values)
+    v[7], v[8] = date.fromisoformat(str(v[7])), date.fromisoformat(str(v[8]))
+    return Concept(*v)  # type: ignore[arg-type]
+
+
+_TARGET_COLUMNS = ", ".join(f"t.{c.strip()}" for c in CONCEPT_COLUMNS.split(","))
 # Hierarchy of OMOP: "Is a" points from a concept to its direct parents.
 IS_A = "Is a"
 SUBSUMES = "Subsumes"
@@ -37,7 +55,7 @@ class VocabularyRepository:
                 {"v": vocabulary_id, "c": code},
             )
         ).one_or_none()
-        return concept_from_row(row) if row else None
+        return concept_at(row) if row else None
 
     async def by_id(self, concept_id: int) -> Concept | None:
         row = (
@@ -46,39 +64,42 @@ class VocabularyRepository:
                 {"i": concept_id},
             )
         ).one_or_none()
-        return concept_from_row(row) if row else None
+        return concept_at(row) if row else None
+
+    async def _fetch(self, sql: str, *args: object) -> list[Any]:
+        """Rows straight from asyncpg on the unit of work's connection (batch paths:
+        SQLAlchemy's row layer costs more than the query on 10,000+ rows)."""
+        raw = await self.conn.get_raw_connection()
+        driver: Any = raw.driver_connection
+        return list(await driver.fetch(sql, *args))
 
     async def by_codes(self, pairs: Sequence[tuple[str, str]]) -> dict[tuple[str, str], Concept]:
         """Many ``(vocabulary_id, code)`` at once (one round trip)."""
         if not pairs:
             return {}
-        rows = await self.conn.execute(
-            text(
-                f"SELECT DISTINCT ON (c.vocabulary_id, c.concept_code) {CONCEPT_COLUMNS} "
-                f"FROM {self.s}.concept c JOIN unnest(CAST(:v AS text[]), CAST(:c AS text[])) "
-                "AS q(v, c) ON c.vocabulary_id = q.v AND c.concept_code = q.c "
-                "ORDER BY c.vocabulary_id, c.concept_code, c.invalid_reason NULLS FIRST, "
-                "c.valid_end_date DESC"
-            ),
-            {"v": [p[0] for p in pairs], "c": [p[1] for p in pairs]},
+        rows = await self._fetch(
+            f"SELECT DISTINCT ON (c.vocabulary_id, c.concept_code) {CONCEPT_COLUMNS} "
+            f"FROM {self.s}.concept c JOIN unnest($1::text[], $2::text[]) "
+            "AS q(v, c) ON c.vocabulary_id = q.v AND c.concept_code = q.c "
+            "ORDER BY c.vocabulary_id, c.concept_code, c.invalid_reason NULLS FIRST, "
+            "c.valid_end_date DESC",
+            [p[0] for p in pairs],
+            [p[1] for p in pairs],
         )
         out = {}
         for row in rows:
-            concept = concept_from_row(row)
+            concept = concept_at(row)
             out[(concept.vocabulary_id, concept.concept_code)] = concept
         return out
 
     async def by_ids(self, ids: Sequence[int]) -> dict[int, Concept]:
         if not ids:
             return {}
-        rows = await self.conn.execute(
-            text(
-                f"SELECT {CONCEPT_COLUMNS} FROM {self.s}.concept "
-                "WHERE concept_id = ANY(CAST(:ids AS integer[]))"
-            ),
-            {"ids": list(ids)},
+        rows = await self._fetch(
+            f"SELECT {CONCEPT_COLUMNS} FROM {self.s}.concept WHERE concept_id = ANY($1::integer[])",
+            list(ids),
         )
-        return {c.concept_id: c for c in map(concept_from_row, rows)}
+        return {c.concept_id: c for c in map(concept_at, rows)}
 
     async def related(
         self, ids: Sequence[int], relationships: Sequence[str]
@@ -87,20 +108,63 @@ class VocabularyRepository:
         out: dict[int, list[tuple[str, Concept]]] = defaultdict(list)
         if not ids:
             return out
-        rows = await self.conn.execute(
-            text(
-                f"SELECT r.concept_id_1, r.relationship_id, {_TARGET_COLUMNS} "
-                f"FROM {self.s}.concept_relationship r "
-                f"JOIN {self.s}.concept t ON t.concept_id = r.concept_id_2 "
-                "WHERE r.concept_id_1 = ANY(CAST(:ids AS integer[])) "
-                "AND r.relationship_id = ANY(CAST(:rels AS text[])) AND r.invalid_reason IS NULL "
-                "ORDER BY r.concept_id_1, r.relationship_id, t.concept_id"
-            ),
-            {"ids": list(ids), "rels": list(relationships)},
+        rows = await self._fetch(
+            f"SELECT r.concept_id_1, r.relationship_id, {_TARGET_COLUMNS} "
+            f"FROM {self.s}.concept_relationship r "
+            f"JOIN {self.s}.concept t ON t.concept_id = r.concept_id_2 "
+            "WHERE r.concept_id_1 = ANY($1::integer[]) "
+            "AND r.relationship_id = ANY($2::text[]) AND r.invalid_reason IS NULL "
+            "ORDER BY r.concept_id_1, r.relationship_id, t.concept_id",
+            list(ids),
+            list(relationships),
         )
         for row in rows:
-            out[row.concept_id_1].append((row.relationship_id, concept_from_row(row, "t_")))
+            out[row[0]].append((row[1], concept_at(row, 2)))
         return out
+
+    async def details(
+        self, *, vocabulary_id: str | None, code: str, relationships: Sequence[str]
+    ) -> tuple[Concept, list[tuple[str, str | None]], list[tuple[str, Concept]]] | None:
+        """A concept with its synonyms (and their language names) and its valid
+        relationships, in one round trip ($lookup's hot path)."""
+        if vocabulary_id is None:
+            if not code.isdigit():
+                return None
+            where, params = "c.concept_id = :i", {"i": int(code)}
+        else:
+            where, params = (
+                "c.vocabulary_id = :v AND c.concept_code = :c",
+                {
+                    "v": vocabulary_id,
+                    "c": code,
+                },
+            )
+        target = ", ".join(f"t.{c.strip()}" for c in CONCEPT_COLUMNS.split(","))
+        row = (
+            await self.conn.execute(
+                text(
+                    f"SELECT {', '.join('c.' + c.strip() for c in CONCEPT_COLUMNS.split(','))}, "
+                    "(SELECT json_agg(json_build_array(s.concept_synonym_name, l.concept_name) "
+                    "ORDER BY s.language_concept_id, s.concept_synonym_name) "
+                    f"FROM {self.s}.concept_synonym s LEFT JOIN {self.s}.concept l "
+                    "ON l.concept_id = s.language_concept_id WHERE s.concept_id = c.concept_id), "
+                    f"(SELECT json_agg(json_build_array(r.relationship_id, {target}) "
+                    "ORDER BY r.relationship_id, t.concept_id) "
+                    f"FROM {self.s}.concept_relationship r "
+                    f"JOIN {self.s}.concept t ON t.concept_id = r.concept_id_2 "
+                    "WHERE r.concept_id_1 = c.concept_id AND r.invalid_reason IS NULL "
+                    "AND r.relationship_id = ANY(CAST(:rels AS text[]))) "
+                    f"FROM {self.s}.concept c WHERE {where} "
+                    "ORDER BY c.invalid_reason NULLS FIRST, c.valid_end_date DESC LIMIT 1"
+                ),
+                {**params, "rels": list(relationships)},
+            )
+        ).one_or_none()
+        if row is None:
+            return None
+        synonyms = [(name, lang) for name, lang in _json(row[10]) if name]
+        related = [(item[0], _concept_from_json(item[1:])) for item in _json(row[11])]
+        return concept_at(row), synonyms, related
 
     async def synonyms(self, concept_id: int) -> list[tuple[str, int]]:
         rows = await self.conn.execute(

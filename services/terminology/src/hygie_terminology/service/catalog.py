@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
 
 from sqlalchemy.ext.asyncio import AsyncConnection
@@ -13,7 +14,14 @@ from ..adapters.vocabulary import VocabularyRepository
 from ..domain.errors import NoActiveRelease, NotFound, UnknownSystem
 from ..domain.systems import OMOP_SYSTEM, vocabulary_of
 
-__all__ = ["Catalog", "FhirSystem", "OmopSystem", "SystemRef", "open_catalog"]
+__all__ = [
+    "ActiveReleaseCache",
+    "Catalog",
+    "FhirSystem",
+    "OmopSystem",
+    "SystemRef",
+    "open_catalog",
+]
 
 
 @dataclass(frozen=True)
@@ -53,26 +61,52 @@ class Catalog:
         return {v["vocabulary_id"] for v in self.release.vocabularies} if self.release else set()
 
     async def resolve(self, system: str, version: str | None = None) -> SystemRef:
-        """The code system named by ``system`` (UnknownSystem when none)."""
-        stored = await self.fhir.get("CodeSystem", system, version)
-        if stored is not None and stored.content.get("content") != "not-present":
-            return FhirSystem(system, stored.version, stored.content.get("name"))
-        if self.release is not None:
+        """The code system named by ``system`` (UnknownSystem when none): a vocabulary of
+        the OMOP release first, else a stored FHIR CodeSystem."""
+        if self.release is not None and version is None:
             if system == OMOP_SYSTEM:
                 return OmopSystem(system, None)
             vocabulary = vocabulary_of(system)
             if vocabulary in self.release_vocabularies():
                 return OmopSystem(system, vocabulary)
+        stored = await self.fhir.get("CodeSystem", system, version)
+        if stored is not None and stored.content.get("content") != "not-present":
+            return FhirSystem(system, stored.version, stored.content.get("name"))
         raise UnknownSystem(system)
 
 
-async def open_catalog(conn: AsyncConnection, release_ref: str | None = None) -> Catalog:
+class ActiveReleaseCache:
+    """The active release, re-read at most every ``ttl`` seconds: every request needs it,
+    and an activation made by another process is seen within ``ttl``."""
+
+    def __init__(self, ttl: float = 1.0) -> None:
+        self.ttl = ttl
+        self._value: tuple[float, Release | None] | None = None
+
+    def clear(self) -> None:
+        self._value = None
+
+    async def get(self, repo: ReleaseRepository) -> Release | None:
+        now = time.monotonic()
+        if self._value is None or now - self._value[0] > self.ttl:
+            self._value = (now, await repo.active())
+        return self._value[1]
+
+
+async def open_catalog(
+    conn: AsyncConnection,
+    release_ref: str | None = None,
+    *,
+    cache: ActiveReleaseCache | None = None,
+) -> Catalog:
     """A catalog on the active release, or on a named one (``release`` id or label)."""
     repo = ReleaseRepository(conn)
     if release_ref:
         release = await repo.by_label_or_id(release_ref)
         if release is None:
             raise NotFound(f"release {release_ref!r} is not available")
+    elif cache is not None:
+        release = await cache.get(repo)
     else:
         release = await repo.active()
     return Catalog(conn, release)

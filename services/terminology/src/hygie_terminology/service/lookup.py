@@ -62,9 +62,12 @@ async def omop_designations(cat: Catalog, concept_id: int) -> list[Designation]:
 
 
 async def _omop(cat: Catalog, ref: OmopSystem, code: str) -> LookupResult:
-    concept = await find_concept(cat, ref, code)
-    if concept is None:
+    found = await cat.vocab.details(
+        vocabulary_id=ref.vocabulary_id, code=code, relationships=[IS_A, SUBSUMES, "Maps to"]
+    )
+    if found is None:
         raise NotFound(f"code {code!r} is not in {ref.system}")
+    concept, synonyms, related = found
     assert cat.release is not None
     version = (
         next(
@@ -83,7 +86,7 @@ async def _omop(cat: Catalog, ref: OmopSystem, code: str) -> LookupResult:
         name=ref.vocabulary_id or "OMOP",
         version=version,
         display=concept.name,
-        designations=await omop_designations(cat, concept.concept_id),
+        designations=[Designation(value, language_code(lang)) for value, lang in synonyms],
     )
     props = result.properties
     props += [
@@ -99,9 +102,6 @@ async def _omop(cat: Catalog, ref: OmopSystem, code: str) -> LookupResult:
         props.append(Property("standard_concept", concept.standard_concept, "valueCode"))
     if concept.invalid_reason:
         props.append(Property("invalid_reason", concept.invalid_reason, "valueCode"))
-    related = (await cat.vocab.related([concept.concept_id], [IS_A, SUBSUMES, "Maps to"]))[
-        concept.concept_id
-    ]
     for relationship, other in related:
         if relationship == "Maps to":
             props.append(

@@ -42,6 +42,7 @@ async def catalog(request: Request, release: str | None = None) -> AsyncIterator
     """A read transaction on the serving release; service errors become OperationOutcomes."""
     try:
         async with request.app.state.uow() as uow:
-            yield await open_catalog(uow.connection, release)
+            cache = getattr(request.app.state, "release_cache", None)
+            yield await open_catalog(uow.connection, release, cache=cache)
     except (UnknownSystem, NotFound, NoActiveRelease, UnsupportedRequest) as exc:
         raise to_problem(exc) from None

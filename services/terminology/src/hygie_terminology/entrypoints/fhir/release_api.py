@@ -43,4 +43,7 @@ async def activate(request: Request, release_id: int, principal: Admin) -> Respo
         release = await activate_release(request.app.state.uow, release_id)
     except (NotFound, UnsupportedRequest) as exc:
         raise to_problem(exc) from None
+    cache = getattr(request.app.state, "release_cache", None)
+    if cache is not None:
+        cache.clear()
     return Response(orjson.dumps(_json(release)), media_type="application/json")
