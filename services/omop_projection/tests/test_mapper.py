@@ -2,13 +2,19 @@
 
 from __future__ import annotations
 
+import csv
+import json
 from datetime import date
+from pathlib import Path
+
+import pytest
 
 from hygie_omop_projection.domain.mapper import Concept, codes_of, map_composition
 from hygie_omop_projection.domain.mappings import load_mappings
 from hygie_omop_projection.testing import (
     blood_pressure,
     composition,
+    element,
     lab_result,
     problem,
     quantity,
@@ -91,3 +97,65 @@ def test_an_entry_without_any_date_is_reported_not_dropped_silently():
     mapped = rows_of(body)
     assert not [r for r in mapped.rows if r.table == "measurement"]
     assert {p.kind for p in mapped.problems} == {"no-date"}
+
+
+VOCAB = (
+    Path(__file__).resolve().parents[4] / "shared" / "conformance" / "omop" / "vocab-synthea27nj"
+)
+OPENEHR = (
+    Path(__file__).resolve().parents[4] / "shared" / "conformance" / "openehr"
+    / "ehrbase-integration-tests"
+)  # fmt: skip
+
+
+@pytest.mark.skipif(not VOCAB.exists(), reason="../shared/conformance absent")
+def test_constant_concepts_and_units_of_the_mappings_agree_with_the_vocabulary():
+    with (VOCAB / "CONCEPT.csv").open(newline="", encoding="utf-8") as f:
+        by_code = {(r["vocabulary_id"], r["concept_code"]): r for r in csv.DictReader(f)}
+    checked = 0
+    for mapping in MAPPINGS.values():
+        for rule in mapping.rules:
+            for unit, concept_id in rule.units.items():
+                if ("UCUM", unit) in by_code:
+                    assert int(by_code[("UCUM", unit)]["concept_id"]) == concept_id, unit
+                    checked += 1
+            if rule.concept_id and rule.source_value and rule.source_value.startswith("LOINC|"):
+                row = by_code[("LOINC", rule.source_value.split("|", 1)[1])]
+                assert int(row["concept_id"]) == rule.concept_id, mapping.archetype_id
+                assert row["standard_concept"] == "S"
+                checked += 1
+    assert checked >= 15
+
+
+@pytest.mark.skipif(not OPENEHR.exists(), reason="../shared/conformance absent")
+@pytest.mark.parametrize(
+    ("name", "concepts"),
+    [
+        ("compositions/CANONICAL_JSON/Corona_Anamnese.json", {3020891}),
+        ("aql/data_load/compositions/aql-conformance-ehrbase.org.v0_contains.json",
+         {3004249, 3012888}),
+    ],
+)  # fmt: skip
+def test_published_canonical_compositions_are_mapped(name, concepts):
+    body = json.loads((OPENEHR / name).read_text(encoding="utf-8"))
+    mapped = rows_of(body)
+    measurements = [r for r in mapped.rows if r.table == "measurement"]
+    assert {r.columns["measurement_concept_id"] for r in measurements} == concepts
+    assert all(r.columns["unit_concept_id"] for r in measurements)
+    assert all("/events[" in r.path for r in measurements)
+
+
+@pytest.mark.skipif(not OPENEHR.exists(), reason="../shared/conformance absent")
+def test_a_free_text_analyte_in_a_panel_is_found_and_reported_uncoded():
+    name = "aql/data_load/compositions/external/virology_finding_with_specimen_no_update.json"
+    body = json.loads((OPENEHR / name).read_text(encoding="utf-8"))
+    analyte = body["content"][0]["data"]["events"][0]["data"]["items"]
+    panel = next(i for i in analyte if "panel" in i["archetype_node_id"])
+    panel["items"][0]["items"].append(element("at0001", quantity(12.5, "mg/dL")))
+    mapped = rows_of(body)
+    (row,) = [r for r in mapped.rows if r.table == "measurement"]
+    assert row.columns["measurement_concept_id"] == 0
+    assert row.columns["measurement_source_value"] == "Virus"
+    assert row.columns["value_as_number"] == 12.5
+    assert "laboratory_test_panel.v0]/items[openEHR-EHR-CLUSTER.laboratory_test_analyte" in row.path
+    assert [p.kind for p in mapped.problems] == ["uncoded"]

@@ -188,7 +188,13 @@ def _concept_of(
     if value is None or value.code is None:
         if rule.concept_id is not None:
             return rule.concept_id, 0, rule.source_value
-        return None
+        if value is None or not value.text:
+            return None
+        # free text where a code was expected: kept as source value, concept 0, reported
+        problems.append(
+            Problem("uncoded", nodes[0].path, archetype, f"free text {value.text[:60]!r}")
+        )
+        return 0, 0, value.text[:50]
     source = _source(value)
     local = rule.codes.get(f"{value.system}::{value.code}")
     if local is not None:
@@ -251,10 +257,11 @@ def map_composition(
             for index, rule in enumerate(mapping.rules):
                 contexts = select(entry, rule.each) if rule.each else [entry]
                 for ctx in contexts:
-                    row = _row(rule, index, ctx, entry, key, archetype_id, lookup, out.problems,
-                               context_start, context_end)  # fmt: skip
-                    if row is not None:
-                        out.rows.append(row)
+                    for sub in select(ctx, rule.within) if rule.within else [ctx]:
+                        row = _row(rule, index, sub, ctx, entry, key, archetype_id, lookup,
+                                   out.problems, context_start, context_end)  # fmt: skip
+                        if row is not None:
+                            out.rows.append(row)
     return out
 
 
@@ -262,6 +269,7 @@ def _row(
     rule: Rule,
     index: int,
     ctx: Located,
+    outer: Located,
     entry: Located,
     key: str,
     archetype: str,
@@ -283,7 +291,8 @@ def _row(
     if concept is None:
         return None
     entry_time = _first_time(entry, None, [context_start])
-    start = _first_time(ctx, rule.start, [entry_time, context_start])
+    outer_time = _first_time(outer, None, [entry_time]) if outer is not ctx else entry_time
+    start = _first_time(ctx, rule.start, [outer_time, context_start])
     if start is None:
         problems.append(Problem("no-date", path, archetype, f"no date for a {rule.table} row"))
         return None

@@ -13,6 +13,7 @@ rules:
     concept_id: 3025315                 # constant standard concept (LOINC 29463-7) ...
     source_value: LOINC 29463-7
     # ... or `concept: <path to a coded value>`, translated by the terminology service
+    # `within: "**/items[openEHR-EHR-CLUSTER.x.v1]"`: one row per sub-node of each event
     units: {kg: 9529, g: 8504}          # UCUM unit -> unit concept (else translated)
     start: time                         # default: the event time, else the context start
 ```
@@ -53,6 +54,9 @@ class Rule(BaseModel):
     table: Table
     each: str | None = None
     """path (relative to the entry) of the nodes that each make a row; default: the entry"""
+    within: str | None = None
+    """path (relative to each ``each`` node, ``**`` for any depth) of sub-nodes that each
+    make a row instead, dated by the ``each`` node (e.g. analytes within an event)"""
     concept_id: int | None = None
     concept: str | None = None
     """path of a coded value whose code gives the concept (local ``codes`` first, then the

@@ -33,6 +33,9 @@ def _segments(path: str) -> tuple[tuple[str, str | None], ...]:
     for raw in path.strip("/").split("/"):
         if not raw:
             continue
+        if raw == "**":
+            out.append(("**", None))
+            continue
         match = _SEGMENT.match(raw)
         if match is None:
             raise ValueError(f"bad openEHR path segment {raw!r} in {path!r}")
@@ -41,29 +44,51 @@ def _segments(path: str) -> tuple[tuple[str, str | None], ...]:
 
 
 def select(start: Located, path: str) -> list[Located]:
-    """Every node reached from ``start`` by ``path`` (relative), with its full path."""
+    """Every node reached from ``start`` by ``path`` (relative), with its full path.
+
+    ``**`` stands for the node itself and every node below it (e.g. an analyte CLUSTER
+    nested in a panel CLUSTER).
+    """
     current = [start]
     for attr, node_id in _segments(path):
         following: list[Located] = []
         for loc in current:
-            if not isinstance(loc.node, dict) or attr not in loc.node:
-                continue
-            value = loc.node[attr]
-            items = value if isinstance(value, list) else [value]
-            position = 0
-            for item in items:
-                if node_id is not None and (
-                    not isinstance(item, dict) or item.get("archetype_node_id") != node_id
-                ):
-                    continue
-                position += 1
-                label = node_id or ""
-                if isinstance(value, list) and position > 1:
-                    label = f"{label}#{position}" if label else f"#{position}"
-                suffix = f"[{label}]" if label else ""
-                following.append(Located(item, f"{loc.path}/{attr}{suffix}"))
+            if attr == "**":
+                following.extend(_descendants(loc))
+            elif isinstance(loc.node, dict) and attr in loc.node:
+                following.extend(_children(loc, attr, node_id))
         current = following
     return current
+
+
+def _children(loc: Located, attr: str, node_id: str | None = None) -> list[Located]:
+    """The values of one attribute, labelled by node id (``#n`` from the second of an id)."""
+    value = loc.node[attr]
+    items = value if isinstance(value, list) else [value]
+    counts: dict[str, int] = {}
+    out = []
+    for item in items:
+        nid = item.get("archetype_node_id", "") if isinstance(item, dict) else ""
+        if node_id is not None and nid != node_id:
+            continue
+        counts[nid] = counts.get(nid, 0) + 1
+        label = nid if counts[nid] == 1 else f"{nid}#{counts[nid]}"
+        out.append(Located(item, f"{loc.path}/{attr}[{label}]" if label else f"{loc.path}/{attr}"))
+    return out
+
+
+def _descendants(start: Located) -> list[Located]:
+    out, stack = [], [start]
+    while stack:
+        loc = stack.pop()
+        out.append(loc)
+        if isinstance(loc.node, dict):
+            for attr in _WALKED:
+                if attr in loc.node:
+                    stack.extend(
+                        c for c in reversed(_children(loc, attr)) if isinstance(c.node, dict)
+                    )
+    return out
 
 
 def index_entries(composition: dict[str, Any]) -> dict[str, list[Located]]:
@@ -76,26 +101,10 @@ def index_entries(composition: dict[str, Any]) -> dict[str, list[Located]]:
     )
     if root_id:
         found[root_id] = [root]
-    stack = [root]
-    while stack:
-        loc = stack.pop()
-        node = loc.node
-        for attr in _WALKED:
-            child = node.get(attr)
-            if child is None:
-                continue
-            children = child if isinstance(child, list) else [child]
-            counts: dict[str, int] = {}
-            for item in children:
-                if not isinstance(item, dict):
-                    continue
-                nid = item.get("archetype_node_id", "")
-                counts[nid] = counts.get(nid, 0) + 1
-                label = nid if counts[nid] == 1 else f"{nid}#{counts[nid]}"
-                sub = Located(item, f"{loc.path}/{attr}[{label}]")
-                if nid.startswith("openEHR-"):
-                    found.setdefault(nid, []).append(sub)
-                stack.append(sub)
+    for loc in _descendants(root)[1:]:
+        nid = loc.node.get("archetype_node_id", "")
+        if nid.startswith("openEHR-"):
+            found.setdefault(nid, []).append(loc)
     for located in found.values():
         located.sort(key=lambda x: x.path)
     return found
