@@ -24,7 +24,7 @@ __all__ = ["Compiled", "ResultColumn", "compile_query"]
 @dataclass(frozen=True, slots=True)
 class ResultColumn:
     name: str
-    path: str
+    path: str | None
 
 
 @dataclass(frozen=True, slots=True)
@@ -40,13 +40,10 @@ class Compiled:
 
 
 def _column_meta(i: int, column: Column) -> ResultColumn:
+    """ITS-REST column: ``name`` (the alias, else ``#i``) and, for an identified path, its
+    ``path`` (functions and primitives have none, as EHRbase answers)."""
     expr = column.expr
-    if isinstance(expr, IdentifiedPath):
-        path = expr.text or expr.variable
-    elif isinstance(expr, FunctionCall):
-        path = expr.text
-    else:
-        path = ""
+    path = (expr.text or expr.variable) if isinstance(expr, IdentifiedPath) else None
     return ResultColumn(column.alias or f"#{i}", path)
 
 
@@ -72,7 +69,6 @@ def compile_query(
     grouped = any(has_aggregate(c.expr) for c in query.columns)
 
     selected: list[str] = []
-    laterals: list[str] = []
     group_by: list[str] = []  # the non-aggregated columns, when some are aggregated
     for column in query.columns:
         expr = column.expr
@@ -80,12 +76,7 @@ def compile_query(
             assert isinstance(expr, FunctionCall)
             selected.append(aggregate(expressions, expr))
             continue
-        if isinstance(expr, IdentifiedPath):
-            item, sql = expressions.path_values(expr)
-            if item:
-                laterals.append(item)
-        else:
-            sql = expressions.operand(expr)
+        sql = expressions.operand(expr)
         selected.append(sql)
         group_by.append(sql)
     user_where = expressions.condition(query.where) if query.where is not None else None
@@ -107,9 +98,9 @@ def compile_query(
             extra.append(expressions.operand(item.expr))
             target = f"q.o{len(extra) - 1}"
         direction = "DESC" if item.descending else "ASC"
-        order_sql.append(f"aql_ordered({target}) {direction} NULLS LAST")
+        order_sql.append(f"aql_ordered({target}) {direction}")  # NULL is greatest, as EHRbase
 
-    clause.pieces.extend(Piece("LEFT JOIN", lateral, "true") for lateral in laterals)
+    clause.pieces.extend(Piece("LEFT JOIN", lateral, "true") for lateral in expressions.laterals)
     from_sql = clause.render()  # after every expression: joins the documents used
     where_all = clause.where + ([user_where] if user_where else [])
     projection = [f"{sql} AS c{i}" for i, sql in enumerate(selected)]

@@ -21,11 +21,12 @@ from .ast import (
     Operand,
     OrCondition,
     Parameter,
+    PathStep,
     Value,
 )
 from .binds import AqlError, Binds
 from .functions import call_function
-from .nodes import jsonpath, uuid_condition
+from .nodes import MULTIPLE, jsonpath, uuid_condition
 from .sources import FromClause, Source
 
 __all__ = ["ExpressionCompiler"]
@@ -42,6 +43,10 @@ class ExpressionCompiler:
     def __init__(self, clause: FromClause, binds: Binds) -> None:
         self.clause = clause
         self.binds = binds
+        #: (variable, steps up to a list attribute) -> SQL of one element of that list
+        self.nodes: dict[tuple[str, tuple[PathStep, ...]], str] = {}
+        #: the lateral joins producing those elements, in dependency order
+        self.laterals: list[str] = []
 
     # -- operands ----------------------------------------------------------------------
 
@@ -63,26 +68,36 @@ class ExpressionCompiler:
             return source
         return None
 
+    def anchor(self, path: IdentifiedPath) -> tuple[str, tuple[PathStep, ...]]:
+        """The deepest list element the path goes through (one row per element: a lateral
+        join shared by every path with the same prefix, so that SELECT, WHERE and ORDER BY
+        speak of the same element) and the steps left below it."""
+        source = self.source(path.variable)
+        base, start = source.value_sql(), 0
+        for i, step in enumerate(path.steps):
+            if step.attribute not in MULTIPLE:
+                continue
+            key = (path.variable, path.steps[: i + 1])
+            if key not in self.nodes:
+                jp, variables = jsonpath(self.binds, path.steps[start : i + 1])
+                alias = self.clause.alias("m")
+                self.laterals.append(
+                    f"LATERAL jsonb_path_query({base}, {jp}, {variables}) AS {alias}(v)"
+                )
+                self.nodes[key] = f"{alias}.v"
+            base, start = self.nodes[key], i + 1
+        return base, path.steps[start:]
+
     def path(self, path: IdentifiedPath) -> str:
-        """The first value at the path (jsonb, NULL when absent)."""
+        """The value at the path (jsonb, NULL when absent), in the row's list elements."""
         ehr = self.is_ehr_id(path)
         if ehr is not None:
             return f"to_jsonb({ehr.alias}.ehr_id::text)"
-        source = self.source(path.variable)
-        if not path.steps:
-            return source.value_sql()
-        jp, variables = jsonpath(self.binds, path.steps)
-        return f"jsonb_path_query_first({source.value_sql()}, {jp}, {variables})"
-
-    def path_values(self, path: IdentifiedPath) -> tuple[str | None, str]:
-        """(lateral FROM item or None, SQL) of every value at the path (one row each)."""
-        source = self.source(path.variable)
-        if not path.steps or self.is_ehr_id(path):
-            return None, self.path(path)
-        jp, variables = jsonpath(self.binds, path.steps)
-        alias = self.clause.alias("c")
-        item = f"LATERAL jsonb_path_query({source.value_sql()}, {jp}, {variables}) AS {alias}(v)"
-        return item, f"{alias}.v"
+        base, rest = self.anchor(path)
+        if not rest:
+            return base
+        jp, variables = jsonpath(self.binds, rest)
+        return f"jsonb_path_query_first({base}, {jp}, {variables})"
 
     def value(self, value: Value) -> Any:
         return self.binds.parameter(value.name) if isinstance(value, Parameter) else value.value
@@ -104,11 +119,13 @@ class ExpressionCompiler:
         if isinstance(cond, NotCondition):
             return f"(NOT {self.condition(cond.condition)})"
         if isinstance(cond, Exists):
-            source = self.source(cond.path.variable)
-            if not cond.path.steps or self.is_ehr_id(cond.path):
-                return f"({source.value_sql()} IS NOT NULL)"
-            jp, variables = jsonpath(self.binds, cond.path.steps)
-            return f"coalesce(jsonb_path_exists({source.value_sql()}, {jp}, {variables}), false)"
+            if self.is_ehr_id(cond.path):
+                return "true"
+            base, rest = self.anchor(cond.path)
+            if not rest:
+                return f"({base} IS NOT NULL)"
+            jp, variables = jsonpath(self.binds, rest)
+            return f"coalesce(jsonb_path_exists({base}, {jp}, {variables}), false)"
         if isinstance(cond, Like):
             return self.like(cond)
         if isinstance(cond, Matches):

@@ -15,9 +15,19 @@ from typing import Any
 from .ast import NodePredicate, Parameter, PathStep, Value
 from .binds import AqlError, Binds, Unsupported
 
-__all__ = ["ehr_id_condition", "jsonpath", "literal", "node_filter", "uuid_condition"]
+__all__ = ["MULTIPLE", "ehr_id_condition", "jsonpath", "literal", "node_filter", "uuid_condition"]
 
 _OPS = {"=": "==", "!=": "!=", ">": ">", ">=": ">=", "<": "<", "<=": "<="}
+
+#: RM attributes holding lists: a path through one of them visits each element, and a
+#: query gives one row per element reached (as EHRbase does)
+MULTIPLE = frozenset(
+    {
+        "content", "items", "events", "activities", "rows", "participations",
+        "other_participations", "links", "identifiers", "mappings", "feeder_system_item_ids",
+        "originating_system_item_ids", "audits",
+    }
+)  # fmt: skip
 
 
 class _Vars:
@@ -54,6 +64,8 @@ def jsonpath(binds: Binds, steps: tuple[PathStep, ...]) -> tuple[str, str]:
     text = "$"
     for step in steps:
         text += _member(step.attribute)
+        if step.attribute in MULTIPLE:
+            text += "[*]"
         if step.predicate is not None:
             text += f" ? ({_filter(step.predicate, variables)})"
     return binds.jsonpath(text), binds.json(variables.values)

@@ -113,7 +113,9 @@ def result_set(request: Request, result: ResultSet, *, name: str | None = None) 
             "resultsize": len(result.rows),
         },
         "q": result.q,
-        "columns": [{"name": c.name, "path": c.path} for c in result.columns],
+        "columns": [
+            {"name": c.name, "path": c.path} if c.path else {"name": c.name} for c in result.columns
+        ],
         "rows": result.rows,
     }
     if name:
