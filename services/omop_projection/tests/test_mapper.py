@@ -13,6 +13,7 @@ from hygie_omop_projection.domain.mapper import Concept, codes_of, map_compositi
 from hygie_omop_projection.domain.mappings import load_mappings
 from hygie_omop_projection.testing import (
     blood_pressure,
+    coded,
     composition,
     element,
     lab_result,
@@ -159,3 +160,46 @@ def test_a_free_text_analyte_in_a_panel_is_found_and_reported_uncoded():
     assert row.columns["value_as_number"] == 12.5
     assert "laboratory_test_panel.v0]/items[openEHR-EHR-CLUSTER.laboratory_test_analyte" in row.path
     assert [p.kind for p in mapped.problems] == ["uncoded"]
+
+
+def _dt(value: str) -> dict:
+    return {"_type": "DV_DATE_TIME", "value": value}
+
+
+def test_medication_order_procedure_and_emergency_encounter():
+    order = {
+        "_type": "INSTRUCTION",
+        "archetype_node_id": "openEHR-EHR-INSTRUCTION.medication_order.v3",
+        "activities": [{
+            "_type": "ACTIVITY", "archetype_node_id": "at0001",
+            "description": {"_type": "ITEM_TREE", "archetype_node_id": "at0002", "items": [
+                element("at0070", coded("ATC", "A10BA02", "metformin")),
+                {"_type": "CLUSTER", "archetype_node_id": "at0113", "items": [
+                    element("at0012", _dt("2024-03-01T08:00:00Z")),
+                    element("at0013", _dt("2024-03-31T08:00:00Z")),
+                ]},
+            ]},
+        }],
+    }  # fmt: skip
+    procedure = {
+        "_type": "ACTION",
+        "archetype_node_id": "openEHR-EHR-ACTION.procedure.v1",
+        "time": _dt("2024-03-01T11:00:00Z"),
+        "description": {"_type": "ITEM_TREE", "archetype_node_id": "at0001", "items": [
+            element("at0002", coded("SNOMED-CT", "80146002", "appendectomy")),
+        ]},
+    }  # fmt: skip
+    lookup = {("ATC", "A10BA02"): Concept(1503297, 21600745),
+              ("SNOMED", "80146002"): Concept(4198190, 4198190)}.get  # fmt: skip
+    mapped = rows_of(composition(order, procedure, setting="227"), lookup=lookup)
+    by_table = {r.table: r for r in mapped.rows}
+    drug = by_table["drug_exposure"].columns
+    assert (drug["drug_concept_id"], drug["drug_source_concept_id"]) == (1503297, 21600745)
+    assert drug["drug_exposure_start_date"] == date(2024, 3, 1)
+    assert drug["drug_exposure_end_date"] == date(2024, 3, 31)
+    assert drug["drug_type_concept_id"] == 32838
+    proc = by_table["procedure_occurrence"].columns
+    assert proc["procedure_concept_id"] == 4198190
+    assert proc["procedure_source_value"] == "SNOMED-CT|80146002"
+    assert by_table["visit_occurrence"].columns["visit_concept_id"] == 9203  # emergency care
+    assert not mapped.problems
