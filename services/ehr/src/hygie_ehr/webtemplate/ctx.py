@@ -140,6 +140,10 @@ def _has_context(opt: OperationalTemplate) -> bool:
     return opt.definition.attribute("context") is not None
 
 
+#: the attributes that lead to ENTRYs, HISTORYs, EVENTs and ACTIVITYs
+_STRUCTURE = ("content", "items", "data", "events", "activities")
+
+
 def _walk(node: Any, language: Any, encoding: Any, time: str, participations: list[Any]) -> None:
     if isinstance(node, list):
         for item in node:
@@ -164,8 +168,9 @@ def _walk(node: Any, language: Any, encoding: Any, time: str, participations: li
         node["_type"] = kind = "INTERVAL_EVENT"
     if kind in ("POINT_EVENT", "INTERVAL_EVENT"):
         node.setdefault("time", {"_type": "DV_DATE_TIME", "value": time})
-    for value in node.values():
-        if isinstance(value, dict | list):
+    for attr in _STRUCTURE:
+        value = node.get(attr)
+        if value is not None:
             _walk(value, language, encoding, time, participations)
     if kind == "HISTORY":
         events = node.get("events") or []

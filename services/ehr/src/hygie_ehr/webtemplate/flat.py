@@ -7,6 +7,7 @@ bare key ``""`` hold values: ``a/b:1/c|magnitude`` is
 
 from __future__ import annotations
 
+import functools
 import re
 from typing import Any
 
@@ -32,53 +33,57 @@ def parse_flat(flat: Any) -> tuple[dict[str, Any], Instance, dict[int, str]]:
     root: Instance = {}
     keys: dict[int, str] = {}
     issues: list[tuple[str, str]] = []
+    gaps: list[tuple[list[Any], str]] = []
     for key, value in flat.items():
-        path, _, suffix = key.partition("|")
-        segments = path.split("/")
-        if segments[0] == "ctx":
+        if key.startswith("ctx/"):
             ctx[key[4:]] = value
             continue
         if isinstance(value, dict | list):
             issues.append((key, "a FLAT value must be a string, number or boolean"))
             continue
+        parsed = _parse_key(key)
+        if isinstance(parsed, str):
+            issues.append((key, parsed))
+            continue
+        steps, slot = parsed
         node = root
-        ok = True
-        for i, seg in enumerate(segments):
-            m = _SEGMENT.match(seg)
-            if not m:
-                issues.append((key, f"malformed path segment {seg!r}"))
-                ok = False
-                break
-            index = int(m["index"] or 0)
-            lst = node.setdefault(m["id"], [])
+        for name, index, written in steps:
+            lst = node.setdefault(name, [])
+            if index > len(lst):
+                gaps.append((lst, written))
             while len(lst) <= index:
                 lst.append(None)
             if lst[index] is None:
                 lst[index] = {}
+                keys[id(lst[index])] = written
             node = lst[index]
-            keys.setdefault(id(node), "/".join(segments[: i + 1]))
-        if not ok:
-            continue
-        slot = f"|{suffix}" if suffix else ""
         if slot in node:
             issues.append((key, "given twice"))
         node[slot] = value
-    _check_gaps(root, "", issues)
+    for lst, written in gaps:
+        stem = written.rsplit(":", 1)[0]
+        issues.extend(
+            (f"{stem}:{i}" if i or "/" in stem else stem, "index gap: no values for this index")
+            for i, item in enumerate(lst)
+            if item is None
+        )
     if issues:
         raise FlatError(issues)
     return ctx, root, keys
 
 
-def _check_gaps(inst: Instance, prefix: str, issues: list[tuple[str, str]]) -> None:
-    for name, value in inst.items():
-        if not isinstance(value, list):
-            continue
-        for i, child in enumerate(value):
-            path = f"{prefix}{name}" if not prefix and i == 0 else f"{prefix}{name}:{i}"
-            if child is None:
-                issues.append((path, "index gap: no values for this index"))
-            else:
-                _check_gaps(child, path + "/", issues)
+@functools.lru_cache(maxsize=65536)
+def _parse_key(key: str) -> tuple[tuple[tuple[str, int, str], ...], str] | str:
+    """((id, index, path as written so far)..., ``|suffix`` or ``""``), or why not."""
+    path, _, suffix = key.partition("|")
+    segments = path.split("/")
+    steps = []
+    for i, seg in enumerate(segments):
+        m = _SEGMENT.match(seg)
+        if not m:
+            return f"malformed path segment {seg!r}"
+        steps.append((m["id"], int(m["index"] or 0), "/".join(segments[: i + 1])))
+    return tuple(steps), f"|{suffix}" if suffix else ""
 
 
 def to_structured(tree: Instance) -> dict[str, Any]:

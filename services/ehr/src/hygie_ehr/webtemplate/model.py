@@ -54,12 +54,17 @@ class WebNode:
     #: how many leading steps belong to folded parents (shared, never repeated)
     shared: int = 0
     cobj: CObject | None = None
+    #: caches of the converters (children by id, folded objects)
+    by_id: dict[str, WebNode] | None = field(default=None, repr=False)
+    folds: Any = field(default=None, repr=False)
 
     def child(self, node_id: str) -> WebNode | None:
         """The child of this id; ``name2`` (older EHRbase de-duplication) is ``name_2``."""
-        for c in self.children:
-            if c.id == node_id:
-                return c
+        if self.by_id is None:
+            self.by_id = {c.id: c for c in self.children}
+        found = self.by_id.get(node_id)
+        if found is not None:
+            return found
         stem = node_id.rstrip("0123456789")
         if stem != node_id and not stem.endswith("_"):
             return self.child(f"{stem}_{node_id[len(stem) :]}")

@@ -117,6 +117,14 @@ class FoldLevel:
 
 
 def fold_levels(node: WebNode) -> FoldLevel:
+    """What the children of ``node`` consume, by depth of folded objects (cached)."""
+    if node.folds is None:
+        node.folds = _fold_levels(node)
+    folds: FoldLevel = node.folds
+    return folds
+
+
+def _fold_levels(node: WebNode) -> FoldLevel:
     top = FoldLevel()
     for child in node.children:
         level = top
