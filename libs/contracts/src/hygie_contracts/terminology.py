@@ -18,6 +18,7 @@ from .base import Event
 __all__ = [
     "OMOP_SYSTEM",
     "TERMINOLOGY_TOPIC",
+    "ChangeKind",
     "CodeSystemChanged",
     "ConceptMapChanged",
     "MappedConcept",

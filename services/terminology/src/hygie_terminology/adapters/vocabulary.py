@@ -16,11 +16,12 @@ from ..domain.concepts import CONCEPT_COLUMNS, Concept, concept_at
 __all__ = ["VocabularyRepository"]
 
 
-def _json(value: object) -> list[list[object]]:
+def _json(value: Any) -> list[list[Any]]:
     """A json_agg result: decoded by the driver's codec, or text, or NULL."""
     if value is None:
         return []
-    return json.loads(value) if isinstance(value, str | bytes) else list(value)  # type: ignore[call-overload]
+    decoded = json.loads(value) if isinstance(value, str | bytes) else value
+    return [list(item) for item in decoded]
 
 
 def _concept_from_json(values: list[object]) -> Concept:
@@ -127,18 +128,14 @@ class VocabularyRepository:
     ) -> tuple[Concept, list[tuple[str, str | None]], list[tuple[str, Concept]]] | None:
         """A concept with its synonyms (and their language names) and its valid
         relationships, in one round trip ($lookup's hot path)."""
+        params: dict[str, Any]
         if vocabulary_id is None:
             if not code.isdigit():
                 return None
             where, params = "c.concept_id = :i", {"i": int(code)}
         else:
-            where, params = (
-                "c.vocabulary_id = :v AND c.concept_code = :c",
-                {
-                    "v": vocabulary_id,
-                    "c": code,
-                },
-            )
+            where = "c.vocabulary_id = :v AND c.concept_code = :c"
+            params = {"v": vocabulary_id, "c": code}
         target = ", ".join(f"t.{c.strip()}" for c in CONCEPT_COLUMNS.split(","))
         row = (
             await self.conn.execute(
@@ -162,8 +159,8 @@ class VocabularyRepository:
         ).one_or_none()
         if row is None:
             return None
-        synonyms = [(name, lang) for name, lang in _json(row[10]) if name]
-        related = [(item[0], _concept_from_json(item[1:])) for item in _json(row[11])]
+        synonyms = [(str(name), lang) for name, lang in _json(row[10]) if name]
+        related = [(str(item[0]), _concept_from_json(item[1:])) for item in _json(row[11])]
         return concept_at(row), synonyms, related
 
     async def synonyms(self, concept_id: int) -> list[tuple[str, int]]:

@@ -60,14 +60,23 @@ class Catalog:
     def release_vocabularies(self) -> set[str]:
         return {v["vocabulary_id"] for v in self.release.vocabularies} if self.release else set()
 
+    def _versions(self, vocabulary_id: str | None) -> set[str]:
+        """Versions a request may name for an OMOP vocabulary: its own, or the release's."""
+        assert self.release is not None
+        own = {
+            str(v["version"])
+            for v in self.release.vocabularies
+            if v["vocabulary_id"] == vocabulary_id and v.get("version")
+        }
+        return own | {self.release.label, str(self.release.id)}
+
     async def resolve(self, system: str, version: str | None = None) -> SystemRef:
         """The code system named by ``system`` (UnknownSystem when none): a vocabulary of
         the OMOP release first, else a stored FHIR CodeSystem."""
-        if self.release is not None and version is None:
-            if system == OMOP_SYSTEM:
-                return OmopSystem(system, None)
-            vocabulary = vocabulary_of(system)
-            if vocabulary in self.release_vocabularies():
+        if self.release is not None:
+            vocabulary = None if system == OMOP_SYSTEM else vocabulary_of(system)
+            known = system == OMOP_SYSTEM or vocabulary in self.release_vocabularies()
+            if known and (version is None or version in self._versions(vocabulary)):
                 return OmopSystem(system, vocabulary)
         stored = await self.fhir.get("CodeSystem", system, version)
         if stored is not None and stored.content.get("content") != "not-present":

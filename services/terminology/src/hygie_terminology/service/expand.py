@@ -6,6 +6,7 @@ displayLanguage."""
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
 from sqlalchemy import text
 
@@ -39,7 +40,11 @@ class Expansion:
 
 
 async def resolve_value_set(
-    cat: Catalog, *, url: str | None, version: str | None = None, resource: dict | None = None
+    cat: Catalog,
+    *,
+    url: str | None,
+    version: str | None = None,
+    resource: dict[str, Any] | None = None,
 ) -> ValueSetDefinition:
     """The definition to expand: given inline, implicit in the url, or stored."""
     try:

@@ -12,7 +12,12 @@ from typing import Any
 
 import orjson
 
-from hygie_contracts.terminology import CodeSystemChanged, ConceptMapChanged, ValueSetChanged
+from hygie_contracts.terminology import (
+    ChangeKind,
+    CodeSystemChanged,
+    ConceptMapChanged,
+    ValueSetChanged,
+)
 from hygie_platform.uow import UnitOfWorkFactory
 
 from ..adapters.fhir_store import FhirStore, MapRow
@@ -101,7 +106,7 @@ async def load_fhir_resources(
         for p in parsed:
             r, rtype = p.resource, p.resource["resourceType"]
             previous = await store.upsert(r, version=p.version)
-            change = "replaced" if previous else "created"
+            change: ChangeKind = "replaced" if previous else "created"
             count = 0
             if rtype == "CodeSystem":
                 await store.replace_concepts(r["url"], p.version, p.concepts)
