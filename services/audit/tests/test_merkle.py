@@ -21,6 +21,7 @@ from hygie_audit.domain.merkle import (
     new_nodes,
     node_hash,
     range_hash,
+    subtree_root,
     verify_consistency,
     verify_inclusion,
 )
@@ -113,3 +114,16 @@ def test_proofs_outside_the_tree_are_refused():
         consistency_path(get, 0, 3)
     with pytest.raises(ProofError):
         consistency_path(get, 4, 3)
+
+
+@settings(max_examples=40, deadline=None)
+@given(chunks=st.integers(0, 5), tail=st.integers(0, 20))
+def test_root_stream_accepts_aligned_subtrees(chunks, tail):
+    leaves = _leaves(chunks * 8 + tail)
+    stream = RootStream()
+    for c in range(chunks):
+        stream.push(subtree_root(leaves[c * 8 : c * 8 + 8]), 8)
+    for h in leaves[chunks * 8 :]:
+        stream.push(h)
+    assert stream.size == len(leaves)
+    assert stream.root() == mth(leaves)

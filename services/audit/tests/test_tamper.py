@@ -11,6 +11,7 @@ from sqlalchemy.exc import DBAPIError
 
 from hygie_audit.bootstrap import make_spec
 from hygie_audit.config import AuditOptions
+from hygie_audit.service import verify as verify_module
 from hygie_audit.service.verify import verify_log
 from hygie_platform.config import ConfigError
 from hygie_platform.testing import eventually, start_service
@@ -78,7 +79,8 @@ async def test_tree_heads_are_signed_on_a_schedule(hygie_settings):
         await eventually(signed)
 
 
-async def test_verify_names_changed_removed_and_reordered_records(hygie_settings):
+async def test_verify_names_changed_removed_and_reordered_records(hygie_settings, monkeypatch):
+    monkeypatch.setattr(verify_module, "_CHUNK", 4)  # fast path on intact chunks, slow on others
     async with start_service(SPEC, hygie_settings) as audit:
         await _feed(audit, 12)
         await audit.client.post("/audit/tree-heads", headers=audit.auth("admin"))
@@ -113,7 +115,8 @@ async def test_verify_names_changed_removed_and_reordered_records(hygie_settings
         assert resp.json()["ok"] is False
 
 
-async def test_a_consistent_rewrite_is_caught_by_the_signed_head(hygie_settings):
+async def test_a_consistent_rewrite_is_caught_by_the_signed_head(hygie_settings, monkeypatch):
+    monkeypatch.setattr(verify_module, "_CHUNK", 2)
     async with start_service(SPEC, hygie_settings) as audit:
         await _feed(audit, 4)
         await audit.client.post("/audit/tree-heads", headers=audit.auth("admin"))

@@ -26,6 +26,7 @@ __all__ = [
     "node_hash",
     "range_hash",
     "root_from_leaves",
+    "subtree_root",
     "verify_consistency",
     "verify_inclusion",
 ]
@@ -205,6 +206,16 @@ def new_nodes(
     return out
 
 
+def subtree_root(leaves: list[bytes]) -> bytes:
+    """MTH of a power-of-two number of leaf hashes, level by level (fast path of verify)."""
+    sha = hashlib.sha256
+    while len(leaves) > 1:
+        leaves = [
+            sha(b"\x01" + a + b).digest() for a, b in zip(leaves[0::2], leaves[1::2], strict=True)
+        ]
+    return leaves[0]
+
+
 def root_from_leaves(leaves: Iterable[bytes]) -> bytes:
     """MTH of a stream of leaf hashes in O(log n) memory."""
     stream = RootStream()
@@ -221,14 +232,15 @@ class RootStream:
         self.size = 0
         self._stack: list[tuple[int, bytes]] = []  # (leaf count, hash), decreasing sizes
 
-    def push(self, leaf: bytes) -> None:
-        count, h = 1, leaf
+    def push(self, leaf: bytes, count: int = 1) -> None:
+        """Append a leaf hash, or the hash of an aligned complete subtree of ``count``
+        leaves (a power of two; the size so far a multiple of it)."""
+        h, self.size = leaf, self.size + count
         while self._stack and self._stack[-1][0] == count:
             left = self._stack.pop()[1]
             h = node_hash(left, h)
             count *= 2
         self._stack.append((count, h))
-        self.size += 1
 
     def root(self) -> bytes:
         if not self._stack:
