@@ -37,6 +37,10 @@ async def test_rebuild_builds_a_new_generation_and_swaps_it_in_with_the_same_ids
     states = await omop.fetch("SELECT generation, state FROM omop_generation ORDER BY 1")
     assert states == [{"generation": 1, "state": "retired"}, {"generation": 2, "state": "serving"}]
     assert await omop.fetch("SELECT 1 FROM pg_namespace WHERE nspname = 'omop_g1'") == []
+    (ids,) = await omop.fetch(
+        "SELECT count(*) AS n, (SELECT last_value FROM omop_id_seq) AS last FROM omop_id_map"
+    )
+    assert ids["n"] == ids["last"]  # the rebuild reused every id, none drawn in vain
 
     # the new generation serves live events and publishes the change stream
     await publish(committed(ehr, composition(blood_pressure(100, 60)), subject=(IPP, "RB")))

@@ -42,9 +42,11 @@ class Store:
         unique = sorted(set(keys))
         await self.conn.execute(
             text(
+                # only keys not mapped yet draw from the sequence (no ids burnt on replays)
                 "INSERT INTO public.omop_id_map (tbl, key, id) SELECT :t, k, "
-                "nextval('public.omop_id_seq') FROM unnest(CAST(:keys AS text[])) AS k "
-                "ORDER BY k ON CONFLICT DO NOTHING"
+                "nextval('public.omop_id_seq') FROM (SELECT k FROM unnest(CAST(:keys AS text[]))"
+                " AS k WHERE NOT EXISTS (SELECT 1 FROM public.omop_id_map m WHERE m.tbl = :t "
+                "AND m.key = k) ORDER BY k) AS fresh ON CONFLICT DO NOTHING"
             ),
             {"t": table, "keys": unique},
         )
