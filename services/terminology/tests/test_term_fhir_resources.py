@@ -203,3 +203,43 @@ async def test_loading_resources_needs_the_admin_role(loaded):
         "/terminology/resources", json=CODE_SYSTEM, headers=loaded.auth("clinician")
     )
     assert r.status_code == 403
+
+
+async def test_a_value_set_may_include_other_value_sets(loaded):
+    h = loaded.auth("admin")
+    await _post(loaded, CODE_SYSTEM)
+    await _post(loaded, VALUE_SET)
+    composite = {
+        "resourceType": "ValueSet",
+        "compose": {
+            "include": [
+                {"valueSet": ["urn:hygie:test:vs:vitals"]},
+                {"system": "http://loinc.org", "concept": [{"code": "8480-6"}]},
+            ],
+            "exclude": [{"system": LOCAL, "concept": [{"code": "FC"}]}],
+        },
+    }
+    r = await loaded.client.post(
+        "/fhir/ValueSet/$expand",
+        json={
+            "resourceType": "Parameters",
+            "parameter": [{"name": "valueSet", "resource": composite}],
+        },
+        headers=h,
+    )
+    assert r.status_code == 200, r.text
+    got = [(c["system"], c["code"]) for c in r.json()["expansion"]["contains"]]
+    assert got == [("http://loinc.org", "8480-6"), (LOCAL, "PAS")]
+
+
+async def test_lookup_selects_properties_and_display_language(loaded):
+    await _post(loaded, CODE_SYSTEM)
+    r = await loaded.client.get(
+        "/fhir/CodeSystem/$lookup",
+        params={"system": LOCAL, "code": "PAS", "property": "parent", "displayLanguage": "en"},
+        headers=loaded.auth("clinician"),
+    )
+    body = r.json()["parameter"]
+    assert {"name": "display", "valueString": "Systolic blood pressure"} in body
+    props = [p["part"][0]["valueCode"] for p in body if p["name"] == "property"]
+    assert props == ["parent"]

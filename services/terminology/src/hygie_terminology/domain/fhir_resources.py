@@ -92,7 +92,9 @@ def parse_resource(resource: dict[str, Any], where: str) -> tuple[ParsedResource
     elif rtype == "ValueSet":
         try:
             definition = parse_compose(resource)
-            parsed.systems_used |= {i.system for i in definition.includes + definition.excludes}
+            parsed.systems_used |= {
+                i.system for i in definition.includes + definition.excludes if i.system
+            }
         except InvalidValueSet as exc:
             problems.append(f"{where}: {exc}")
     else:

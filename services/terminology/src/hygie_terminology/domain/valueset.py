@@ -25,10 +25,14 @@ class Filter:
 
 @dataclass(frozen=True)
 class Include:
-    system: str
+    """One include/exclude: codes of ``system`` (all, listed, or filtered), intersected
+    with the members of ``value_sets`` (FHIR R4 ValueSet.compose.include)."""
+
+    system: str | None
     version: str | None = None
     concepts: tuple[str, ...] = ()
     filters: tuple[Filter, ...] = ()
+    value_sets: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -41,11 +45,14 @@ class ValueSetDefinition:
 
 
 def _include(item: dict[str, Any], where: str) -> Include:
-    if item.get("valueSet"):
-        raise InvalidValueSet(f"{where}.valueSet: including other value sets is not supported")
+    value_sets = tuple(str(v) for v in item.get("valueSet") or [])
     system = item.get("system")
-    if not isinstance(system, str) or not system:
-        raise InvalidValueSet(f"{where}.system is required")
+    if system is not None and (not isinstance(system, str) or not system):
+        raise InvalidValueSet(f"{where}.system must be a URI")
+    if system is None and not value_sets:
+        raise InvalidValueSet(f"{where}: a system or a valueSet is required")
+    if system is None and (item.get("concept") or item.get("filter")):
+        raise InvalidValueSet(f"{where}: concept and filter need a system")
     filters = []
     for j, f in enumerate(item.get("filter") or []):
         op = f.get("op")
@@ -56,7 +63,7 @@ def _include(item: dict[str, Any], where: str) -> Include:
             raise InvalidValueSet(f"{where}.filter[{j}] needs property and value")
         filters.append(Filter(str(prop), op, str(value)))
     concepts = tuple(str(c["code"]) for c in item.get("concept") or [] if c.get("code"))
-    return Include(system, item.get("version"), concepts, tuple(filters))
+    return Include(system, item.get("version"), concepts, tuple(filters), value_sets)
 
 
 def parse_compose(resource: dict[str, Any]) -> ValueSetDefinition:

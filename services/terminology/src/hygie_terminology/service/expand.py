@@ -63,7 +63,24 @@ async def resolve_value_set(
         raise UnsupportedRequest(str(exc)) from None
 
 
-async def _select(cat: Catalog, q: ExpansionQuery, inc: Include) -> str:
+MAX_DEPTH = 8
+
+
+async def _select(cat: Catalog, q: ExpansionQuery, inc: Include, depth: int = 0) -> str:
+    """The SELECT of one include: its system's codes intersected with its value sets."""
+    parts = [await _system_select(cat, q, inc)] if inc.system else []
+    for url in inc.value_sets:
+        if depth >= MAX_DEPTH:
+            raise UnsupportedRequest(f"value set {url}: includes nest deeper than {MAX_DEPTH}")
+        definition = await resolve_value_set(cat, url=url)
+        includes = [await _select(cat, q, i, depth + 1) for i in definition.includes]
+        excludes = [await _select(cat, q, e, depth + 1) for e in definition.excludes]
+        parts.append(q.members(includes, excludes))
+    return " INTERSECT ".join(f"({p})" for p in parts)
+
+
+async def _system_select(cat: Catalog, q: ExpansionQuery, inc: Include) -> str:
+    assert inc.system is not None
     ref = await cat.resolve(inc.system, inc.version)
     conditions: list[str] = []
     if isinstance(ref, OmopSystem):

@@ -37,6 +37,14 @@ async def lookup_code(request: Request, principal: Reader) -> Response:
     system, code = _system_code(params)
     async with catalog(request, params.get("release")) as cat:
         result = await lookup(cat, system=system, code=code, version=params.get("version"))
+    wanted = {str(p) for p in params.values.get("property") or []}
+    if wanted:  # FHIR R4 $lookup: "property" names the properties to return
+        result.properties = [p for p in result.properties if p.code in wanted]
+    language = params.get("displayLanguage")
+    if language:
+        base = language.split("-")[0].lower()
+        translated = next((d.value for d in result.designations if d.language == base), None)
+        result.display = translated or result.display
     return fhir_response(lookup_parameters(result))
 
 
