@@ -18,10 +18,12 @@ __all__ = ["IndexFields", "InvalidAuditEvent", "canonical_entry", "index_of", "v
 class InvalidAuditEvent(ValueError):
     """An AuditEvent that does not validate (FHIR R4 cardinalities and codes we rely on)."""
 
-    def __init__(self, path: str, message: str) -> None:
+    def __init__(self, path: str, message: str, *, index: int = 0) -> None:
         super().__init__(f"{path}: {message}")
         self.path = path
         self.message = message
+        self.index = index
+        """which of the received resources (a Bundle entry)"""
 
 
 class _Open(BaseModel):

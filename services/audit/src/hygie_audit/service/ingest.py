@@ -20,7 +20,7 @@ from hygie_platform.uow import UnitOfWork
 from ..adapters.staging import stage
 from ..adapters.tables import audit_pending, ehr_subject
 from ..domain.balp import from_access, from_domain_event
-from ..domain.records import validate
+from ..domain.records import InvalidAuditEvent, validate
 
 __all__ = ["receive_audit_events", "record_event"]
 
@@ -91,7 +91,12 @@ def _pend(
 async def receive_audit_events(uow: UnitOfWork, resources: list[Any]) -> list[UUID]:
     """ITI-20 ATX: validated AuditEvents, all or none; returns the ids they are logged under
     (the log assigns its own ``id``; a received id or meta is not kept)."""
-    checked = [validate(r) for r in resources]
+    checked = []
+    for index, resource in enumerate(resources):
+        try:
+            checked.append(validate(resource))
+        except InvalidAuditEvent as exc:
+            raise InvalidAuditEvent(exc.path, exc.message, index=index) from None
     ids = []
     for resource in checked:
         event_id = uuid7()

@@ -35,7 +35,9 @@ async def access_report(conn: AsyncConnection, patient: str, *, show_staff: bool
 
 
 def _line(seq: int, resource: dict[str, Any], show_staff: bool) -> dict[str, Any]:
-    requestor = next((a for a in resource.get("agent", []) if a.get("requestor")), {})
+    requestor: dict[str, Any] = next(
+        (a for a in resource.get("agent", []) if a.get("requestor")), {}
+    )
     who = requestor.get("who") or {}
     person = (who.get("identifier") or {}).get("value") or who.get("display")
     roles = [
@@ -58,7 +60,7 @@ def _line(seq: int, resource: dict[str, Any], show_staff: bool) -> dict[str, Any
     purposes = [
         c.get("code") for p in requestor.get("purposeOfUse", []) for c in p.get("coding", [])
     ]
-    data = next(
+    data: dict[str, Any] = next(
         (e for e in resource.get("entity", []) if (e.get("role") or {}).get("code") == "4"), {}
     )
     what = data.get("what") or {}
