@@ -255,3 +255,14 @@ async def test_batch_translate_refuses_a_malformed_request(loaded):
     )
     assert r.status_code == 400
     assert r.json()["resourceType"] == "OperationOutcome"
+
+
+async def test_reverse_translate_follows_omop_mapped_from(loaded):
+    r = await loaded.client.get(
+        "/fhir/ConceptMap/$translate",
+        params={"system": UCUM, "code": "mg/(24.h)", "reverse": "true"},
+        headers=loaded.auth("clinician"),
+    )
+    assert r.status_code == 200, r.text
+    sources = [m["part"][1]["valueCoding"]["code"] for m in param(r.json(), "match")]
+    assert "mg/d" in sources  # CONCEPT_RELATIONSHIP: 8909 "Mapped from" 8700

@@ -230,6 +230,18 @@ class FhirStore:
         )
         return {(r[0], r[1], r[2], r[3], r[4]) for r in rows}
 
+    async def map_sources(self, target_system: str, code: str) -> list[MapRow]:
+        """Elements of every map whose target is this code (reverse $translate)."""
+        rows = await self.conn.execute(
+            text(
+                "SELECT url, source_system, source_code, target_system, target_code, "
+                "target_display, equivalence FROM fhir_map WHERE target_system = :s "
+                "AND target_code = :c ORDER BY url, source_system, source_code"
+            ),
+            {"s": target_system, "c": code},
+        )
+        return [MapRow(*r) for r in rows]
+
     async def map_targets(
         self, source_system: str, codes: Sequence[str], *, url: str | None = None
     ) -> list[MapRow]:

@@ -15,14 +15,15 @@ from hygie_contracts.terminology import TranslateBatchRequest, TranslateBatchRes
 
 from ..domain.concepts import Concept
 from ..domain.errors import UnknownSystem
-from ..domain.systems import OMOP_SYSTEM, vocabulary_of
+from ..domain.systems import OMOP_SYSTEM, system_of, vocabulary_of
 from .catalog import Catalog, OmopSystem
 from .lookup import find_concept
 
-__all__ = ["Match", "translate", "translate_batch"]
+__all__ = ["Match", "reverse_translate", "translate", "translate_batch"]
 
 MAPS_TO = "Maps to"
 MAPS_TO_VALUE = "Maps to value"
+MAPPED_FROM = "Mapped from"
 
 
 @dataclass(frozen=True)
@@ -41,8 +42,48 @@ def _omop_match(concept: Concept, relationship: str, target_system: str | None) 
         system, code = target_system, concept.concept_code
     else:
         return None
-    equivalence = "equivalent" if relationship == MAPS_TO else "relatedto"
+    equivalence = "equivalent" if relationship in (MAPS_TO, MAPPED_FROM) else "relatedto"
     return Match(equivalence, system, code, concept.name, f"omop:{relationship}")
+
+
+async def reverse_translate(
+    cat: Catalog, *, system: str, code: str, target_system: str | None = None
+) -> list[Match]:
+    """Codes that map to this one: explicit ConceptMaps, then OMOP "Mapped from"."""
+    matches = [
+        Match(r.equivalence, r.source_system, r.source_code, None, r.url)
+        for r in await cat.fhir.map_sources(system, code)
+        if target_system is None or r.source_system == target_system
+    ]
+    try:
+        ref = await cat.resolve(system)
+    except UnknownSystem:
+        if matches:
+            return matches
+        raise
+    if isinstance(ref, OmopSystem):
+        concept = await find_concept(cat, ref, code)
+        if concept is not None:
+            related = await cat.vocab.related([concept.concept_id], [MAPPED_FROM])
+            for relationship, source in related[concept.concept_id]:
+                if source.concept_id == concept.concept_id:
+                    continue
+                if target_system is None:
+                    system_of_source = system_of(source.vocabulary_id)
+                    matches.append(
+                        Match(
+                            "equivalent",
+                            system_of_source,
+                            source.concept_code,
+                            source.name,
+                            f"omop:{relationship}",
+                        )
+                    )
+                else:
+                    match = _omop_match(source, relationship, target_system)
+                    if match:
+                        matches.append(match)
+    return matches
 
 
 async def translate(

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Request, Response
 
-from ...service.translate import translate
+from ...service.translate import reverse_translate, translate
 from .common import Reader, catalog
 from .outcome import fhir_response
 from .params import bad_request, read_params
@@ -27,14 +27,18 @@ async def translate_code(request: Request, principal: Reader) -> Response:
         raise bad_request("parameter 'system' is required", parameter="system")
     if not code:
         raise bad_request("parameter 'code' is required", parameter="code")
-    if params.get("reverse") == "true":
-        raise bad_request("reverse translation is not supported", parameter="reverse")
+    target_system = params.get("targetsystem") or params.get("targetSystem")
     async with catalog(request, params.get("release")) as cat:
+        if params.get("reverse") == "true":
+            matches = await reverse_translate(
+                cat, system=str(system), code=str(code), target_system=target_system
+            )
+            return fhir_response(translate_parameters(matches))
         matches = await translate(
             cat,
             system=str(system),
             code=str(code),
-            target_system=params.get("targetsystem") or params.get("targetSystem"),
+            target_system=target_system,
             url=params.get("url"),
         )
     return fhir_response(translate_parameters(matches))
