@@ -9,125 +9,12 @@ order; node ids are the lower-case snake of the name, de-duplicated with ``_2``.
 
 from __future__ import annotations
 
-import re
-
 from ..domain.opt import CObject, OperationalTemplate
 from .inputs import inputs_for, proportion_types
+from .layout import ANY_VALUE, EVENTS, RM_ATTRS, TRANSPARENT, RmAttr, build_id
 from .model import Step, WebNode, WebTemplate
 
 __all__ = ["build_id", "build_web_template"]
-
-_NON_ID = re.compile(r"[^\w.\-]|_", re.UNICODE)
-_TRANSPARENT = {"HISTORY", "ITEM_TREE", "ITEM_LIST", "ITEM_SINGLE", "ITEM_TABLE"}
-_EVENTS = {"EVENT", "POINT_EVENT", "INTERVAL_EVENT"}
-#: every data value type, in the order EHRbase lists them for an unconstrained ELEMENT
-ANY_VALUE = (
-    "DV_TEXT",
-    "DV_CODED_TEXT",
-    "DV_MULTIMEDIA",
-    "DV_PARSABLE",
-    "DV_STATE",
-    "DV_BOOLEAN",
-    "DV_IDENTIFIER",
-    "DV_URI",
-    "DV_EHR_URI",
-    "DV_DURATION",
-    "DV_QUANTITY",
-    "DV_COUNT",
-    "DV_PROPORTION",
-    "DV_DATE_TIME",
-    "DV_TIME",
-    "DV_ORDINAL",
-    "DV_DATE",
-)
-
-# RM attribute nodes: (attribute, rm type, min, max, in context); path for nested ones
-_Attr = tuple[str, str, int, int, bool]
-_ENTRY_TAIL: tuple[_Attr, ...] = (
-    ("subject", "PARTY_PROXY", 1, 1, True),
-    ("language", "CODE_PHRASE", 1, 1, True),
-    ("encoding", "CODE_PHRASE", 1, 1, True),
-)
-_RM_ATTRS: dict[str, tuple[tuple[_Attr, ...], tuple[_Attr, ...]]] = {
-    "COMPOSITION": (
-        (("category", "DV_CODED_TEXT", 1, 1, True), ("context", "EVENT_CONTEXT", 1, 1, False)),
-        (
-            ("composer", "PARTY_PROXY", 1, 1, True),
-            ("language", "CODE_PHRASE", 1, 1, True),
-            ("territory", "CODE_PHRASE", 1, 1, True),
-        ),
-    ),
-    "EVENT_CONTEXT": (
-        (),
-        (("start_time", "DV_DATE_TIME", 1, 1, True), ("setting", "DV_CODED_TEXT", 1, 1, True)),
-    ),
-    "OBSERVATION": ((), _ENTRY_TAIL),
-    "EVALUATION": ((), _ENTRY_TAIL),
-    "ADMIN_ENTRY": ((), _ENTRY_TAIL),
-    "GENERIC_ENTRY": ((), ()),
-    "INSTRUCTION": (
-        (),
-        (
-            ("subject", "PARTY_PROXY", 1, 1, True),
-            ("narrative", "DV_TEXT", 1, 1, True),
-            ("language", "CODE_PHRASE", 1, 1, True),
-            ("encoding", "CODE_PHRASE", 1, 1, True),
-            ("expiry_time", "DV_DATE_TIME", 0, 1, False),
-        ),
-    ),
-    "ACTION": (
-        (),
-        (
-            *_ENTRY_TAIL,
-            ("time", "DV_DATE_TIME", 1, 1, True),
-            ("ism_transition", "ISM_TRANSITION", 1, 1, True),
-        ),
-    ),
-    "ACTIVITY": (
-        (),
-        (
-            ("timing", "DV_PARSABLE", 0, 1, True),
-            ("action_archetype_id", "STRING", 1, 1, True),
-        ),
-    ),
-    "EVENT": (
-        (),
-        (
-            ("math_function", "DV_CODED_TEXT", 0, 0, False),
-            ("width", "DV_DURATION", 0, 0, False),
-            ("time", "DV_DATE_TIME", 1, 1, True),
-        ),
-    ),
-    "POINT_EVENT": ((), (("time", "DV_DATE_TIME", 1, 1, True),)),
-    "INTERVAL_EVENT": (
-        (),
-        (
-            ("math_function", "DV_CODED_TEXT", 1, 1, False),
-            ("width", "DV_DURATION", 1, 1, False),
-            ("time", "DV_DATE_TIME", 1, 1, True),
-        ),
-    ),
-    "ISM_TRANSITION": (
-        (),
-        (
-            ("careflow_step", "DV_CODED_TEXT", 1, 1, True),
-            ("current_state", "DV_CODED_TEXT", 1, 1, True),
-            ("transition", "DV_CODED_TEXT", 0, 1, True),
-        ),
-    ),
-}
-
-
-def build_id(term: str) -> str:
-    """A node id: lower case, every run of non-letters/digits (but ``.`` and ``-``) as
-    one ``_``; an id starting with a digit gets an ``a`` in front."""
-    text = "".join(
-        ch if (ch.isalpha() or ch in "0123456789.-") else " " for ch in term.lower()
-    ).split()
-    out = "_".join(text)
-    if not out:
-        return "node"
-    return "a" + out if out[0].isdigit() else out
 
 
 def _max(c: CObject) -> int:
@@ -189,7 +76,10 @@ class _Builder:
 
     def node(self, c: CObject, step: Step, aql: str, *, rm_type: str | None = None) -> WebNode:
         name = step.default_name or c.rm_type
+        code = "at0000" if c.is_archetype_root else c.node_id
+        described = c.root.descriptions.get(code or "") if c.root is not None else None
         return WebNode(
+            extra={"localizedDescriptions": {self.language: described}} if described else {},
             id=build_id(name),
             name=name,
             rm_type=rm_type or c.rm_type,
@@ -205,7 +95,7 @@ class _Builder:
 
     def children_of(self, c: CObject, aql: str) -> list[WebNode]:
         """The web nodes under the data object constrained by ``c`` (steps relative to it)."""
-        before, after = _RM_ATTRS.get(c.rm_type, ((), ()))
+        before, after = RM_ATTRS.get(c.rm_type, ((), ()))
         rm_names = {a[0] for a in (*before, *after)}
         nodes: list[WebNode] = []
         for attr in c.attributes:
@@ -241,8 +131,8 @@ class _Builder:
             target = _retarget(target, child)
         step = self.step(attr, target, sibling_names=sibling_names)
         here = aql + self.segment(step)
-        single_event = target.rm_type in _EVENTS and _max(target) == 1 and alone
-        if target.rm_type in _TRANSPARENT or single_event:
+        single_event = target.rm_type in EVENTS and _max(target) == 1 and alone
+        if target.rm_type in TRANSPARENT or single_event:
             inner = self.children_of(target, here)
             for n in inner:
                 n.steps = (step, *n.steps)
@@ -286,8 +176,8 @@ class _Builder:
                 name=node.name,
                 rm_type=rm_type,
                 node_id=None if v is None else node.node_id,
-                min=0 if v is None else node.min,
-                max=1 if v is None else node.max,
+                min=0 if v is None else _min(v),
+                max=1 if v is None else _max(v),
                 aql_path=aql + "/value",
                 localized=True,
                 language=self.language,
@@ -295,6 +185,8 @@ class _Builder:
                 steps=(Step("value", rm_type, v),),
                 cobj=v,
             )
+            if "localizedDescriptions" in node.extra:
+                leaf.extra["localizedDescriptions"] = node.extra["localizedDescriptions"]
             self.leaf(leaf, rm_type, v)
             node.children.append(leaf)
         return node
@@ -313,7 +205,7 @@ class _Builder:
                         min=1 if bc is not None else 0,
                         max=1,
                         aql_path=f"{node.aql_path}/{bound}",
-                        localized=True,
+                        name_only=True,
                         inputs=inputs_for(inner, bc, self.language),
                         steps=(Step(bound, inner, bc),),
                         cobj=bc,
@@ -325,18 +217,22 @@ class _Builder:
             node.extra["proportionTypes"] = proportion_types(v)
 
     # -- RM attributes -----------------------------------------------------------------
-    def rm_attr(self, parent: CObject, spec: _Attr, aql: str) -> WebNode:
+    def rm_attr(self, parent: CObject, spec: RmAttr, aql: str) -> WebNode:
         attr_name, rm_type, lo, hi, in_context = spec
         attr = parent.attribute(attr_name)
         c = attr.children[0] if attr is not None and attr.children else None
         path = f"{aql}/{attr_name}"
+        if hi == -2:
+            path = f"{aql}/instruction_details/{attr_name}"
         node = WebNode(
+            name_only=attr_name in ("category", "context"),
             id=attr_name,
             name=attr_name,
             rm_type=rm_type,
             min=lo,
-            max=hi or 1,
+            max=1 if hi in (0, -2) else hi,
             hidden=hi == 0,
+            display_only=hi == -2,
             aql_path=path,
             in_context=in_context,
             steps=(Step(attr_name, rm_type, c),),
@@ -347,11 +243,13 @@ class _Builder:
             node.children = (
                 self.children_of(c, path)
                 if c is not None
-                else [self.rm_attr(_EMPTY[rm_type], s, path) for s in _RM_ATTRS[rm_type][1]]
+                else [self.rm_attr(_EMPTY[rm_type], s, path) for s in RM_ATTRS[rm_type][1]]
             )
             if rm_type == "ISM_TRANSITION" and attr is not None:
                 for other in attr.children[1:]:  # one alternative per careflow step
                     _merge_lists(node, self.children_of(other, path))
+                for child in node.children if c is not None else []:
+                    child.name = child.name.capitalize()  # as EHRbase names constrained ones
         elif rm_type != "CODE_PHRASE":
             node.inputs = inputs_for(rm_type, c, self.language)
         return node

@@ -7,7 +7,18 @@ from typing import Any
 
 __all__ = ["Comparison", "compare_web_templates"]
 
-FIELDS = ("name", "rmType", "nodeId", "min", "max", "aqlPath", "inContext")
+FIELDS = (
+    "name",
+    "localizedName",
+    "rmType",
+    "nodeId",
+    "min",
+    "max",
+    "aqlPath",
+    "inContext",
+    "localizedNames",
+    "localizedDescriptions",
+)
 
 
 @dataclass(slots=True)

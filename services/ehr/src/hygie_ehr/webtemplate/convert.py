@@ -206,6 +206,8 @@ def _read(node: WebNode, obj: dict[str, Any]) -> Instance:
         if k != "_name" and (allowed is None or obj.get("_type") in allowed)
     )
     for child in node.children:
+        if child.display_only:
+            continue
         found = _find(child, obj)
         if found:
             out[child.id] = found

@@ -107,6 +107,8 @@ def example_flat(wt: WebTemplate, *, now: datetime) -> dict[str, Any]:
     def walk(node: WebNode, prefix: str) -> None:
         choices = node.rm_type == "ELEMENT"
         for child in node.children:
+            if child.display_only:
+                continue
             if child.id in _DEFAULTED or (child.id in _SKIP and node.rm_type != "INTERVAL_EVENT"):
                 continue
             path = f"{prefix}/{child.id}" + (":0" if child.max != 1 else "")

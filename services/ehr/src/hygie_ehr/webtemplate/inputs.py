@@ -129,6 +129,29 @@ def _primitive_range(c: CObject | None, attr: str) -> Interval | None:
     return p.primitive.range if p is not None and p.primitive is not None else None
 
 
+def _duration_fields(c: CObject | None) -> tuple[str, ...]:
+    """The fields a C_DURATION pattern (``PYMWDTHMS`` letters) allows; all without one."""
+    p = _attr_child(c, "value")
+    pattern = (p.primitive.pattern if p is not None and p.primitive is not None else None) or ""
+    if not pattern.upper().startswith("P"):
+        return _DURATION_FIELDS
+    date, _, time = pattern.upper()[1:].partition("T")
+    letters = {"Y": "year", "M": "month", "W": "week", "D": "day"}
+    fields = {letters[x] for x in date if x in letters}
+    fields |= {{"H": "hour", "M": "minute", "S": "second"}[x] for x in time if x in "HMS"}
+    return tuple(f for f in _DURATION_FIELDS if f in fields) or _DURATION_FIELDS
+
+
+def _booleans(c: CObject | None) -> list[str]:
+    """The allowed values of a DV_BOOLEAN when the template allows only one."""
+    p = _attr_child(c, "value")
+    if p is None or p.primitive is None or (p.primitive.true_valid and p.primitive.false_valid):
+        return []
+    return [
+        v for v, ok in (("true", p.primitive.true_valid), ("false", p.primitive.false_valid)) if ok
+    ]
+
+
 def proportion_types(c: CObject | None) -> list[str]:
     kinds = [int(v) for v in _primitive_list(c, "type") if str(v).lstrip("-").isdigit()]
     if not kinds:
@@ -148,7 +171,7 @@ def inputs_for(rm_type: str, c: CObject | None, language: str) -> list[dict[str,
         validation = {"range": {"min": 0, "minOp": ">="}} if c is not None else None
         return [
             {"suffix": f, "type": "INTEGER", **({"validation": validation} if validation else {})}
-            for f in _DURATION_FIELDS
+            for f in _duration_fields(c)
         ]
     if rm_type in _SUFFIXED:
         return [{"suffix": s, "type": t} for s, t in _SUFFIXED[rm_type]]
@@ -157,8 +180,8 @@ def inputs_for(rm_type: str, c: CObject | None, language: str) -> list[dict[str,
         if rm_type == "DV_TEXT" and (values := _primitive_list(c, "value")):
             out["list"] = [{"value": v, "label": v} for v in values]
             out["listOpen"] = False
-        if rm_type == "DV_BOOLEAN" and (values := _primitive_list(c, "value")):
-            out["list"] = [{"value": str(v).lower(), "label": str(v).lower()} for v in values]
+        if rm_type == "DV_BOOLEAN" and (allowed := _booleans(c)):
+            out["list"] = [{"value": v, "label": v} for v in allowed]
         if rm_type == "DV_COUNT" and (r := _range(_primitive_range(c, "magnitude"), integer=True)):
             out["validation"] = {"range": r}
         return [out]

@@ -42,6 +42,8 @@ class WebNode:
     aql_path: str
     node_id: str | None = None
     localized: bool = False
+    #: ``localizedName`` without ``localizedNames`` (category, context, interval bounds)
+    name_only: bool = False
     language: str = "en"
     in_context: bool = False
     inputs: list[dict[str, Any]] = field(default_factory=list)
@@ -51,6 +53,8 @@ class WebNode:
     steps: tuple[Step, ...] = ()
     #: accepted in FLAT but not listed (EVENT.width: EHRbase lists it on INTERVAL_EVENT only)
     hidden: bool = False
+    #: listed but not converted (ACTION.instruction_details parts; FLAT has its own key)
+    display_only: bool = False
     #: how many leading steps belong to folded parents (shared, never repeated)
     shared: int = 0
     cobj: CObject | None = None
@@ -61,7 +65,7 @@ class WebNode:
     def child(self, node_id: str) -> WebNode | None:
         """The child of this id; ``name2`` (older EHRbase de-duplication) is ``name_2``."""
         if self.by_id is None:
-            self.by_id = {c.id: c for c in self.children}
+            self.by_id = {c.id: c for c in self.children if not c.display_only}
         found = self.by_id.get(node_id)
         if found is not None:
             return found
@@ -72,7 +76,7 @@ class WebNode:
 
     def to_json(self) -> dict[str, Any]:
         out: dict[str, Any] = {"id": self.id, "name": self.name}
-        if self.localized:
+        if self.localized or self.name_only:
             out["localizedName"] = self.name
         out["rmType"] = self.rm_type
         if self.node_id:

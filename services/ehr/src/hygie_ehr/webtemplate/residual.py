@@ -127,6 +127,8 @@ def fold_levels(node: WebNode) -> FoldLevel:
 def _fold_levels(node: WebNode) -> FoldLevel:
     top = FoldLevel()
     for child in node.children:
+        if child.display_only:
+            continue
         level = top
         for depth in range(child.shared):
             step = child.steps[depth]

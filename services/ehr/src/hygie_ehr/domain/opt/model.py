@@ -83,6 +83,7 @@ class CObject:
     path: str = "/"
     # C_ARCHETYPE_ROOT: its archetype's term texts (code -> text)
     terms: dict[str, str] = field(default_factory=dict)
+    descriptions: dict[str, str] = field(default_factory=dict)
     # ARCHETYPE_SLOT
     includes: list[str] = field(default_factory=list)
     excludes: list[str] = field(default_factory=list)

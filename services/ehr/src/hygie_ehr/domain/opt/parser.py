@@ -217,6 +217,8 @@ def _object(
             for item in _kids(term, "items"):
                 if code and item.get("id") == "text" and item.text:
                     obj.terms[code] = item.text.strip()
+                elif code and item.get("id") == "description" and item.text:
+                    obj.descriptions[code] = item.text.strip()
         archetypes.setdefault(obj.archetype_id, []).append(obj)
         obj.root = obj
     obj.path = parent_path
