@@ -7,6 +7,8 @@ every OMOP concept is also addressable by its concept id in ``OMOP_SYSTEM``.
 
 from __future__ import annotations
 
+from urllib.parse import quote, unquote
+
 from hygie_contracts.terminology import OMOP_SYSTEM
 
 __all__ = ["OMOP_SYSTEM", "VOCABULARY_BASE", "system_of", "vocabulary_of"]
@@ -31,7 +33,7 @@ _BY_SYSTEM = {uri: vocab for vocab, uri in _KNOWN.items()}
 
 def system_of(vocabulary_id: str) -> str:
     """The FHIR system URI of an OMOP vocabulary."""
-    return _KNOWN.get(vocabulary_id) or VOCABULARY_BASE + vocabulary_id
+    return _KNOWN.get(vocabulary_id) or VOCABULARY_BASE + quote(vocabulary_id, safe="")
 
 
 def vocabulary_of(system: str) -> str | None:
@@ -42,7 +44,7 @@ def vocabulary_of(system: str) -> str | None:
     if system in _BY_SYSTEM:
         return _BY_SYSTEM[system]
     if system.startswith(VOCABULARY_BASE):
-        return system[len(VOCABULARY_BASE) :] or None
+        return unquote(system[len(VOCABULARY_BASE) :]) or None
     if "/" not in system and ":" not in system:
         return system  # a bare OMOP vocabulary_id ("LOINC", "CIM10")
     return None
