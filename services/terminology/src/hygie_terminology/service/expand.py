@@ -5,12 +5,14 @@ displayLanguage."""
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass, field
 from typing import Any
 
 from sqlalchemy import text
 
 from ..adapters.expansion import ExpansionQuery, UnsupportedFilter
+from ..adapters.expansion_store import ExpansionStore
 from ..domain.errors import NotFound, UnsupportedRequest
 from ..domain.valueset import Include, InvalidValueSet, ValueSetDefinition, implicit_value_set
 from ..domain.valueset import parse_compose as parse_compose
@@ -20,6 +22,8 @@ from .lookup import display_in, find_concept
 __all__ = ["Expansion", "ExpansionItem", "expand", "resolve_value_set", "value_set_contains"]
 
 MAX_COUNT = 10_000
+#: Expansions larger than this are materialised at first use (per release).
+MATERIALISE_ABOVE = 10_000
 
 
 @dataclass(frozen=True)
@@ -141,23 +145,42 @@ async def expand(
     count: int = 1000,
     offset: int = 0,
     display_language: str | None = None,
+    materialise_above: int = MATERIALISE_ABOVE,
 ) -> Expansion:
-    """One page of the expansion, with the total."""
+    """One page of the expansion, with the total. A large expansion is stored at first use
+    and later pages are read by position."""
     if count < 0 or offset < 0:
         raise UnsupportedRequest("count and offset must not be negative")
     count = min(count, MAX_COUNT)
     q, includes, excludes = await _query(cat, definition)
     members = q.members(includes, excludes, text_filter=text_filter)
-    rows = (
-        await cat.conn.execute(text(q.page(members, count=count, offset=offset)), q.params)
-    ).all()
-    if rows:
-        total = rows[0].total
+    stored = None
+    key = None
+    if text_filter is None:
+        release_id = cat.release.id if cat.release else None
+        key = hashlib.sha256(repr((definition, release_id)).encode()).hexdigest()
+        stored = await ExpansionStore(cat.conn).find(key)
+    if stored is not None:
+        expansion_id, total = stored
+        rows = await ExpansionStore(cat.conn).page(expansion_id, count=count, offset=offset)
+        items = [ExpansionItem(r[0], r[1], r[2], r[4], r[3]) for r in rows]
     else:
-        total = (
-            await cat.conn.execute(text(f"SELECT count(*) FROM ({members}) x"), q.params)
-        ).scalar_one()
-    items = [ExpansionItem(r.system, r.code, r.display, r.inactive, r.concept_id) for r in rows]
+        rows = list(
+            (
+                await cat.conn.execute(text(q.page(members, count=count, offset=offset)), q.params)
+            ).all()
+        )
+        if rows:
+            total = rows[0].total
+        else:
+            total = (
+                await cat.conn.execute(text(f"SELECT count(*) FROM ({members}) x"), q.params)
+            ).scalar_one()
+        items = [ExpansionItem(r.system, r.code, r.display, r.inactive, r.concept_id) for r in rows]
+        if key is not None and total > materialise_above:
+            await ExpansionStore(cat.conn).materialise(
+                key, cat.release.id if cat.release else None, members, q.params
+            )
     if display_language and not display_language.lower().startswith("en"):
         translated = await display_in(
             cat, [i.concept_id for i in items if i.concept_id is not None], display_language

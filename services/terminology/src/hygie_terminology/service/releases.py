@@ -9,6 +9,7 @@ import asyncpg
 from hygie_contracts.terminology import ReleaseActivated, VocabularyVersion
 from hygie_platform.uow import UnitOfWorkFactory
 
+from ..adapters.expansion_store import ExpansionStore
 from ..adapters.release_schema import drop_schema
 from ..adapters.releases import Release, ReleaseRepository
 from ..domain.errors import NotFound, UnsupportedRequest
@@ -28,6 +29,7 @@ async def activate_release(uow: UnitOfWorkFactory, release_id: int) -> Release:
         if release.status == "active":
             return release
         previous = await repo.activate(release_id)
+        await ExpansionStore(u.connection).forget(release_id=release_id)
         u.record(
             ReleaseActivated(
                 release_id=release.id,

@@ -20,6 +20,7 @@ from hygie_contracts.terminology import (
 )
 from hygie_platform.uow import UnitOfWorkFactory
 
+from ..adapters.expansion_store import ExpansionStore
 from ..adapters.fhir_store import FhirStore, MapRow
 from ..domain.errors import ResourcesRejected
 from ..domain.fhir_resources import ParsedResource, parse_resource, resources_of
@@ -103,6 +104,7 @@ async def load_fhir_resources(
         problems += await _check_references(store, await open_catalog(u.connection), parsed)
         if problems:
             raise ResourcesRejected(problems)
+        await ExpansionStore(u.connection).forget(all_releases=True)
         for p in parsed:
             r, rtype = p.resource, p.resource["resourceType"]
             previous = await store.upsert(r, version=p.version)

@@ -1,0 +1,48 @@
+"""Large expansions are materialised at first use and paged by position afterwards."""
+
+from __future__ import annotations
+
+import pytest
+
+from hygie_terminology.service.catalog import open_catalog
+from hygie_terminology.service.expand import expand, resolve_value_set
+
+from .conftest import VOCAB
+
+pytestmark = pytest.mark.skipif(not VOCAB.is_dir(), reason="conformance data absent")
+
+URL = "http://unitsofmeasure.org?fhir_vs"  # the 1,042 UCUM concepts of the shard
+
+
+async def _page(svc, *, offset: int, count: int):
+    async with svc.runtime.app.state.uow() as u:
+        cat = await open_catalog(u.connection)
+        definition = await resolve_value_set(cat, url=URL)
+        return await expand(cat, definition, count=count, offset=offset, materialise_above=100)
+
+
+async def test_a_large_expansion_is_stored_and_pages_match(loaded):
+    first = await _page(loaded, offset=0, count=50)  # computed, then stored
+    stored = await loaded.fetch("SELECT total FROM expansion")
+    assert stored == [{"total": 1042}]
+    again = await _page(loaded, offset=0, count=50)  # read by position
+    assert again.items == first.items
+    assert again.total == first.total == 1042
+    tail = await _page(loaded, offset=1040, count=50)
+    assert len(tail.items) == 2
+    codes = [i.code for i in again.items]
+    assert codes == sorted(codes)
+
+    r = await loaded.client.post(
+        "/terminology/resources",
+        json={
+            "resourceType": "CodeSystem",
+            "url": "urn:x",
+            "status": "active",
+            "content": "complete",
+            "concept": [{"code": "a"}],
+        },
+        headers=loaded.auth("admin"),
+    )
+    assert r.status_code == 200
+    assert await loaded.fetch("SELECT id FROM expansion") == []  # content changed: forgotten
