@@ -135,9 +135,10 @@ async def test_a_consistent_rewrite_is_caught_by_the_signed_head(hygie_settings,
         finally:
             await conn.close()
         report = await _verify(audit)
-        assert len(report.problems) == 1, report.problems
-        assert report.problems[0].startswith("signed tree head of size 4 at ")
-        assert "records between leaf 0 and 3 were changed" in report.problems[0]
+        assert report.problems, "the rewrite went unnoticed"
+        for problem in report.problems:  # one per signed head of that size
+            assert problem.startswith("signed tree head of size 4 at ")
+            assert "records between leaf 0 and 3 were changed" in problem
 
 
 async def test_the_writer_cannot_update_or_delete_and_the_trigger_stops_everyone(

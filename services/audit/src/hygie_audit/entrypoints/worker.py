@@ -85,7 +85,7 @@ class AuditWorker:
 
     async def run(self) -> None:
         opts = self.options
-        last_head = 0.0
+        last_head = time.monotonic()  # the first scheduled head one interval after start
         last_retention = 0.0
         while not self.stopped:
             full = False
