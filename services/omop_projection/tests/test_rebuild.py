@@ -107,3 +107,36 @@ async def test_a_vocabulary_release_triggers_a_rebuild(omop, publish):
     await eventually(lambda: omop.fetch("SELECT 1 FROM omop.person"))
     generations = await omop.fetch("SELECT generation FROM omop_generation")
     assert len(generations) == 2  # the release in the new generation's history: no loop
+
+
+async def test_one_replica_leads_and_a_standby_takes_over(hygie_settings, translator, publish):
+    from contextlib import AsyncExitStack
+
+    from hygie_omop_projection.bootstrap import spec_with
+    from hygie_platform.testing import start_service
+
+    from .conftest import KEY
+
+    spec = spec_with(translator=translator, key=KEY)
+    async with AsyncExitStack() as stack:
+        first = await stack.enter_async_context(start_service(spec, hygie_settings))
+        second = await stack.enter_async_context(start_service(spec, hygie_settings))
+        replicas = [first, second]
+
+        async def leaders():
+            found = [r for r in replicas if r.runtime.app.state.generations.leader]
+            return found if len(found) == 1 else None
+
+        (leader,) = await eventually(leaders)
+        standby = second if leader is first else first
+        # a standby answers from the database too
+        answer = await standby.client.get("/omop/status", headers=standby.auth("admin"))
+        assert answer.json()["serving"] == 1
+        assert answer.json()["leader"] is False
+
+        await leader.runtime.app.state.generations.stop()
+        replicas.remove(leader)
+        await eventually(leaders, timeout=20)
+        await publish(registered(uuid4(), ipp="takeover"))
+        await eventually(lambda: standby.fetch("SELECT 1 FROM omop.person"))
+        await standby.runtime.app.state.generations.stop()

@@ -69,7 +69,7 @@ def bootstrap(
     )
 
     async def start() -> None:
-        await generations.prepare()
+        await generations.prepare()  # the analysts' views exist before the first request
         generations.start()
 
     return ServiceParts(

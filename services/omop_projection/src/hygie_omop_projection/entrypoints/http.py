@@ -31,7 +31,7 @@ def _generations(request: Request) -> Generations:
 @router.get("/status", dependencies=[reader])
 async def status(request: Request) -> dict[str, Any]:
     """Serving and building generations with their progress (events/s, lag, ETA)."""
-    return _generations(request).status()
+    return await _generations(request).status()
 
 
 @router.post("/rebuild", status_code=202, dependencies=[admin])
@@ -47,7 +47,7 @@ async def rebuild(request: Request) -> dict[str, Any]:
 @router.get("/unmapped", dependencies=[reader])
 async def unmapped(request: Request, limit: int = 1000) -> dict[str, Any]:
     """Source codes and nodes that could not be projected, counted, most frequent first."""
-    schema = _serving_schema(request)
+    schema = await _serving_schema(request)
     async with request.app.state.uow() as uow:
         rows = await uow.connection.execute(
             text(
@@ -66,7 +66,7 @@ async def explain(request: Request, table: str, row_id: int) -> dict[str, Any]:
     """Where an OMOP row came from: EHR, composition version, archetype path, event id."""
     if table not in CDM_TABLES or table not in PRIMARY_KEYS:
         raise Problem(404, "unknown-table", f"{table} is not a projected OMOP table")
-    schema = _serving_schema(request)
+    schema = await _serving_schema(request)
     async with request.app.state.uow() as uow:
         rows = await uow.connection.execute(
             text(
@@ -82,8 +82,8 @@ async def explain(request: Request, table: str, row_id: int) -> dict[str, Any]:
     return {k: str(v) if k in ("ehr_id", "event_id") else v for k, v in found.items()}
 
 
-def _serving_schema(request: Request) -> str:
-    serving = _generations(request).serving
+async def _serving_schema(request: Request) -> str:
+    serving, _ = await _generations(request).current()
     if serving is None:
         raise Problem(503, "not-ready", "the projection has no serving generation yet")
     return serving.schema
@@ -95,7 +95,7 @@ async def data_quality(request: Request, run_date: date) -> dict[str, Any]:
     definitions: Path | None = request.app.state.dq_definitions
     if definitions is None or not await asyncio.to_thread(definitions.exists):
         raise Problem(503, "no-dq-definitions", "the DQD definition files are not configured")
-    schema = _serving_schema(request)
+    schema = await _serving_schema(request)
     async with request.app.state.uow() as uow:
         results = await run_checks(uow.connection, schema, definitions, run_date=run_date)
     return as_json(results, run_date=run_date, schema=schema)

@@ -14,8 +14,11 @@ import asyncio
 import contextlib
 import logging
 import time
+import zlib
 from collections.abc import Callable
 from datetime import UTC, datetime
+
+from sqlalchemy import text
 
 from hygie_contracts.ehr import EHR_TOPIC
 from hygie_contracts.omop import OmopRebuildCompleted
@@ -32,6 +35,7 @@ __all__ = ["SOURCE_TOPICS", "Generations", "RebuildInProgress"]
 
 log = logging.getLogger(__name__)
 SOURCE_TOPICS = (PATIENT_TOPIC, EHR_TOPIC, TERMINOLOGY_TOPIC)
+_LOCK = zlib.crc32(b"hygie-omop-projection-leader")
 
 
 class RebuildInProgress(Exception):
@@ -39,7 +43,13 @@ class RebuildInProgress(Exception):
 
 
 class Generations:
-    """Runs the serving generation and, during a rebuild, the building one."""
+    """Runs the serving generation and, during a rebuild, the building one.
+
+    One replica leads (a PostgreSQL advisory lock held on a dedicated connection): only it
+    feeds generations. Any replica may ask for a rebuild (a ``building`` row); the leader
+    notices it within a second. If the leader dies, its lock goes with its connection and
+    a standby takes over from the generations' own checkpoints.
+    """
 
     def __init__(
         self,
@@ -48,36 +58,43 @@ class Generations:
         make_projector: Callable[[gens.Generation, bool], Projector],
         *,
         etl_label: str,
+        poll_seconds: float = 1.0,
     ) -> None:
         self.settings = settings
         self.uow = uow
         self.make_projector = make_projector
         self.etl_label = etl_label
+        self.poll_seconds = poll_seconds
         self.runners: dict[int, tuple[GenerationRunner, asyncio.Task[None] | None]] = {}
         self.serving: gens.Generation | None = None
         self.building: gens.Generation | None = None
+        self.leader = False
         self._swap_lock = asyncio.Lock()
+        self._supervisor: asyncio.Task[None] | None = None
 
     async def prepare(self) -> None:
-        """Make sure a serving generation exists; find a building one to resume."""
+        """Make sure a serving generation exists (the first start creates it)."""
         async with self.uow() as uow:
+            await uow.connection.execute(text("LOCK TABLE omop_generation IN EXCLUSIVE MODE"))
             found = await gens.generations(uow.connection)
-            serving = next((g for g in found if g.state == "serving"), None)
-            if serving is None:
+            if not any(g.state == "serving" for g in found):
                 serving = await gens.create_generation(uow.connection, state="serving")
                 await gens.point_views(uow.connection, serving.schema)
                 await self._cdm_source(uow.connection, serving)
-            self.serving = serving
-            self.building = next((g for g in found if g.state == "building"), None)
 
     def start(self) -> None:
-        """Start feeding the serving generation (and resume a building one)."""
-        assert self.serving is not None
-        self._spawn(self.serving, publish=True)
-        if self.building is not None:
-            self._spawn(self.building, publish=False)
+        """Compete for leadership; the leader feeds the generations."""
+        self._supervisor = asyncio.create_task(self._lead(), name="omop-leader")
 
     async def stop(self) -> None:
+        if self._supervisor is not None:
+            self._supervisor.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await self._supervisor
+            self._supervisor = None
+        await self._stop_runners()
+
+    async def _stop_runners(self) -> None:
         for _, task in self.runners.values():
             if task is not None:
                 task.cancel()
@@ -86,6 +103,50 @@ class Generations:
                 with contextlib.suppress(asyncio.CancelledError, Exception):
                     await task
         self.runners.clear()
+
+    async def _lead(self) -> None:
+        while True:
+            try:
+                async with self.uow.engine.connect() as conn:
+                    got = (
+                        await conn.execute(text("SELECT pg_try_advisory_lock(:k)"), {"k": _LOCK})
+                    ).scalar_one()
+                    await conn.commit()
+                    if got:
+                        self.leader = True
+                        log.info("omop: this replica leads the projection")
+                        try:
+                            while True:
+                                await self._sync()
+                                await asyncio.sleep(self.poll_seconds)
+                                await conn.execute(text("SELECT 1"))  # the lock's session lives
+                                await conn.commit()
+                        finally:
+                            # closing the session releases the lock (never back to the pool)
+                            await conn.invalidate()
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:
+                log.warning("omop: leadership lost or not acquired: %s", exc)
+            finally:
+                if self.leader:
+                    self.leader = False
+                    await self._stop_runners()
+            await asyncio.sleep(self.poll_seconds * 2)
+
+    async def _sync(self) -> None:
+        """Feed what the table says: the serving generation and a building one."""
+        async with self.uow() as uow:
+            found = await gens.generations(uow.connection)
+        self.serving = next((g for g in found if g.state == "serving"), None)
+        self.building = next((g for g in found if g.state == "building"), None)
+        if self.serving is None:
+            await self.prepare()
+            return
+        if self.serving.generation not in self.runners:
+            self._spawn(self.serving, publish=True)
+        if self.building is not None and self.building.generation not in self.runners:
+            self._spawn(self.building, publish=False)
 
     def _spawn(self, generation: gens.Generation, *, publish: bool) -> GenerationRunner:
         runner = GenerationRunner(
@@ -101,14 +162,25 @@ class Generations:
         return runner
 
     async def rebuild(self) -> gens.Generation:
-        """Start a blue/green rebuild into a new generation."""
-        if self.building is not None:
-            raise RebuildInProgress(f"generation {self.building.generation} is being built")
+        """Ask for a blue/green rebuild into a new generation (any replica may ask)."""
         async with self.uow() as uow:
-            self.building = await gens.create_generation(uow.connection, state="building")
-            await self._cdm_source(uow.connection, self.building)
-        self._spawn(self.building, publish=False)
-        return self.building
+            await uow.connection.execute(text("LOCK TABLE omop_generation IN EXCLUSIVE MODE"))
+            found = await gens.generations(uow.connection)
+            building = next((g for g in found if g.state == "building"), None)
+            if building is not None:
+                raise RebuildInProgress(f"generation {building.generation} is being built")
+            generation = await gens.create_generation(uow.connection, state="building")
+            await self._cdm_source(uow.connection, generation)
+        return generation
+
+    async def current(self) -> tuple[gens.Generation | None, gens.Generation | None]:
+        """The serving and building generations, as the database says (any replica)."""
+        async with self.uow() as uow:
+            found = await gens.generations(uow.connection)
+        return (
+            next((g for g in found if g.state == "serving"), None),
+            next((g for g in found if g.state == "building"), None),
+        )
 
     async def _release(self) -> None:
         """A new vocabulary release may change every mapping: rebuild (once at a time)."""
@@ -165,10 +237,12 @@ class Generations:
             vocabulary="terminology service", etl=self.etl_label,
         )  # fmt: skip
 
-    def status(self) -> dict[str, object]:
+    async def status(self) -> dict[str, object]:
+        serving, building = await self.current()
         out: dict[str, object] = {
-            "serving": self.serving.generation if self.serving else None,
-            "building": self.building.generation if self.building else None,
+            "serving": serving.generation if serving else None,
+            "building": building.generation if building else None,
+            "leader": self.leader,
         }
         for number, (runner, _) in self.runners.items():
             out[f"g{number}"] = runner.progress.as_dict()
