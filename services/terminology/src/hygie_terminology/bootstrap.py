@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -24,6 +25,8 @@ from .service.starter import ensure_starter_set
 
 __all__ = ["SPEC", "make_spec", "service_dsn"]
 
+log = logging.getLogger(__name__)
+
 
 def service_dsn(platform: Platform) -> str:
     """The asyncpg DSN of the service database (bulk loads use their own connection)."""
@@ -40,7 +43,14 @@ def make_bootstrap(*, starter: bool) -> Callable[[Platform], ServiceParts]:
         dsn = service_dsn(platform)
 
         async def load_starter() -> None:
-            await ensure_starter_set(platform.uow, dsn)
+            # The service serves (FHIR resources, later releases) even if this fails.
+            try:
+                result = await ensure_starter_set(platform.uow, dsn)
+            except Exception:
+                log.exception("the starter set could not be loaded")
+                return
+            if result is not None:
+                log.info("starter set loaded as release %s", result.release_id)
 
         return _parts(dsn, on_start=[load_starter] if starter else [])
 
