@@ -201,3 +201,28 @@ def test_envelope_data_is_the_event_json():
     env = envelope_for(ItemRecorded(item="x", value=3), source="/hygie/test")
     assert orjson.loads(env.data) == {"item": "x", "value": 3}
     assert env.key == b"x"
+
+
+async def test_a_batch_handler_applies_each_event_once_and_isolates_a_failing_one(hygie_settings):
+    from hygie_platform.testing.probe import BATCH_CONSUMER
+
+    async with (
+        start_service(PRODUCER, hygie_settings) as prod,
+        start_service(BATCH_CONSUMER, hygie_settings) as cons,
+    ):
+        uow = prod.runtime.app.state.uow
+        await journal_items(uow, [("m", 1), ("m", 2), ("m", -3), ("m", 4)])
+        rows = await eventually(lambda: _full(cons, 3))
+        assert rows == [
+            {"item": "m", "value": 1},
+            {"item": "m", "value": 2},
+            {"item": "m", "value": 4},
+        ]
+        letters = await eventually(lambda: _letters(hygie_settings, 1))
+        assert [d.headers["x-error-type"] for d in letters] == ["ValueError"]
+        # Redelivering the whole journal changes nothing: every id is in the inbox.
+        from hygie_platform.relay import republish_journal
+
+        assert await republish_journal(hygie_settings, prod.runtime.dsn) == 4
+        await asyncio.sleep(3)
+        assert len(await _items(cons)) == 3

@@ -22,7 +22,8 @@ from dataclasses import dataclass, field
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord
 from aiokafka.errors import KafkaError
 from aiokafka.structs import OffsetAndMetadata
-from opentelemetry.trace import SpanKind
+from opentelemetry import trace
+from opentelemetry.trace import Link, SpanKind
 
 from hygie_contracts import Event
 
@@ -33,12 +34,14 @@ from .envelope import Envelope, MalformedEvent, decode_record
 from .telemetry import context_from_trace_headers, instruments, tracer
 from .uow import UnitOfWork, UnitOfWorkFactory
 
-__all__ = ["Handler", "Subscription", "SubscriptionRunner"]
+__all__ = ["BatchHandler", "Handler", "Subscription", "SubscriptionRunner"]
 
 log = logging.getLogger(__name__)
 
 #: ``await handler(uow, envelope, event)``: apply one event inside the open unit of work.
 Handler = Callable[[UnitOfWork, Envelope, Event], Awaitable[None]]
+#: ``await batch_handler(uow, [(envelope, event), ...])``: apply several events at once.
+BatchHandler = Callable[[UnitOfWork, list[tuple[Envelope, Event]]], Awaitable[None]]
 
 
 @dataclass(frozen=True)
@@ -50,8 +53,15 @@ class Subscription:
 
     name: str
     topics: tuple[str, ...]
-    handler: Handler
+    handler: Handler | None = None
     event_types: frozenset[str] | None = None
+    batch_handler: BatchHandler | None = None
+    """Applies every fresh event of a batch at once (multi-row writes); used instead of
+    ``handler`` when given. A failure falls back to one event at a time."""
+
+    def __post_init__(self) -> None:
+        if (self.handler is None) == (self.batch_handler is None):
+            raise ValueError(f"subscription {self.name}: give handler or batch_handler")
 
 
 @dataclass
@@ -202,12 +212,18 @@ class SubscriptionRunner:
         async with self.uow() as uow:
             fresh = await uow.first_times(self.consumer_key, [i.envelope.id for i in items])  # type: ignore[union-attr]
             applied = len(fresh)
+            todo: list[tuple[Envelope, Event]] = []
             for item in items:
                 assert item.envelope is not None
                 assert item.event is not None
                 if item.envelope.id in fresh:
                     fresh.discard(item.envelope.id)  # the same id twice in one batch: once
-                    await self._handle(uow, item.envelope, item.event)
+                    todo.append((item.envelope, item.event))
+            if self.sub.batch_handler is not None:
+                await self._handle_batch(uow, todo)
+            else:
+                for envelope, event in todo:
+                    await self._handle(uow, envelope, event)
         instruments().handler_seconds.record(
             time.perf_counter() - started, {"consumer": self.consumer_key}
         )
@@ -215,7 +231,30 @@ class SubscriptionRunner:
         self.status.processed += applied
         self.status.skipped_duplicates += len(items) - applied
 
+    async def _handle_batch(self, uow: UnitOfWork, todo: list[tuple[Envelope, Event]]) -> None:
+        assert self.sub.batch_handler is not None
+        links = [
+            Link(
+                trace.get_current_span(
+                    context_from_trace_headers(e.traceparent, e.tracestate)
+                ).get_span_context()
+            )
+            for e, _ in todo
+            if e.traceparent
+        ]
+        if not links:
+            await self.sub.batch_handler(uow, todo)
+            return
+        with tracer.start_as_current_span(
+            f"process batch ({len(todo)})",
+            kind=SpanKind.CONSUMER,
+            links=links,
+            attributes={"messaging.consumer.group.name": self.status.group_id},
+        ):
+            await self.sub.batch_handler(uow, todo)
+
     async def _handle(self, uow: UnitOfWork, envelope: Envelope, event: Event) -> None:
+        assert self.sub.handler is not None
         parent = context_from_trace_headers(envelope.traceparent, envelope.tracestate)
         if envelope.traceparent is None:
             await self.sub.handler(uow, envelope, event)

@@ -10,16 +10,21 @@ from uuid import UUID
 
 import orjson
 import sqlalchemy as sa
-from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from hygie_contracts import Event
 
 from .envelope import Envelope, envelope_for
-from .tables import journal, journal_counter, processed_events
+from .tables import journal, journal_counter
 from .telemetry import current_trace_headers, tracer
 
 __all__ = ["JOURNAL_CHANNEL", "UnitOfWork", "UnitOfWorkFactory"]
+
+_FIRST_TIMES = sa.text(
+    "INSERT INTO processed_events (consumer, event_id) "
+    "SELECT :consumer, unnest(CAST(:ids AS uuid[])) "
+    "ON CONFLICT DO NOTHING RETURNING event_id"
+)
 
 #: NOTIFY channel that wakes the relay when a transaction journaled events.
 JOURNAL_CHANNEL = "hygie_journal"
@@ -83,16 +88,11 @@ class UnitOfWork:
 
     async def first_times(self, consumer: str, event_ids: Iterable[UUID]) -> set[UUID]:
         """Mark events processed; return those that were not processed before."""
-        rows = [{"consumer": consumer, "event_id": eid} for eid in event_ids]
-        if not rows:
+        ids = list(event_ids)
+        if not ids:
             return set()
-        stmt = (
-            insert(processed_events)
-            .values(rows)
-            .on_conflict_do_nothing()
-            .returning(processed_events.c.event_id)
-        )
-        result = await self.connection.execute(stmt)
+        # One statement whatever the batch size (an array parameter): prepared once, cached.
+        result = await self.connection.execute(_FIRST_TIMES, {"consumer": consumer, "ids": ids})
         return {row[0] for row in result}
 
     async def _flush_journal(self, conn: AsyncConnection) -> None:

@@ -78,3 +78,29 @@ def _producer(platform: Platform) -> ServiceParts:
 
 
 PRODUCER = ServiceSpec(name="probe_producer", bootstrap=_producer, publishes=(PROBE_TOPIC,))
+
+
+async def apply_items(uow: UnitOfWork, todo: list[tuple[Envelope, Event]]) -> None:
+    """Batch variant of :func:`apply_item`: one multi-row INSERT for the whole batch."""
+    rows = []
+    for envelope, event in todo:
+        assert isinstance(event, ItemRecorded)
+        if event.value < 0:
+            raise ValueError(f"negative value {event.value} refused")
+        rows.append(
+            {"e": envelope.id, "i": event.item, "v": event.value, "t": envelope.traceparent}
+        )
+    await uow.connection.execute(
+        text("INSERT INTO item (event_id, item, value, trace) VALUES (:e, :i, :v, :t)"), rows
+    )
+
+
+def _batch_consumer(platform: Platform) -> ServiceParts:
+    parts = _consumer(platform)
+    parts.subscriptions = [
+        Subscription(name="items", topics=(PROBE_TOPIC,), batch_handler=apply_items)
+    ]
+    return parts
+
+
+BATCH_CONSUMER = ServiceSpec(name="probe_batch_consumer", bootstrap=_batch_consumer)
