@@ -220,7 +220,8 @@ class SubscriptionRunner:
                     fresh.discard(item.envelope.id)  # the same id twice in one batch: once
                     todo.append((item.envelope, item.event))
             if self.sub.batch_handler is not None:
-                await self._handle_batch(uow, todo)
+                if todo:
+                    await self._handle_batch(uow, todo)
             else:
                 for envelope, event in todo:
                     await self._handle(uow, envelope, event)
