@@ -107,6 +107,8 @@ async def test_a_vocabulary_release_triggers_a_rebuild(omop, publish):
     await eventually(lambda: omop.fetch("SELECT 1 FROM omop.person"))
     generations = await omop.fetch("SELECT generation FROM omop_generation")
     assert len(generations) == 2  # the release in the new generation's history: no loop
+    (source,) = await omop.fetch("SELECT vocabulary_version FROM omop.cdm_source")
+    assert source["vocabulary_version"] == "v5 2025-08"
 
 
 async def test_one_replica_leads_and_a_standby_takes_over(hygie_settings, translator, publish):

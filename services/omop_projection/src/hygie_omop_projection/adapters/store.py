@@ -373,3 +373,6 @@ class Store:
                       for v in vois],
             },
         )  # fmt: skip
+
+    async def set_vocabulary_version(self, label: str) -> None:
+        await self._run("UPDATE {s}.cdm_source SET vocabulary_version = :v", {"v": label[:20]})

@@ -78,6 +78,8 @@ class TerminologyChanged:
 
     system: str | None = None
     codes: tuple[str, ...] = ()
+    release_label: str | None = None
+    """the vocabulary release now answering (``cdm_source.vocabulary_version``)"""
 
 
 @dataclass
@@ -201,7 +203,7 @@ def _deleted(event: CompositionDeleted, state: State) -> Changes:
 
 @apply.register
 def _release(event: ReleaseActivated, state: State) -> Changes:
-    return Changes(terminology=[TerminologyChanged()])
+    return Changes(terminology=[TerminologyChanged(release_label=event.label)])
 
 
 @apply.register

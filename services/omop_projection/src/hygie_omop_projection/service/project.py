@@ -94,8 +94,9 @@ class Projector:
             await store.save_patient(patient, changes.identifiers_removed if i == 0 else ())
         dirty.patients |= changes.refresh_patients
         for term in changes.terminology:
-            if term.system is None and not term.codes:
+            if term.release_label is not None:
                 self.release_activated = True  # every mapping may change: a rebuild follows
+                await store.set_vocabulary_version(term.release_label)
             codes = None if term.system is None and not term.codes else list(term.codes) or None
             await store.forget_concepts(codes)
             if codes is None:
