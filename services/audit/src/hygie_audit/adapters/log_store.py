@@ -12,6 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from ..domain.merkle import frontier_keys, leaf_hash, new_nodes
 from ..domain.records import canonical_entry, index_of
+from ..domain.summary import summary_of
 from .tables import audit_entry, audit_pending, merkle_node
 
 __all__ = ["SEQUENCER_LOCK", "append_pending", "fetch_nodes", "lock_log", "tree_size"]
@@ -83,6 +84,7 @@ async def append_pending(conn: AsyncConnection, *, limit: int) -> int:
                 "subject": row.subject,
                 "trace_id": row.trace_id,
                 "body": body,
+                "report_line": orjson.dumps(summary_of(resource)),
             }
         )
     await conn.execute(audit_entry.insert(), entries)

@@ -50,6 +50,7 @@ audit_entry = sa.Table(
     sa.Column("subject", sa.Text),
     sa.Column("trace_id", sa.Text),
     sa.Column("body", BYTEA, nullable=False),
+    sa.Column("report_line", BYTEA),  # orjson of domain.summary.summary_of(resource)
 )
 
 #: Complete aligned subtrees: (level, index) → hash; level 0 are the leaf hashes. Kept

@@ -10,13 +10,15 @@ from typing import Any
 import orjson
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from ..domain.balp import HYGIE_ROLE, ROLE_CLASS
+from ..domain.summary import summary_of
 
 __all__ = ["REDACTED", "access_report", "render_html"]
 
 REDACTED = "(redacted)"
-_BY_PATIENT = "SELECT seq, body FROM audit_entry WHERE patient = $1 ORDER BY recorded, seq"
-_ACTIONS = {"C": "create", "R": "read", "U": "update", "D": "delete", "E": "query"}
+_BY_PATIENT = (
+    "SELECT seq, report_line, CASE WHEN report_line IS NULL THEN body END FROM audit_entry"
+    " WHERE patient = $1 ORDER BY recorded, seq"
+)
 
 
 async def access_report(conn: AsyncConnection, patient: str, *, show_staff: bool) -> dict[str, Any]:
@@ -24,59 +26,19 @@ async def access_report(conn: AsyncConnection, patient: str, *, show_staff: bool
     assert driver is not None
     rows = await driver.fetch(_BY_PATIENT, patient)  # one round trip, no per-row ORM work
     loads = orjson.loads
-    entries = [_line(seq, loads(body)["resource"], show_staff) for seq, body in rows]
+    entries = []
+    for seq, line, body in rows:
+        entry = loads(line) if line is not None else summary_of(loads(body)["resource"])
+        if not show_staff and entry["agent"] is not None:
+            entry["agent"] = REDACTED
+        entry["position"] = seq
+        entries.append(entry)
     return {
         "patient": patient,
         "staff_identities": "shown" if show_staff else "redacted",
         "total": len(entries),
         "accesses": sum(1 for e in entries if e["kind"] == "access"),
         "entries": entries,
-    }
-
-
-def _line(seq: int, resource: dict[str, Any], show_staff: bool) -> dict[str, Any]:
-    requestor: dict[str, Any] = next(
-        (a for a in resource.get("agent", []) if a.get("requestor")), {}
-    )
-    who = requestor.get("who") or {}
-    person = (who.get("identifier") or {}).get("value") or who.get("display")
-    roles = [
-        c["code"]
-        for r in requestor.get("role", [])
-        for c in r.get("coding", [])
-        if c.get("system") == HYGIE_ROLE
-    ]
-    organisation = next(
-        (
-            (a.get("who") or {}).get("display")
-            for a in resource.get("agent", [])
-            if any(
-                c.get("code") == "PROV" and c.get("system") == ROLE_CLASS
-                for c in (a.get("type") or {}).get("coding", [])
-            )
-        ),
-        None,
-    )
-    purposes = [
-        c.get("code") for p in requestor.get("purposeOfUse", []) for c in p.get("coding", [])
-    ]
-    data: dict[str, Any] = next(
-        (e for e in resource.get("entity", []) if (e.get("role") or {}).get("code") == "4"), {}
-    )
-    what = data.get("what") or {}
-    action = resource.get("action")
-    return {
-        "position": seq,
-        "date": resource.get("recorded"),
-        "kind": "access" if resource.get("type", {}).get("code") == "rest" else "change",
-        "action": _ACTIONS.get(action or "", action),
-        "purpose": purposes or None,
-        "roles": roles,
-        "organisation": organisation,
-        "service": (resource.get("source", {}).get("observer") or {}).get("display"),
-        "resource": what.get("reference") or (what.get("identifier") or {}).get("value"),
-        "outcome": resource.get("outcome"),
-        "agent": person if show_staff or person is None else REDACTED,
     }
 
 
