@@ -167,7 +167,11 @@ def _ehr_created(event: EhrCreated, state: State) -> Changes:
     subject = event.subject
     return Changes(
         ehr_subjects=[
-            EhrSubjectSet(event.ehr_id, subject and subject.namespace, subject and subject.id)
+            EhrSubjectSet(
+                event.ehr_id,
+                subject.namespace if subject else None,
+                subject.id if subject else None,
+            )
         ]
     )
 
@@ -177,7 +181,11 @@ def _ehr_status(event: EhrStatusUpdated, state: State) -> Changes:
     subject = event.subject
     return Changes(
         ehr_subjects=[
-            EhrSubjectSet(event.ehr_id, subject and subject.namespace, subject and subject.id)
+            EhrSubjectSet(
+                event.ehr_id,
+                subject.namespace if subject else None,
+                subject.id if subject else None,
+            )
         ]
     )
 

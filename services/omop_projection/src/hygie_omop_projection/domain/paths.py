@@ -29,7 +29,7 @@ class Located:
 @functools.lru_cache(maxsize=4096)
 def _segments(path: str) -> tuple[tuple[str, str | None], ...]:
     """The parsed segments of a path (mappings use few paths: parsed once)."""
-    out = []
+    out: list[tuple[str, str | None]] = []
     for raw in path.strip("/").split("/"):
         if not raw:
             continue

@@ -118,14 +118,14 @@ async def materialise(
                 "archetype_path": row.path, "event_id": event_id,
             })  # fmt: skip
             announce(row.table, row_id, person_id, "upsert", values)
-    for table, rows in written.items():
-        await store.upsert(table, rows)
+    for table, values_list in written.items():
+        await store.upsert(table, values_list)
     gone: dict[str, list[int]] = {}
-    for rows in old.values():
-        for table, row_id, person_id in rows:
+    for previous in old.values():
+        for table, row_id, old_person in previous:
             if (table, row_id) not in kept:
                 gone.setdefault(table, []).append(row_id)
-                announce(table, row_id, person_id, "delete", {PRIMARY_KEYS[table]: row_id})
+                announce(table, row_id, old_person, "delete", {PRIMARY_KEYS[table]: row_id})
     for table, row_ids in gone.items():
         await store.delete_rows(table, row_ids)
     await store.replace_lineage_many(vois, lineage)
