@@ -22,12 +22,15 @@ async def _page(svc, *, offset: int, count: int):
 
 
 async def test_a_large_expansion_is_stored_and_pages_match(loaded):
-    first = await _page(loaded, offset=0, count=50)  # computed, then stored
+    first = await _page(loaded, offset=0, count=50)  # a top-N sort, nothing stored
+    assert await loaded.fetch("SELECT id FROM expansion") == []
+    second = await _page(loaded, offset=50, count=50)  # paging further: computed, stored
     stored = await loaded.fetch("SELECT total FROM expansion")
     assert stored == [{"total": 1042}]
     again = await _page(loaded, offset=0, count=50)  # read by position
     assert again.items == first.items
     assert again.total == first.total == 1042
+    assert (await _page(loaded, offset=50, count=50)).items == second.items
     tail = await _page(loaded, offset=1040, count=50)
     assert len(tail.items) == 2
     codes = [i.code for i in again.items]

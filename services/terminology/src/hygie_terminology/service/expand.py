@@ -147,8 +147,8 @@ async def expand(
     display_language: str | None = None,
     materialise_above: int = MATERIALISE_ABOVE,
 ) -> Expansion:
-    """One page of the expansion, with the total. A large expansion is stored at first use
-    and later pages are read by position."""
+    """One page of the expansion, with the total. A large expansion is stored when a page
+    after the first is asked for; later pages are read by position."""
     if count < 0 or offset < 0:
         raise UnsupportedRequest("count and offset must not be negative")
     count = min(count, MAX_COUNT)
@@ -177,7 +177,9 @@ async def expand(
                 await cat.conn.execute(text(f"SELECT count(*) FROM ({members}) x"), q.params)
             ).scalar_one()
         items = [ExpansionItem(r.system, r.code, r.display, r.inactive, r.concept_id) for r in rows]
-        if key is not None and total > materialise_above:
+        # The first page is a top-N sort, cheap; a client paging further is served from a
+        # stored copy from then on.
+        if key is not None and total > materialise_above and offset > 0:
             await ExpansionStore(cat.conn).materialise(
                 key, cat.release.id if cat.release else None, members, q.params
             )
