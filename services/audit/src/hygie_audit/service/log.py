@@ -13,7 +13,7 @@ from hygie_contracts.audit import TreeHeadSigned
 from hygie_platform.uow import UnitOfWorkFactory
 
 from ..adapters.log_store import append_pending, fetch_nodes, lock_log, tree_size
-from ..adapters.tables import audit_entry, tree_head
+from ..adapters.tables import tree_head
 from ..domain.merkle import (
     ProofError,
     consistency_path,
@@ -108,8 +108,9 @@ async def all_tree_heads(conn: AsyncConnection) -> list[SignedTreeHead]:
 
 
 async def inclusion_proof(conn: AsyncConnection, leaf: int, size: int | None) -> dict[str, Any]:
-    """RFC 9162 inclusion proof of leaf ``leaf`` in the tree of ``size`` leaves."""
-    current = await tree_size(conn)
+    """RFC 9162 inclusion proof of leaf ``leaf`` in the tree of ``size`` leaves (two round
+    trips: the tree size with the record's presence, then every node the proof reads)."""
+    current, present = (await conn.execute(_SIZE_AND_ENTRY, {"leaf": leaf})).one()
     size = current if size is None else size
     if size > current:
         raise ProofError(f"tree_size {size} is beyond the tree size {current}")
@@ -118,17 +119,20 @@ async def inclusion_proof(conn: AsyncConnection, leaf: int, size: int | None) ->
     keys = needed_nodes(lambda g: (inclusion_path(g, leaf, size), range_hash(g, 0, size)))
     nodes = await fetch_nodes(conn, keys | {(0, leaf)})
     path = inclusion_path(_getter(nodes), leaf, size)
-    entry = (
-        await conn.execute(sa.select(audit_entry.c.body).where(audit_entry.c.seq == leaf))
-    ).scalar_one_or_none()
     return {
         "leaf_index": leaf,
         "tree_size": size,
         "leaf_hash": nodes[(0, leaf)].hex(),
         "inclusion_path": [h.hex() for h in path],
         "root_hash": range_hash(_getter(nodes), 0, size).hex(),
-        "entry_pruned": entry is None,
+        "entry_pruned": not present,
     }
+
+
+_SIZE_AND_ENTRY = sa.text(
+    "SELECT (SELECT coalesce(max(idx) + 1, 0) FROM merkle_node WHERE level = 0),"
+    " EXISTS (SELECT 1 FROM audit_entry WHERE seq = :leaf)"
+)
 
 
 async def consistency_proof(conn: AsyncConnection, first: int, second: int) -> dict[str, Any]:
