@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import pytest
 
+from hygie_contracts.terminology import TranslateBatchResponse
+
 from .conftest import VOCAB
 
 pytestmark = pytest.mark.skipif(not VOCAB.is_dir(), reason="conformance data absent")
@@ -137,6 +139,7 @@ async def test_resources_load_and_answer_the_operations(loaded):
         },
         headers=h,
     )
+    TranslateBatchResponse.model_validate(batch.json())
     results = batch.json()["results"]
     assert [x["status"] for x in results] == ["mapped", "unmapped", "unknown-code"]
     assert results[0]["targets"][0]["concept_id"] == 3027018

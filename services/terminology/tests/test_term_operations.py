@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import pytest
 
+from hygie_contracts.terminology import TranslateBatchResponse
+
 from .conftest import VOCAB
 
 pytestmark = pytest.mark.skipif(not VOCAB.is_dir(), reason="conformance data absent")
@@ -232,6 +234,7 @@ async def test_batch_translate_for_the_projection(loaded):
     )
     assert r.status_code == 200, r.text
     body = r.json()
+    TranslateBatchResponse.model_validate(body)  # the shared contract of the projection
     assert body["release_id"] == loaded.load_result.release_id
     results = body["results"]
     assert [x["status"] for x in results] == [

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import orjson
 from fastapi import APIRouter, Request, Response
 from pydantic import ValidationError
 
@@ -27,4 +28,4 @@ async def translate_many(request: Request, principal: Reader) -> Response:
         raise bad_request(f"{where}: {err['msg']}", parameter=where) from None
     async with catalog(request, request.query_params.get("release")) as cat:
         result = await translate_batch(cat, body)
-    return Response(result.model_dump_json(), media_type="application/json")
+    return Response(orjson.dumps(result), media_type="application/json")
