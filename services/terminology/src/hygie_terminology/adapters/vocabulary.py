@@ -74,25 +74,6 @@ class VocabularyRepository:
         driver: Any = raw.driver_connection
         return list(await driver.fetch(sql, *args))
 
-    async def by_codes(self, pairs: Sequence[tuple[str, str]]) -> dict[tuple[str, str], Concept]:
-        """Many ``(vocabulary_id, code)`` at once (one round trip)."""
-        if not pairs:
-            return {}
-        rows = await self._fetch(
-            f"SELECT DISTINCT ON (c.vocabulary_id, c.concept_code) {CONCEPT_COLUMNS} "
-            f"FROM {self.s}.concept c JOIN unnest($1::text[], $2::text[]) "
-            "AS q(v, c) ON c.vocabulary_id = q.v AND c.concept_code = q.c "
-            "ORDER BY c.vocabulary_id, c.concept_code, c.invalid_reason NULLS FIRST, "
-            "c.valid_end_date DESC",
-            [p[0] for p in pairs],
-            [p[1] for p in pairs],
-        )
-        out = {}
-        for row in rows:
-            concept = concept_at(row)
-            out[(concept.vocabulary_id, concept.concept_code)] = concept
-        return out
-
     async def ids_by_codes(self, vocabulary_id: str, codes: Sequence[str]) -> dict[str, int]:
         """``{code: concept_id}`` of many codes of one vocabulary (a valid concept first)."""
         rows = await self._fetch(
@@ -212,16 +193,6 @@ class VocabularyRepository:
         synonyms = [(str(name), lang) for name, lang in _json(row[10]) if name]
         related = [(str(item[0]), _concept_from_json(item[1:])) for item in _json(row[11])]
         return concept_at(row), synonyms, related
-
-    async def synonyms(self, concept_id: int) -> list[tuple[str, int]]:
-        rows = await self.conn.execute(
-            text(
-                f"SELECT concept_synonym_name, language_concept_id FROM {self.s}.concept_synonym "
-                "WHERE concept_id = :i ORDER BY language_concept_id, concept_synonym_name"
-            ),
-            {"i": concept_id},
-        )
-        return [(r[0], r[1]) for r in rows]
 
     async def has_ancestry(self) -> bool:
         """Whether CONCEPT_ANCESTOR was delivered (vocabulary shards may lack it)."""

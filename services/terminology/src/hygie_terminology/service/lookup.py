@@ -52,15 +52,6 @@ async def find_concept(cat: Catalog, ref: OmopSystem, code: str) -> Concept | No
     return await cat.vocab.by_code(ref.vocabulary_id, code)
 
 
-async def omop_designations(cat: Catalog, concept_id: int) -> list[Designation]:
-    synonyms = await cat.vocab.synonyms(concept_id)
-    names = await cat.vocab.by_ids(sorted({lang for _, lang in synonyms}))
-    return [
-        Designation(value, language_code(names[lang].name) if lang in names else None)
-        for value, lang in synonyms
-    ]
-
-
 async def _omop(cat: Catalog, ref: OmopSystem, code: str) -> LookupResult:
     found = await cat.vocab.details(
         vocabulary_id=ref.vocabulary_id, code=code, relationships=[IS_A, SUBSUMES, "Maps to"]
