@@ -89,6 +89,10 @@ class Settings(BaseSettings):
     ehr_template_overwrite: bool = False
     """Allow replacing an uploaded operational template that no composition uses yet."""
 
+    terminology_licences: list[str] = Field(default_factory=list)
+    """Vocabularies whose licence the operator confirms (e.g. ``["SNOMED"]``, JSON list):
+    only those licensed vocabularies are loaded."""
+
     # --- security -----------------------------------------------------------------
     auth_issuer: str = "hygie-local"
     auth_audience: str = "hygie"

@@ -45,7 +45,9 @@ def make_bootstrap(*, starter: bool) -> Callable[[Platform], ServiceParts]:
         async def load_starter() -> None:
             # The service serves (FHIR resources, later releases) even if this fails.
             try:
-                result = await ensure_starter_set(platform.uow, dsn)
+                result = await ensure_starter_set(
+                    platform.uow, dsn, accepted_licences=platform.settings.terminology_licences
+                )
             except Exception:
                 log.exception("the starter set could not be loaded")
                 return

@@ -77,7 +77,9 @@ async def load_starter_set(
         )
 
 
-async def ensure_starter_set(uow: UnitOfWorkFactory, dsn: str) -> LoadResult | None:
+async def ensure_starter_set(
+    uow: UnitOfWorkFactory, dsn: str, *, accepted_licences: Iterable[str] = ()
+) -> LoadResult | None:
     """Load the starter set when no release was ever loaded (replicas starting together
     load it once: a session advisory lock serialises them)."""
     conn = await asyncpg.connect(dsn)
@@ -86,7 +88,7 @@ async def ensure_starter_set(uow: UnitOfWorkFactory, dsn: str) -> LoadResult | N
         try:
             if await conn.fetchval("SELECT EXISTS (SELECT 1 FROM release)"):
                 return None
-            return await load_starter_set(uow, dsn)
+            return await load_starter_set(uow, dsn, accepted_licences=accepted_licences)
         finally:
             await conn.execute("SELECT pg_advisory_unlock($1)", _LOCK)
     finally:
