@@ -131,3 +131,43 @@ async def test_the_example_of_a_template_commits_as_it_is(client: Client) -> Non
     assert resp.status_code == 201, resp.text
     canonical = await client.http.get(f"{TEMPLATES}/{TEMPLATE_ID}/example", headers=client.headers)
     assert canonical.json()["_type"] == "COMPOSITION"
+
+
+async def test_a_structured_composition_is_created_and_read_back(client: Client) -> None:
+    ehr_id = await client.new_ehr()
+    await client.upload()
+    structured = {
+        "ctx": {"language": "en", "territory": "FR", "composer_name": "Dr. Who"},
+        "minimal": {"minimal": [{"quantity": [{"|magnitude": 70.5, "|unit": "kg"}]}]},
+    }
+    resp = await client.http.post(
+        f"{BASE}/{ehr_id}/composition",
+        json=structured,
+        headers={
+            **client.headers,
+            "Content-Type": "application/openehr.wt.structured.schema+json",
+            "openehr-template-id": TEMPLATE_ID,
+            "Prefer": "return=representation",
+            "Accept": STRUCTURED_TYPE,
+        },
+    )
+    assert resp.status_code == 201, resp.text
+    body = resp.json()
+    assert body["minimal"]["minimal"][0]["quantity"][0] == {"|magnitude": 70.5, "|unit": "kg"}
+    assert body["minimal"]["composer"][0]["|name"] == "Dr. Who"
+    assert body["minimal"]["territory"][0] == {"|code": "FR", "|terminology": "ISO_3166-1"}
+
+
+async def test_a_value_of_the_wrong_type_is_named_by_its_key(client: Client) -> None:
+    ehr_id = await client.new_ehr()
+    await client.upload()
+    flat = load_json(FLAT)
+    flat["minimal/context/start_time"] = "yesterday"
+    flat["minimal/minimal:0/quantity|magnitude"] = "heavy"
+    resp = await client.http.post(
+        f"{BASE}/{ehr_id}/composition", json=flat, headers=_flat_headers(client)
+    )
+    assert resp.status_code == 422, resp.text
+    issues = {i["path"]: i["message"] for i in resp.json()["issues"]}
+    assert "ISO 8601" in issues["minimal/context/start_time"]
+    assert "number" in issues["minimal/minimal:0/quantity|magnitude"]

@@ -9,6 +9,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
+from ..domain.datatypes import parse_temporal
 from .errors import CodecError
 from .model import WebNode
 from .rmattrs import party_ref
@@ -32,17 +33,17 @@ def is_leaf(node: WebNode) -> bool:
 
 def _number(value: Any, suffix: str, *, integer: bool = False) -> int | float:
     if isinstance(value, bool):
-        raise CodecError(f"|{suffix} must be a number, not {value!r}")
+        raise CodecError(f"|{suffix} must be a number, not {value!r}", suffix=suffix)
     if isinstance(value, int | float):
         number = value
     else:
         try:
             number = float(str(value))
         except ValueError:
-            raise CodecError(f"|{suffix} must be a number, not {value!r}") from None
+            raise CodecError(f"|{suffix} must be a number, not {value!r}", suffix=suffix) from None
     if integer:
         if float(number) != int(number):
-            raise CodecError(f"|{suffix} must be an integer, not {value!r}")
+            raise CodecError(f"|{suffix} must be an integer, not {value!r}", suffix=suffix)
         return int(number)
     return number
 
@@ -52,7 +53,7 @@ def _bool(value: Any, suffix: str) -> bool:
         return value
     if str(value).lower() in ("true", "false"):
         return str(value).lower() == "true"
-    raise CodecError(f"|{suffix} must be true or false, not {value!r}")
+    raise CodecError(f"|{suffix} must be true or false, not {value!r}", suffix=suffix)
 
 
 def _str(value: Any, suffix: str) -> str:
@@ -166,7 +167,7 @@ def encode(node: WebNode, values: Values) -> Any:
             "code_string": _str(_take(v, "|code", ""), "code"),
         }
     if t == "DV_DURATION":
-        return {"_type": t, "value": _duration(v)}
+        return {"_type": t, "value": _temporal(t, _duration(v))}
     if t == "DV_ORDINAL":
         return _ordinal(node, v)
     out: dict[str, Any] = {"_type": t}
@@ -174,7 +175,9 @@ def encode(node: WebNode, values: Values) -> Any:
         raw = _take(v, suffix) if suffix else _take(v, "", "|value")
         if raw is None:
             continue
-        out[attr] = _convert(raw, kind, suffix or "value")
+        out[attr] = _convert(raw, kind, suffix.lstrip("|") or "value")
+        if t in _TEMPORAL and attr == "value":
+            _temporal(t, out[attr])
     if t == "DV_MULTIMEDIA":
         uri = out.pop("uri", None)
         if uri is not None:
@@ -196,6 +199,15 @@ def encode(node: WebNode, values: Values) -> Any:
     if len(out) == 1 and t != "DV_MULTIMEDIA":
         raise CodecError("no value given")
     return out
+
+
+_TEMPORAL = {"DV_DATE_TIME", "DV_DATE", "DV_TIME"}
+
+
+def _temporal(rm_type: str, value: str) -> str:
+    if not parse_temporal(rm_type, value):
+        raise CodecError(f"{value!r} is not an ISO 8601 {rm_type[3:].lower().replace('_', ' ')}")
+    return value
 
 
 def _check_ratio(out: dict[str, Any], ratio: Any) -> None:

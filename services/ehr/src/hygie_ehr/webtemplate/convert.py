@@ -157,10 +157,12 @@ def _place(node: WebNode, inst: Instance, parent: dict[str, Any], key: str, issu
         if extra:
             obj[steps[-1].attr] = raw_encode("value", extra)
         return
+    given = set(values)
     try:
         value = encode(node, values)
     except CodecError as exc:
-        issues.append((key, str(exc)))
+        suffix = f"|{exc.suffix}" if exc.suffix else ""
+        issues.append((key + suffix if suffix in given else key, str(exc)))
         return
     for left in values:
         issues.append((f"{key}{left or ''}", f"unknown suffix for {node.rm_type}"))

@@ -75,7 +75,16 @@ def _leaf(node: WebNode, now: datetime) -> dict[str, Any]:
     if t == "DV_TIME":
         return {"": now.time().isoformat(timespec="seconds")}
     if t == "DV_DURATION":
-        return {"": "PT1H"} if not _first(node, "hour") else {"|hour": 1}
+        fields = [i["suffix"] for i in node.inputs if "suffix" in i]
+        unit = next(
+            (
+                f
+                for f in ("hour", "minute", "second", "day", "week", "month", "year")
+                if f in fields
+            ),
+            "hour",
+        )
+        return {"": ("PT1" if unit in ("hour", "minute", "second") else "P1") + unit[0].upper()}
     if t == "DV_PROPORTION":
         kinds = node.extra.get("proportionTypes") or ["ratio"]
         kind = ["ratio", "unitary", "percent", "fraction", "integer_fraction"].index(kinds[0])
