@@ -235,3 +235,43 @@ async def test_a_malformed_record_goes_to_the_dlq_and_the_partition_moves_on(
         return status["g1"]["dead_lettered"] >= 1 or None
 
     await eventually(dead_lettered)
+
+
+async def test_an_ehr_no_longer_queryable_leaves_the_research_view_and_can_come_back(omop, publish):
+    from datetime import UTC, datetime
+
+    from hygie_contracts.ehr import AuditDetails, EhrCreated, EhrStatusUpdated, PartyRef
+
+    patient, ehr = uuid4(), uuid4()
+    subject = PartyRef(namespace=IPP, id="Q")
+    audit = AuditDetails(system_id="hygie", time_committed=datetime.now(UTC),
+                         change_type="modification", committer="tester")  # fmt: skip
+
+    def status(queryable: bool, n: int) -> EhrStatusUpdated:
+        return EhrStatusUpdated(
+            ehr_id=ehr, version_uid=f"{uuid4()}::hygie::{n}", preceding_version_uid="x::hygie::1",
+            contribution_id=uuid4(), subject=subject, is_queryable=queryable, audit=audit,
+            ehr_status={},
+        )  # fmt: skip
+
+    await publish(
+        registered(patient, ipp="Q"),
+        EhrCreated(ehr_id=ehr, system_id="hygie", time_created=datetime.now(UTC), subject=subject),
+        committed(ehr, composition(blood_pressure(120, 80))),
+    )
+    await eventually(lambda: rows(omop, "SELECT 1 FROM omop.measurement"))
+    await publish(status(False, 2))
+
+    async def count():
+        return (await rows(omop, "SELECT count(*) AS n FROM omop.measurement"))[0]["n"]
+
+    async def gone():
+        return await count() == 0 or None
+
+    await eventually(gone)
+    await publish(status(True, 3))
+
+    async def back():
+        return await count() == 2 or None
+
+    await eventually(back)

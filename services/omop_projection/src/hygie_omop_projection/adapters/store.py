@@ -110,11 +110,13 @@ class Store:
         return rows[0][0] if rows else None
 
     # -- EHRs and compositions --------------------------------------------------------
-    async def ehr(self, ehr_id: UUID) -> tuple[str | None, str | None, int | None] | None:
+    async def ehr(self, ehr_id: UUID) -> tuple[str | None, str | None, int | None, bool] | None:
+        """(subject namespace, subject id, person id, is_queryable) of an EHR."""
         rows = await self._all(
-            "SELECT namespace, subject_id, person_id FROM {s}.ehr WHERE ehr_id = :e", e=ehr_id
+            "SELECT namespace, subject_id, person_id, queryable FROM {s}.ehr WHERE ehr_id = :e",
+            e=ehr_id,
         )
-        return (rows[0][0], rows[0][1], rows[0][2]) if rows else None
+        return (rows[0][0], rows[0][1], rows[0][2], rows[0][3]) if rows else None
 
     async def set_ehr_person(self, ehr_id: UUID, person_id: int | None) -> None:
         await self._run(
@@ -321,23 +323,33 @@ class Store:
         return {r[0] for r in rows}
 
     async def set_ehr_subjects(
-        self, subjects: Mapping[UUID, tuple[str | None, str | None]]
+        self, subjects: Mapping[UUID, tuple[str | None, str | None, bool | None]]
     ) -> set[UUID]:
-        """Record EHR subjects; return the EHRs that are new or whose subject changed."""
-        if not subjects:
-            return set()
-        ehr_ids = list(subjects)
-        rows = await self._all(
-            "INSERT INTO {s}.ehr (ehr_id, namespace, subject_id) SELECT * FROM "
-            "unnest(CAST(:e AS uuid[]), CAST(:n AS text[]), CAST(:i AS text[])) "
-            "ON CONFLICT (ehr_id) DO UPDATE SET namespace = excluded.namespace, "
-            "subject_id = excluded.subject_id WHERE (ehr.namespace, ehr.subject_id) "
-            "IS DISTINCT FROM (excluded.namespace, excluded.subject_id) RETURNING ehr_id",
-            e=ehr_ids,
-            n=[subjects[e][0] for e in ehr_ids],
-            i=[subjects[e][1] for e in ehr_ids],
-        )
-        return {r[0] for r in rows}
+        """Record EHR subjects and ``is_queryable`` (None: unchanged); return the EHRs that
+        are new or whose subject or flag changed."""
+        changed: set[UUID] = set()
+        for with_flag in (True, False):
+            ehr_ids = [e for e, v in subjects.items() if (v[2] is not None) == with_flag]
+            if not ehr_ids:
+                continue
+            flag = ", queryable = excluded.queryable" if with_flag else ""
+            compared = ", ehr.queryable" if with_flag else ""
+            excluded = ", excluded.queryable" if with_flag else ""
+            rows = await self._all(
+                "INSERT INTO {s}.ehr AS ehr (ehr_id, namespace, subject_id, queryable) "
+                "SELECT e, n, i, coalesce(q, true) FROM unnest(CAST(:e AS uuid[]), "
+                "CAST(:n AS text[]), CAST(:i AS text[]), CAST(:q AS boolean[])) "
+                "AS t(e, n, i, q) ON CONFLICT (ehr_id) DO UPDATE SET "
+                f"namespace = excluded.namespace, subject_id = excluded.subject_id{flag} "
+                f"WHERE (ehr.namespace, ehr.subject_id{compared}) IS DISTINCT FROM "
+                f"(excluded.namespace, excluded.subject_id{excluded}) RETURNING ehr_id",
+                e=ehr_ids,
+                n=[subjects[e][0] for e in ehr_ids],
+                i=[subjects[e][1] for e in ehr_ids],
+                q=[subjects[e][2] for e in ehr_ids],
+            )
+            changed |= {r[0] for r in rows}
+        return changed
 
     async def ensure_ehrs(self, ehr_ids: Iterable[UUID]) -> set[UUID]:
         """EHRs known only from their compositions (subject unknown yet); the new ones."""

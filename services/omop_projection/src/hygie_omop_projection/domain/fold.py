@@ -60,6 +60,8 @@ class EhrSubjectSet:
     ehr_id: UUID
     namespace: str | None
     subject_id: str | None
+    queryable: bool | None = None
+    """EHR_STATUS.is_queryable: False keeps the EHR out of the research view (None: unknown)"""
 
 
 @dataclass(frozen=True)
@@ -171,6 +173,7 @@ def _ehr_created(event: EhrCreated, state: State) -> Changes:
                 event.ehr_id,
                 subject.namespace if subject else None,
                 subject.id if subject else None,
+                event.is_queryable,
             )
         ]
     )
@@ -185,6 +188,7 @@ def _ehr_status(event: EhrStatusUpdated, state: State) -> Changes:
                 event.ehr_id,
                 subject.namespace if subject else None,
                 subject.id if subject else None,
+                event.is_queryable,
             )
         ]
     )

@@ -136,6 +136,10 @@ class Generations:
 
     async def _sync(self) -> None:
         """Feed what the table says: the serving generation and a building one."""
+        async with self._swap_lock:  # never between a swap's commit and its bookkeeping
+            await self._sync_unlocked()
+
+    async def _sync_unlocked(self) -> None:
         async with self.uow() as uow:
             found = await gens.generations(uow.connection)
         self.serving = next((g for g in found if g.state == "serving"), None)

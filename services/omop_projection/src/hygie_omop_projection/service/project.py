@@ -66,14 +66,18 @@ class Projector:
         """Apply events in order, then materialise what they touched."""
         store = Store(uow.connection, self.schema)
         dirty = _Dirty()
-        subjects: dict[UUID, tuple[str | None, str | None]] = {}
+        subjects: dict[UUID, tuple[str | None, str | None, bool | None]] = {}
         compositions: dict[str, tuple[UUID, str, UUID, Any]] = {}
         for envelope, event in items:
             ids = _patient_ids(event)
             state = fold.State(patients=await store.patients(ids) if ids else {})
             changes = fold.apply(event, state)
             for subject in changes.ehr_subjects:
-                subjects[subject.ehr_id] = (subject.namespace, subject.subject_id)
+                before = subjects.get(subject.ehr_id)
+                queryable = subject.queryable
+                if queryable is None and before is not None:
+                    queryable = before[2]
+                subjects[subject.ehr_id] = (subject.namespace, subject.subject_id, queryable)
             for comp in changes.compositions:
                 compositions[comp.versioned_object_id] = (
                     comp.ehr_id,
@@ -137,7 +141,8 @@ class Projector:
             ehr = await store.ehr(ehr_id)
             if ehr is None:
                 continue
-            person = await self._resolve(store, ehr[0], ehr[1])
+            # an EHR that is not queryable stays out of the research view (openEHR EHR_STATUS)
+            person = await self._resolve(store, ehr[0], ehr[1]) if ehr[3] else None
             if person != ehr[2]:
                 await store.set_ehr_person(ehr_id, person)
                 dirty.compositions.update(await store.compositions_of(ehr_id))
