@@ -184,8 +184,32 @@ def load_settings(**overrides: Any) -> Settings:
     if unknown:
         raise ConfigError(f"{unknown[0]}: unknown setting (see `hygie config` for the known ones)")
     try:
-        return Settings(**overrides)
+        settings = Settings(**overrides)
     except ValidationError as exc:
         err = exc.errors()[0]
         name = PREFIX + ".".join(str(p) for p in err["loc"]).upper()
         raise ConfigError(f"{name}: {err['msg']}") from None
+    return _with_running_stack(settings, overrides)
+
+
+def _with_running_stack(settings: Settings, overrides: dict[str, Any]) -> Settings:
+    """Addresses of a running embedded stack (``hygie up`` writes them in
+    ``<home>/stack.json``) fill what neither the environment nor the caller set, so that
+    every command finds the stack's PostgreSQL and broker."""
+    import json
+
+    path = settings.home / "stack.json"
+    if not path.exists():
+        return settings
+    try:
+        addresses = json.loads(path.read_text()).get("settings", {})
+    except (OSError, ValueError):
+        return settings
+    update = {
+        k: v
+        for k, v in addresses.items()
+        if k in ("database_url", "kafka")
+        and k not in overrides
+        and PREFIX + k.upper() not in os.environ
+    }
+    return settings.model_copy(update=update) if update else settings

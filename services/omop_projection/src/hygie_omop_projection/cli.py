@@ -16,7 +16,9 @@ import sys
 from collections.abc import Sequence
 from datetime import date
 from pathlib import Path
+from typing import Annotated
 
+import typer
 from sqlalchemy import text
 
 from hygie_platform.config import load_settings
@@ -106,6 +108,44 @@ def main(argv: Sequence[str] | None = None) -> int:
     sub.add_parser("unmapped", help="unmapped codes")
     args = parser.parse_args(argv)
     return asyncio.run(_run(args))
+
+
+# ``hygie omop ...``: the same commands, mounted into the platform's command line.
+NAME = "omop"
+app = typer.Typer(
+    help="OMOP projection: data quality, export, lineage, unmapped codes.", no_args_is_help=True
+)
+
+
+@app.command("dq")
+def dq_command(
+    run_date: Annotated[str, typer.Option(help="Run date of the checks (YYYY-MM-DD)")],
+    definitions: Annotated[Path, typer.Option(help="DQD 5.4 definition files")] = Path(
+        "../shared/conformance/omop/dqd"
+    ),
+    out: Annotated[Path, typer.Option(help="Folder for dq.json and dq.html")] = Path("dq"),
+) -> None:
+    """Run the data-quality checks on the serving generation."""
+    argv = ["dq", "--run-date", run_date, "--definitions", str(definitions), "--out", str(out)]
+    raise typer.Exit(main(argv))
+
+
+@app.command("export")
+def export_command(directory: Path) -> None:
+    """CSV snapshot of every OMOP table, from one consistent snapshot."""
+    raise typer.Exit(main(["export", str(directory)]))
+
+
+@app.command("explain")
+def explain_command(table: str, row_id: int) -> None:
+    """Lineage of one OMOP row: the clinical record it came from."""
+    raise typer.Exit(main(["explain", table, str(row_id)]))
+
+
+@app.command("unmapped")
+def unmapped_command() -> None:
+    """Codes without a standard concept, most frequent first."""
+    raise typer.Exit(main(["unmapped"]))
 
 
 if __name__ == "__main__":

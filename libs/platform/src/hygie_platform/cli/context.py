@@ -4,7 +4,6 @@ that ``hygie up`` writes (addresses of the embedded PostgreSQL and broker)."""
 from __future__ import annotations
 
 import json
-import os
 from pathlib import Path
 from typing import Any
 
@@ -50,13 +49,6 @@ def cli_settings() -> Settings:
     environment leaves unset."""
     quiet_clients()
     try:
-        settings = load_settings()
-        state = read_state(settings.home)
-        overrides = {
-            k: v
-            for k, v in state.get("settings", {}).items()
-            if f"HYGIE_{k.upper()}" not in os.environ
-        }
-        return settings.model_copy(update=overrides) if overrides else settings
+        return load_settings()
     except ConfigError as exc:
         raise fail(str(exc), 2) from None
