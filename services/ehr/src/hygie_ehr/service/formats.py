@@ -10,7 +10,6 @@ from hygie_platform.uow import UnitOfWork
 
 from ..adapters.templates import TemplateCache
 from ..domain.opt import OperationalTemplate
-from ..domain.validation import validate
 from ..webtemplate import (
     FlatError,
     canonical_to_flat,
@@ -96,7 +95,7 @@ async def web_template_of(
 async def example_composition(
     uow: UnitOfWork, *, cache: TemplateCache, template_id: str, fmt: str
 ) -> Any:
-    """An example composition of a template, in ``fmt`` (validated when canonical)."""
+    """An example composition of a template, in ``fmt``."""
     opt = await cache.get(uow.connection, template_id)
     if opt is None:
         raise NotFound(f"no template with id {template_id!r}")
@@ -107,7 +106,3 @@ async def example_composition(
     if fmt == STRUCTURED:
         return canonical_to_structured(opt, data)
     return data
-
-
-def is_valid(data: dict[str, Any], opt: OperationalTemplate) -> bool:
-    return not validate(data, opt)

@@ -245,7 +245,7 @@ def _root_step(node: WebNode) -> Step:
 def _collect(obj: Any, steps: tuple[Step, ...], strict: bool) -> list[Any]:
     current = [obj]
     for step in steps:
-        nxt = []
+        nxt: list[Any] = []
         for o in current:
             if not isinstance(o, dict):
                 continue

@@ -45,7 +45,7 @@ def _type_ok(obj: Any, rm_type: str) -> bool:
     if not isinstance(obj, dict):
         return rm_type == "STRING"
     actual = obj.get("_type")
-    if actual is None:
+    if not isinstance(actual, str):
         return True
     base = _base(rm_type)
     if base == "PARTY_PROXY":
@@ -66,7 +66,7 @@ def matches(obj: Any, step: Step, *, strict_type: bool = False) -> bool:
             return name == step.name
         return name not in step.not_names
     if strict_type and isinstance(obj, dict):
-        return obj.get("_type", step.rm_type) == _base(step.rm_type)
+        return bool(obj.get("_type", step.rm_type) == _base(step.rm_type))
     return _type_ok(obj, step.rm_type)
 
 
@@ -83,7 +83,8 @@ def ensure(parent: dict[str, Any], step: Step, *, new: bool) -> dict[str, Any]:
         if not new:
             for item in items:
                 if matches(item, step):
-                    return item
+                    found: dict[str, Any] = item
+                    return found
         obj = create(step)
         items.append(obj)
         return obj
