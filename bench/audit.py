@@ -1,0 +1,401 @@
+"""Audit log benchmark: append from Kafka, inclusion proofs, full verification, patient report.
+
+Targets (issue 8): append ≥ 5,000 records/s sustained from Kafka; inclusion proof p95
+< 5 ms at 10M records; full verification ≥ 200,000 records/s; patient report for a patient
+with 10,000 accesses < 200 ms.
+
+- **append**: N access events are put on ``hygie.access.v1`` first; then the audit service
+  (real ``ServiceRuntime``: consumer → ``audit_pending`` → batched Merkle appender) starts
+  in this process and the clock runs until the log holds N records. Raw baseline, same
+  broker, same run: a plain aiokafka consumer group reading the same N records.
+  ratio = ours / raw.
+- **proofs**: a tree of ``--proof-leaves`` leaves (nodes only, bulk-loaded with the
+  service's own ``new_nodes``) in its own database; p50/p95/p99 of the service's
+  ``inclusion_proof`` for random leaves. Raw baseline: one primary-key lookup.
+- **verify**: ``--verify-records`` synthetic BALP records appended with the service's own
+  functions (canonical bytes, leaf hash, nodes), then ``verify_log`` over the whole log.
+- **report**: 10,000 accesses of one patient among them; ``access_report`` timed.
+
+``python -m bench.audit [--events N] [--proof-leaves N] [--verify-records N]`` (or
+``python -m bench audit`` once listed in ``bench.BENCHMARKS``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import os
+import random
+import statistics
+import tempfile
+import time
+import uuid
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import asyncpg
+import orjson
+from rich.console import Console
+
+from .machine import machine_info
+
+DEFAULT_EVENTS = 50_000
+TARGETS = {"append_per_s": 5_000, "proof_p95_ms": 5.0, "verify_per_s": 200_000, "report_ms": 200.0}
+
+
+def _access(i: int, patient: str, when: datetime) -> Any:
+    from hygie_contracts.access import RecordAccessed
+
+    return RecordAccessed(
+        patient=patient,
+        agent=f"user-{i % 500}",
+        roles=("clinician",),
+        organization="CHU Nord",
+        resource=f"Composition/{i}",
+        purpose="TREAT",
+        request_id=f"req-{i}",
+        occurred_at=when,
+    )
+
+
+async def _produce(settings: Any, n: int) -> None:
+    from hygie_platform import kafka
+    from hygie_platform.envelope import envelope_for
+
+    producer = kafka.producer(settings)
+    await producer.start()
+    topic = settings.topic("hygie.access.v1")
+    now = datetime.now(UTC)
+    try:
+        for start in range(0, n, 2000):
+            futures = []
+            for i in range(start, min(n, start + 2000)):
+                env = envelope_for(_access(i, f"bench|P{i % 1000}", now), source="/hygie/bench")
+                futures.append(
+                    await producer.send(topic, key=env.key, value=env.data, headers=env.headers())
+                )
+            await asyncio.gather(*futures)
+    finally:
+        await producer.stop()
+
+
+async def _raw_consume(settings: Any, n: int) -> float:
+    from aiokafka import AIOKafkaConsumer
+
+    consumer = AIOKafkaConsumer(
+        settings.topic("hygie.access.v1"),
+        bootstrap_servers=settings.kafka,
+        group_id=f"raw-{uuid.uuid4().hex[:6]}",
+        auto_offset_reset="earliest",
+    )
+    await consumer.start()
+    got, started = 0, time.perf_counter()
+    try:
+        while got < n:
+            batch = await consumer.getmany(timeout_ms=500, max_records=5000)
+            got += sum(len(v) for v in batch.values())
+    finally:
+        await consumer.stop()
+    return n / (time.perf_counter() - started)
+
+
+async def _append_synthetic(dsn: str, records: int, *, patient_of: Any) -> None:
+    """Append records to the log with the service's own functions, by COPY."""
+    from hygie_audit.domain.balp import from_access
+    from hygie_audit.domain.merkle import frontier_keys, leaf_hash, new_nodes
+    from hygie_audit.domain.records import canonical_entry, index_of
+    from hygie_audit.domain.summary import summary_of
+
+    conn = await asyncpg.connect(dsn)
+    try:
+        size = await conn.fetchval(
+            "SELECT coalesce(max(idx) + 1, 0) FROM merkle_node WHERE level = 0"
+        )
+        now = datetime.now(UTC)
+        template = from_access(source="/hygie/ehr", event=_access(0, "bench|P0", now))
+        for start in range(size, size + records, 20_000):
+            end = min(size + records, start + 20_000)
+            keys = frontier_keys(start)
+            rows = await conn.fetch(
+                "SELECT level, idx, hash FROM merkle_node WHERE (level, idx) IN"
+                " (SELECT * FROM unnest($1::smallint[], $2::bigint[]))",
+                [k[0] for k in keys],
+                [k[1] for k in keys],
+            )
+            frontier = {(r["level"], r["idx"]): bytes(r["hash"]) for r in rows}
+            entries, leaves = [], []
+            for seq in range(start, end):
+                event_id = uuid.uuid4()
+                resource = {
+                    **template,
+                    "id": str(event_id),
+                    "entity": [
+                        {
+                            **template["entity"][0],
+                            "what": {
+                                "identifier": {
+                                    "system": "bench",
+                                    "value": patient_of(seq).split("|")[1],
+                                }
+                            },
+                        },
+                        *template["entity"][1:],
+                    ],
+                }
+                body = canonical_entry(seq, resource)
+                leaves.append(leaf_hash(body))
+                ix = index_of(resource)
+                entries.append(
+                    (
+                        seq,
+                        event_id,
+                        ix.recorded,
+                        now,
+                        ix.patient,
+                        ix.agents,
+                        ix.type,
+                        ix.subtypes,
+                        ix.action,
+                        ix.outcome,
+                        ix.entities,
+                        ix.purposes,
+                        None,
+                        None,
+                        None,
+                        body,
+                        orjson.dumps(summary_of(resource)),
+                    )
+                )
+            await conn.copy_records_to_table(
+                "audit_entry",
+                records=entries,
+                columns=[
+                    "seq",
+                    "event_id",
+                    "recorded",
+                    "stored_at",
+                    "patient",
+                    "agents",
+                    "type",
+                    "subtypes",
+                    "action",
+                    "outcome",
+                    "entities",
+                    "purposes",
+                    "source_event_type",
+                    "subject",
+                    "trace_id",
+                    "body",
+                    "report_line",
+                ],
+            )
+            await conn.copy_records_to_table(
+                "merkle_node",
+                records=new_nodes(start, frontier, leaves),
+                columns=["level", "idx", "hash"],
+            )
+    finally:
+        await conn.close()
+
+
+async def _proof_tree(dsn: str, leaves: int, console: Console) -> None:
+    """A tree of ``leaves`` synthetic leaf hashes, nodes computed by the service's code."""
+    from hygie_audit.domain.merkle import frontier_keys, new_nodes
+
+    conn = await asyncpg.connect(dsn)
+    try:
+        await conn.execute(
+            "CREATE TABLE merkle_node (level smallint, idx bigint, hash bytea NOT NULL);"
+            "CREATE TABLE audit_entry (seq bigint PRIMARY KEY, body bytea NOT NULL)"
+        )
+        known: dict[tuple[int, int], bytes] = {}
+        step = 200_000
+        for start in range(0, leaves, step):
+            count = min(step, leaves - start)
+            frontier = {k: known[k] for k in frontier_keys(start)}
+            batch = [os.urandom(32) for _ in range(count)]
+            nodes = new_nodes(start, frontier, batch)
+            known = {
+                (lv, i): h for lv, i, h in nodes if (lv, i) in set(frontier_keys(start + count))
+            } | {k: v for k, v in frontier.items() if k in set(frontier_keys(start + count))}
+            await conn.copy_records_to_table(
+                "merkle_node", records=nodes, columns=["level", "idx", "hash"]
+            )
+            console.print(f"  proof tree: {start + count:,} leaves", end="\r")
+        await conn.execute("ALTER TABLE merkle_node ADD PRIMARY KEY (level, idx)")
+        await conn.execute("ANALYZE merkle_node")
+    finally:
+        await conn.close()
+
+
+def _pct(values: list[float], q: float) -> float:
+    values = sorted(values)
+    return round(values[min(len(values) - 1, int(q * len(values)))], 3)
+
+
+async def _bench(options: argparse.Namespace, console: Console, work: Path) -> dict[str, Any]:
+    from sqlalchemy import text
+
+    from hygie_audit.bootstrap import make_spec
+    from hygie_audit.config import AuditOptions
+    from hygie_audit.service.log import inclusion_proof
+    from hygie_audit.service.report import access_report
+    from hygie_audit.service.verify import verify_log
+    from hygie_platform.config import Settings
+    from hygie_platform.db import asyncpg_dsn, create_engine, ensure_database, with_database
+    from hygie_platform.embedded import EmbeddedBroker, EmbeddedPostgres
+    from hygie_platform.service import ServiceRuntime
+
+    stops: list[Any] = []
+    database_url, kafka = os.environ.get("HYGIE_DATABASE_URL"), os.environ.get("HYGIE_KAFKA")
+    try:
+        if database_url is None:
+            server = EmbeddedPostgres(work / "pgdata", durable=True)
+            database_url = server.start()
+            stops.append(server.stop)
+        if kafka is None:
+            broker = EmbeddedBroker(log_file=work / "broker.log")
+            kafka = broker.start()
+            stops.append(broker.stop)
+        tag = uuid.uuid4().hex[:6]
+        settings = Settings(
+            database_url=database_url,
+            kafka=kafka,
+            database_prefix=f"hygie_bench_{tag}_",
+            topic_prefix=f"bench{tag}.",
+            home=work,
+            log_json=False,
+            log_level="WARNING",
+        )
+        n = options.events or DEFAULT_EVENTS
+        out: dict[str, Any] = {"events": n}
+
+        console.print(f"producing {n:,} access events")
+        await _produce(settings, n)
+        raw = await _raw_consume(settings, n)
+        runtime = ServiceRuntime(make_spec(AuditOptions(poll_seconds=0.05)), settings)
+        await runtime.prepare()
+        assert runtime.engine is not None
+        started = time.perf_counter()
+        runtime.start()
+        async with runtime.engine.connect() as conn:
+            while (await conn.execute(text("SELECT count(*) FROM audit_entry"))).scalar() < n:
+                await asyncio.sleep(0.1)
+                await conn.commit()
+        append = n / (time.perf_counter() - started)
+        out["append"] = {
+            "records_per_s": round(append),
+            "raw_consume_per_s": round(raw),
+            "ratio": round(append / raw, 3),
+        }
+        console.print(f"append: {append:,.0f}/s (raw consume {raw:,.0f}/s)")
+
+        dsn = asyncpg_dsn(runtime.dsn)
+        records = options.verify_records
+        console.print(f"appending {records:,} synthetic records (+10,000 for one patient)")
+        await _append_synthetic(dsn, records, patient_of=lambda s: f"bench|P{s % 1000}")
+        await _append_synthetic(dsn, 10_000, patient_of=lambda s: "bench|REPORT")
+        verifier = create_engine(settings, runtime.database)
+        async with verifier.connect() as conn:
+            t = time.perf_counter()
+            report = await verify_log(conn, runtime.app.state.audit_key)  # type: ignore[union-attr]
+            took = time.perf_counter() - t
+            assert report.ok, report.problems[:5]
+            times = []
+            for _ in range(10):
+                t = time.perf_counter()
+                result = await access_report(conn, "bench|REPORT", show_staff=False)
+                times.append((time.perf_counter() - t) * 1000)
+            assert result["accesses"] == 10_000
+        await verifier.dispose()
+        out["verify"] = {
+            "records": report.tree_size,
+            "seconds": round(took, 2),
+            "records_per_s": round(report.tree_size / took),
+        }
+        out["report"] = {
+            "accesses": 10_000,
+            "median_ms": round(statistics.median(times), 1),
+            "p95_ms": _pct(times, 0.95),
+        }
+        console.print(
+            f"verify: {report.tree_size / took:,.0f}/s; report {statistics.median(times):.0f} ms"
+        )
+        await runtime.stop()
+
+        leaves = options.proof_leaves
+        console.print(f"building a proof tree of {leaves:,} leaves")
+        proof_db = f"hygie_bench_{tag}_proofs"
+        await ensure_database(settings, proof_db)
+        await _proof_tree(asyncpg_dsn(with_database(database_url, proof_db)), leaves, console)
+        engine = create_engine(settings, proof_db)
+        rng = random.Random(7)
+        proof_ms, raw_ms = [], []
+        async with engine.connect() as conn:
+            for i in range(2200):
+                leaf = rng.randrange(leaves)
+                t = time.perf_counter()
+                await inclusion_proof(conn, leaf, None)
+                if i >= 200:  # warm-up
+                    proof_ms.append((time.perf_counter() - t) * 1000)
+                t = time.perf_counter()
+                await conn.execute(
+                    text("SELECT hash FROM merkle_node WHERE level = 0 AND idx = :i"), {"i": leaf}
+                )
+                if i >= 200:
+                    raw_ms.append((time.perf_counter() - t) * 1000)
+        await engine.dispose()
+        out["proofs"] = {
+            "leaves": leaves,
+            "p50_ms": _pct(proof_ms, 0.5),
+            "p95_ms": _pct(proof_ms, 0.95),
+            "p99_ms": _pct(proof_ms, 0.99),
+            "raw_lookup_p95_ms": _pct(raw_ms, 0.95),
+        }
+        console.print(f"inclusion proof p95 {out['proofs']['p95_ms']} ms at {leaves:,} leaves")
+        out["target_met"] = {
+            "append": append >= TARGETS["append_per_s"],
+            "proof_p95": out["proofs"]["p95_ms"] < TARGETS["proof_p95_ms"],
+            "verify": out["verify"]["records_per_s"] >= TARGETS["verify_per_s"],
+            "report": out["report"]["median_ms"] < TARGETS["report_ms"],
+            "correctness": report.ok,
+        }
+        out["targets"] = TARGETS
+        out["machine"] = machine_info(
+            broker="external" if os.environ.get("HYGIE_KAFKA") else "embedded Tansu",
+            postgres={"durable": os.environ.get("HYGIE_DATABASE_URL") is None},
+        )
+        return out
+    finally:
+        for stop in reversed(stops):
+            with contextlib.suppress(Exception):
+                stop()
+
+
+def run(options: argparse.Namespace, console: Console) -> dict[str, Any]:
+    """Entry point of ``python -m bench audit``."""
+    for name, default in (("proof_leaves", 10_000_000), ("verify_records", 1_000_000)):
+        if getattr(options, name, None) is None:
+            setattr(options, name, default)
+    with tempfile.TemporaryDirectory(prefix="hygie-bench-audit-") as work:
+        return asyncio.run(_bench(options, console, Path(work)))
+
+
+def main() -> None:
+    import json
+
+    parser = argparse.ArgumentParser(prog="python -m bench.audit", description=__doc__)
+    parser.add_argument("--events", type=int, default=None)
+    parser.add_argument("--proof-leaves", type=int, default=None)
+    parser.add_argument("--verify-records", type=int, default=None)
+    parser.add_argument("--results", type=Path, default=Path(__file__).parent / "results")
+    options = parser.parse_args()
+    result = run(options, Console())
+    options.results.mkdir(parents=True, exist_ok=True)
+    (options.results / "audit.json").write_text(json.dumps(result, indent=2, default=str) + "\n")
+
+
+if __name__ == "__main__":
+    main()
