@@ -3,7 +3,8 @@ signed tree head. Any changed, removed or re-ordered record is found and named."
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+import asyncio
+from collections.abc import AsyncIterator, Iterable
 from dataclasses import dataclass, field
 from hashlib import sha256
 from typing import Any
@@ -24,6 +25,45 @@ _LEAVES = (
 )
 _BODIES = "SELECT seq, body FROM audit_entry WHERE seq >= $1 AND seq < $2"
 _CHUNK = 1 << 14  # aligned complete subtrees: the fast path hashes them level by level
+_READERS = 2
+
+
+async def _chunks(
+    conn: AsyncConnection, size: int
+) -> AsyncIterator[tuple[int, int, list[Any], dict[int, bytes]]]:
+    """The log in chunks, in order, read ahead on ``_READERS`` connections of the engine
+    while the caller hashes (the scan is bound by reading the records)."""
+    starts = list(range(0, size, _CHUNK))
+    ready: dict[int, asyncio.Future[tuple[list[Any], dict[int, bytes]]]] = {
+        s: asyncio.get_running_loop().create_future() for s in starts
+    }
+    window = asyncio.Semaphore(2 * _READERS)  # chunks read ahead at most
+
+    async def reader(mine: list[int]) -> None:
+        async with conn.engine.connect() as own:
+            driver = (await own.get_raw_connection()).driver_connection
+            assert driver is not None
+            for start in mine:
+                await window.acquire()
+                end = min(size, start + _CHUNK)
+                leaves = await driver.fetch(_LEAVES, start, end)
+                ready[start].set_result((leaves, dict(await driver.fetch(_BODIES, start, end))))
+
+    tasks = [asyncio.create_task(reader(starts[i::_READERS])) for i in range(_READERS)]
+    try:
+        for start in starts:
+            done = asyncio.ensure_future(ready[start])
+            await asyncio.wait([done, *tasks], return_when=asyncio.FIRST_COMPLETED)
+            for task in tasks:  # a reader that failed fails the verification
+                if task.done() and task.exception() is not None:
+                    raise task.exception()  # type: ignore[misc]
+            leaves, bodies = await done
+            window.release()
+            yield start, min(size, start + _CHUNK), leaves, bodies
+    finally:
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
 
 
 def _intact(start: int, leaves: list[Any], bodies: dict[int, bytes]) -> bool:
@@ -108,10 +148,7 @@ async def verify_log(
     driver = (await conn.get_raw_connection()).driver_connection
     assert driver is not None
     size = await driver.fetchval(_SIZE)
-    for start in range(0, size, _CHUNK):  # two index range scans per chunk, merged here
-        end = min(size, start + _CHUNK)
-        leaves = await driver.fetch(_LEAVES, start, end)
-        bodies = dict(await driver.fetch(_BODIES, start, end))
+    async for start, end, leaves, bodies in _chunks(conn, size):
         whole = end - start == _CHUNK and not any(start < h.tree_size < end for h in pending)
         if whole and _intact(start, leaves, bodies):
             report.records_checked += len(bodies)
