@@ -135,13 +135,13 @@ def _compile(
     if expr.contains is None:
         return matched if left else None
     if expr.negated:
-        clause.where.append(_not_exists(clause, expr.contains, source))
+        clause.where.append(_exists(clause, expr.contains, source, negate=True))
         return matched if left else None
     inner = _compile(clause, expr.contains, source, left=left)
     return f"({matched} AND {inner})" if left else None
 
 
-def _not_exists(clause: FromClause, expr: ContainsExpr, parent: Source) -> str:
+def _exists(clause: FromClause, expr: ContainsExpr, parent: Source, *, negate: bool) -> str:
     sub = FromClause(clause.binds, None, counter=clause.counter)
     matched = _compile(sub, expr, parent, left=False)
     if matched is not None:
@@ -151,7 +151,7 @@ def _not_exists(clause: FromClause, expr: ContainsExpr, parent: Source) -> str:
         clause.sources.setdefault(source.variable or "", source)
     body = sub.render()
     where = " AND ".join(sub.where) or "true"
-    return f"NOT EXISTS (SELECT 1 {body} WHERE {where})"
+    return f"{'NOT ' if negate else ''}EXISTS (SELECT 1 {body} WHERE {where})"
 
 
 def _key(source: Source) -> str:
@@ -300,19 +300,18 @@ def _entry_child(clause: FromClause, expr: Containment, parent: Source, join: st
 
 
 def _json(clause: FromClause, expr: Containment, parent: Source, join: str) -> Source:
+    """Nodes of an RM type below the parent's JSON. A node id (``atNNNN``) is local to its
+    archetype: then the search does not enter archetypes nested in the parent."""
     a = clause.alias("j")
     binds = clause.binds
-    types = concrete(expr.rm_type)
-    tests = [f'@."_type" == $t{i}' for i in range(len(types))]
-    variables: dict[str, object] = {f"t{i}": t for i, t in enumerate(types)}
-    path = f"strict $.**{{1 to last}} ? ({' || '.join(tests)})"
-    query = (
-        f"jsonb_path_query({parent.value_sql()}, {binds.jsonpath(path)}, {binds.json(variables)})"
-    )
+    node = expr.predicate.node_id if expr.predicate else None
+    local = isinstance(node, Literal) and not str(node.value).startswith("openEHR-")
+    types = ", ".join(binds.text(t) for t in concrete(expr.rm_type))
+    query = f"aql_descendants({parent.value_sql()}, {'true' if local else 'false'})"
     source = Source(expr.variable, expr.rm_type, "json", a, f"{a}.v", parent.ehr, parent.doc)
-    conds = ["true"]
+    conds = [f"{a}.v ->> '_type' IN ({types})"]
     if expr.predicate is not None:
-        conds = [node_filter(binds, expr.predicate, f"{a}.v")]
+        conds.append(node_filter(binds, expr.predicate, f"{a}.v"))
     clause.pieces.append(Piece(join, f"LATERAL {query} AS {a}(v)", " AND ".join(conds)))
     return source
 
