@@ -1,4 +1,4 @@
-"""``python -m hygie_audit verify`` (what ``hygie audit verify`` runs): exit 0 on an intact
+"""``python -m hygie_audit verify`` and ``hygie audit verify``: exit 0 on an intact
 log, 1 naming the tampered record, with tree heads kept outside the database checked too."""
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ from audit_support import SPEC, audit_event, entries, superuser
 from hygie_platform.testing import start_service
 
 
-async def _verify(settings, *args: str) -> tuple[int, str]:  # type: ignore[no-untyped-def]
+async def _verify(settings, *args: str, module: str = "hygie_audit") -> tuple[int, str]:  # type: ignore[no-untyped-def]
     env = {k: v for k, v in os.environ.items() if not k.startswith("HYGIE_")}
     env.update(
         HYGIE_DATABASE_URL=settings.database_url,
@@ -58,7 +58,9 @@ async def test_verify_command_exit_status_and_findings(hygie_settings, tmp_path)
             )
         finally:
             await conn.close()
-        code, out = await _verify(hygie_settings, "--tree-heads", str(heads))
+        code, out = await _verify(  # the same through ``hygie audit verify``
+            hygie_settings, "--tree-heads", str(heads), module="hygie_platform.cli"
+        )
         assert code == 1, out
         assert "record 1" in out
         assert "signed tree head of size 3" in out
