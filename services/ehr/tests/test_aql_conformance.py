@@ -105,6 +105,23 @@ SUITES = [
         False,
         1.0,
     ),
+    *(
+        Suite(
+            "aggregate_functions",
+            f"{name}.csv",
+            ("conformance_ehrbase.de.v0_max_v3.json",),
+            f"SELECT {function}(${{path}}) FROM OBSERVATION o[{OBS}]",
+            False,
+            1.0,
+        )
+        for function, name in (
+            ("MIN", "min"),
+            ("SUM", "sum"),
+            ("AVG", "avg"),
+            ("MAX", "max_on_dv_ordered"),
+            ("MIN", "min_on_dv_ordered"),
+        )
+    ),
 ]
 
 
