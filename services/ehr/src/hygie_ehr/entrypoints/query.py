@@ -206,7 +206,7 @@ async def get_stored(
         _get_parameters(request),
         params.get("offset"),
         params.get("fetch"),
-        name=f"{stored.name}::{stored.version}" if "::" not in stored.name else stored.name,
+        name=stored.name,
     )
 
 
