@@ -226,3 +226,30 @@ async def test_a_batch_handler_applies_each_event_once_and_isolates_a_failing_on
         assert await republish_journal(hygie_settings, prod.runtime.dsn) == 4
         await asyncio.sleep(3)
         assert len(await _items(cons)) == 3
+
+
+async def test_staged_writes_run_at_commit_in_order_and_roll_back_with_the_rest(hygie_settings):
+    from sqlalchemy import text
+
+    async with start_service(PRODUCER, hygie_settings, background=False) as prod:
+        engine = prod.runtime.engine
+        assert engine is not None
+        async with engine.begin() as conn:
+            await conn.execute(text("CREATE TABLE staged (n int PRIMARY KEY, v text)"))
+        insert = text("INSERT INTO staged (n, v) VALUES (:n, :v)")
+        update = text("UPDATE staged SET v = :v WHERE n = :n")
+        uow = prod.runtime.app.state.uow
+        async with uow() as u:
+            for n in range(5):
+                u.stage(insert, {"n": n, "v": "a"})
+            u.stage(update, {"n": 0, "v": "b"})  # runs after the inserts it follows
+            u.record(ItemRecorded(item="s", value=1))
+        rows = await prod.fetch("SELECT n, v FROM staged ORDER BY n")
+        assert rows == [{"n": 0, "v": "b"}] + [{"n": n, "v": "a"} for n in range(1, 5)]
+        with pytest.raises(Exception, match="duplicate key"):
+            async with uow() as u:
+                u.stage(insert, {"n": 10, "v": "x"})
+                u.stage(insert, {"n": 1, "v": "dup"})  # fails at commit: nothing kept
+                u.record(ItemRecorded(item="s", value=2))
+        assert len(await prod.fetch("SELECT n FROM staged")) == 5
+        assert len(await prod.fetch("SELECT seq FROM journal")) == 1
