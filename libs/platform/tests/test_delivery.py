@@ -246,10 +246,14 @@ async def test_staged_writes_run_at_commit_in_order_and_roll_back_with_the_rest(
             u.record(ItemRecorded(item="s", value=1))
         rows = await prod.fetch("SELECT n, v FROM staged ORDER BY n")
         assert rows == [{"n": 0, "v": "b"}] + [{"n": n, "v": "a"} for n in range(1, 5)]
-        with pytest.raises(Exception, match="duplicate key"):
+
+        async def clashing() -> None:
             async with uow() as u:
                 u.stage(insert, {"n": 10, "v": "x"})
                 u.stage(insert, {"n": 1, "v": "dup"})  # fails at commit: nothing kept
                 u.record(ItemRecorded(item="s", value=2))
+
+        with pytest.raises(Exception, match="duplicate key"):
+            await clashing()
         assert len(await prod.fetch("SELECT n FROM staged")) == 5
         assert len(await prod.fetch("SELECT seq FROM journal")) == 1

@@ -93,6 +93,11 @@ class Settings(BaseSettings):
     """Vocabularies whose licence the operator confirms (e.g. ``["SNOMED"]``, JSON list):
     only those licensed vocabularies are loaded."""
 
+    audit_retention_days: int = Field(default=365, ge=183)
+    """Audit records are kept this long (French health code: at least 6 rolling months)."""
+    audit_tree_head_seconds: float = Field(default=60.0, gt=0)
+    """A signed tree head is issued this often when the audit log grew."""
+
     # --- security -----------------------------------------------------------------
     auth_issuer: str = "hygie-local"
     auth_audience: str = "hygie"

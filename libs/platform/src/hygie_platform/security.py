@@ -43,6 +43,7 @@ class Role(StrEnum):
     ADMIN = "admin"
     ANALYST = "analyst"
     INTEGRATION = "integration"
+    PRIVACY_OFFICER = "privacy-officer"
 
 
 class AuthError(Exception):

@@ -19,9 +19,13 @@ __all__ = ["SPEC", "make_spec"]
 
 def make_spec(options: AuditOptions | None = None) -> ServiceSpec:
     """The audit service with these options (tests shorten the schedules)."""
-    opts = options or AuditOptions()
 
     def bootstrap(platform: Platform) -> ServiceParts:
+        # Explicit options (tests) win; otherwise the HYGIE_AUDIT_* settings apply.
+        opts = options or AuditOptions(
+            retention_days=platform.settings.audit_retention_days,
+            tree_head_seconds=platform.settings.audit_tree_head_seconds,
+        )
         key = load_or_create_key(opts.key_file(platform.settings))
         install_staging(platform.engine)
         worker = AuditWorker(platform.engine, platform.uow, key, opts)
