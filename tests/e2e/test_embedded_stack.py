@@ -3,11 +3,14 @@ through the API, a clean stop on Ctrl-C, and the data still there at the next st
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -57,13 +60,16 @@ def _up(env: dict[str, str]) -> subprocess.Popen[str]:
 
 
 def _stop(proc: subprocess.Popen[str]) -> str:
-    os.killpg(proc.pid, signal.SIGINT)
+    with contextlib.suppress(ProcessLookupError):  # it may have exited on its own
+        os.killpg(proc.pid, signal.SIGINT)
     out, _ = proc.communicate(timeout=60)
     return out
 
 
-def test_hygie_up_runs_the_stack_keeps_data_and_stops_cleanly(tmp_path):
-    home = tmp_path / "home"
+def test_hygie_up_runs_the_stack_keeps_data_and_stops_cleanly():
+    # Not under pytest's tmp_path: the PostgreSQL system user must be able to reach it,
+    # and pytest resets its temporary root to 0700 whenever another session starts.
+    home = Path(tempfile.mkdtemp(prefix="hygie-stack-"))
     ports = {name: free_port() for name in SERVICES}
     env = _env(home, ports)
     proc = _up(env)
@@ -101,3 +107,4 @@ def test_hygie_up_runs_the_stack_keeps_data_and_stops_cleanly(tmp_path):
         assert "hygie.ehr.v1" in topics
     finally:
         _stop(proc)
+        shutil.rmtree(home, ignore_errors=True)

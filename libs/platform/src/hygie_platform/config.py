@@ -56,7 +56,7 @@ class Settings(BaseSettings):
     # --- event delivery -----------------------------------------------------------
     relay_batch_size: int = Field(default=1000, ge=1)
     relay_poll_seconds: float = Field(default=1.0, gt=0)
-    consumer_batch_size: int = Field(default=1000, ge=1)
+    consumer_batch_size: int = Field(default=1000, ge=1, le=10000)
     consumer_session_timeout_ms: int = Field(default=10000, ge=6000)
     """Group session timeout; the embedded broker holds a join for half of it."""
     consumer_max_attempts: int = Field(default=3, ge=1)

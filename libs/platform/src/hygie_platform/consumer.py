@@ -135,9 +135,14 @@ class SubscriptionRunner:
                     batch = await consumer.getmany(
                         timeout_ms=500, max_records=self.settings.consumer_batch_size
                     )
-                    for tp, records in batch.items():
-                        await self.process(records, dlq)
-                        await consumer.commit({tp: OffsetAndMetadata(records[-1].offset + 1, "")})
+                    if batch:
+                        # The whole fetch in one transaction (order holds per partition),
+                        # then every partition's offset in one commit.
+                        await self.process([r for rs in batch.values() for r in rs], dlq)
+                        offsets = {
+                            tp: OffsetAndMetadata(rs[-1].offset + 1, "") for tp, rs in batch.items()
+                        }
+                        await consumer.commit(offsets)
             except asyncio.CancelledError:
                 raise
             except (
@@ -256,10 +261,10 @@ class SubscriptionRunner:
 
     async def _handle(self, uow: UnitOfWork, envelope: Envelope, event: Event) -> None:
         assert self.sub.handler is not None
-        parent = context_from_trace_headers(envelope.traceparent, envelope.tracestate)
         if envelope.traceparent is None:
             await self.sub.handler(uow, envelope, event)
             return
+        parent = context_from_trace_headers(envelope.traceparent, envelope.tracestate)
         with tracer.start_as_current_span(
             f"process {envelope.type}",
             context=parent,

@@ -75,9 +75,18 @@ def ensure_local_key(path: Path) -> ec.EllipticCurvePrivateKey:
     pem = key.private_bytes(
         serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
     )
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    # Written whole under a temporary name, then linked into place: a process starting at
+    # the same moment either creates the key or reads the complete one of the other.
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     with os.fdopen(fd, "wb") as out:
         out.write(pem)
+    try:
+        os.link(tmp, path)
+    except FileExistsError:
+        return ensure_local_key(path)
+    finally:
+        tmp.unlink(missing_ok=True)
     return key
 
 

@@ -16,7 +16,7 @@ from sqlalchemy.sql.expression import Executable
 from hygie_contracts import Event
 
 from .envelope import Envelope, envelope_for
-from .tables import journal, journal_counter
+from .tables import journal_counter
 from .telemetry import current_trace_headers, tracer
 
 __all__ = ["JOURNAL_CHANNEL", "UnitOfWork", "UnitOfWorkFactory"]
@@ -25,6 +25,16 @@ _FIRST_TIMES = sa.text(
     "INSERT INTO processed_events (consumer, event_id) "
     "SELECT :consumer, unnest(CAST(:ids AS uuid[])) "
     "ON CONFLICT DO NOTHING RETURNING event_id"
+)
+
+#: The journal rows of a transaction in one statement (one Bind, no per-row parameter
+#: processing); the JSON texts go to PostgreSQL as they are, never through a dict.
+_JOURNAL_INSERT = sa.text(
+    "INSERT INTO journal (seq, event_id, topic, event_key, event_type, attributes, data) "
+    "SELECT s, i, t, k, ty, a::jsonb, d::jsonb FROM unnest(CAST(:seq AS bigint[]), "
+    "CAST(:ids AS uuid[]), CAST(:topics AS text[]), CAST(:keys AS text[]), "
+    "CAST(:types AS text[]), CAST(:attrs AS text[]), CAST(:data AS text[])) "
+    "AS u(s, i, t, k, ty, a, d)"
 )
 
 #: NOTIFY channel that wakes the relay when a transaction journaled events.
@@ -134,19 +144,16 @@ class UnitOfWork:
             ).scalar_one()
             first = last - len(pending) + 1
             await conn.execute(
-                journal.insert(),
-                [
-                    {
-                        "seq": first + i,
-                        "event_id": env.id,
-                        "topic": topic,
-                        "event_key": env.subject,
-                        "event_type": env.type,
-                        "attributes": _attributes(env),
-                        "data": orjson.loads(env.data),
-                    }
-                    for i, (topic, env) in enumerate(pending)
-                ],
+                _JOURNAL_INSERT,
+                {
+                    "seq": list(range(first, last + 1)),
+                    "ids": [env.id for _, env in pending],
+                    "topics": [topic for topic, _ in pending],
+                    "keys": [env.subject for _, env in pending],
+                    "types": [env.type for _, env in pending],
+                    "attrs": [orjson.dumps(_attributes(env)).decode() for _, env in pending],
+                    "data": [env.data.decode() for _, env in pending],
+                },
             )
             await conn.execute(sa.text(f"NOTIFY {JOURNAL_CHANNEL}"))
 
