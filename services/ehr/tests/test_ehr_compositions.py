@@ -31,6 +31,13 @@ async def test_a_valid_composition_is_committed_and_reads_back_equal(client: Cli
         "SELECT event_type, event_key FROM journal WHERE event_type LIKE '%composition%'"
     )
     assert events == [{"event_type": "hygie.ehr.composition.committed.v1", "event_key": ehr_id}]
+    # The read is on the audit trail: an access event naming the patient and the composition.
+    accesses = await client.svc.fetch(
+        "SELECT event_key, data FROM journal WHERE event_type LIKE 'hygie.access.%'"
+    )
+    assert len(accesses) == 1
+    assert accesses[0]["event_key"] == "ipp|IPP-1" or "IPP-1" in accesses[0]["event_key"]
+    assert uid.split("::")[0] in str(accesses[0]["data"])
 
 
 async def test_updating_with_a_stale_if_match_returns_412_and_keeps_version_2(
@@ -91,7 +98,9 @@ async def test_deleting_leaves_a_tombstone_and_a_readable_history(client: Client
     assert body["lifecycle_state"]["value"] == "deleted"
     assert body["commit_audit"]["change_type"]["value"] == "deleted"
     assert "data" not in body
-    kinds = await client.svc.fetch("SELECT event_type FROM journal ORDER BY seq")
+    kinds = await client.svc.fetch(
+        "SELECT event_type FROM journal WHERE topic = 'hygie.ehr.v1' ORDER BY seq"
+    )
     assert kinds[-1]["event_type"] == "hygie.ehr.composition.deleted.v1"
 
 

@@ -107,5 +107,7 @@ async def test_a_contribution_can_modify_and_delete_existing_compositions(client
         f"{BASE}/{ehr_id}/contribution", json=stale, headers=client.headers
     )
     assert again.status_code == 412
-    events = await client.svc.fetch("SELECT event_type FROM journal ORDER BY seq")
+    events = await client.svc.fetch(
+        "SELECT event_type FROM journal WHERE topic = 'hygie.ehr.v1' ORDER BY seq"
+    )
     assert events[-1]["event_type"] == "hygie.ehr.contribution.committed.v1"

@@ -6,6 +6,7 @@ from typing import Any
 
 from fastapi import APIRouter, Request, Response
 
+from hygie_platform.access import record_access
 from hygie_platform.http import Problem
 
 from ...adapters.versions import StoredVersion, VersionStore
@@ -18,6 +19,7 @@ from ...service.compositions import (
     update_composition,
 )
 from ...service.formats import from_canonical, to_canonical
+from ...service.query import patients_of
 from .common import (
     Reader,
     Writer,
@@ -164,7 +166,15 @@ async def _read(
     when = parse_time(at)
     with mapped_errors():
         async with uow(request)() as u:
-            return await read_composition(u, ehr_id=ehr_uuid, vo_id=vo_id, version=version, at=when)
+            found = await read_composition(
+                u, ehr_id=ehr_uuid, vo_id=vo_id, version=version, at=when
+            )
+            # ARCHITECTURE §9: every read of patient data is an access event (same transaction).
+            for patient in await patients_of(u, (ehr_uuid,)):
+                await record_access(
+                    u, request, patient=patient, resource=f"Composition/{uid}", action="read"
+                )
+            return found
 
 
 @router.get("/composition/{uid}", name="get_composition")
