@@ -176,3 +176,21 @@ async def test_location_of_a_created_record_can_be_read(mpi):
         location.replace("_history/1", "_history/9"), headers=mpi.auth("clinician")
     )
     assert stale.status_code == 404
+
+
+async def test_reads_and_searches_are_journaled_as_access_events(mpi):
+    resp = await put(mpi, fhir_patient("A7"))
+    source_id = resp.json()["id"]
+    got = await mpi.client.get(f"/fhir/Patient/{source_id}", headers=mpi.auth("clinician"))
+    assert got.status_code == 200
+    golden = (await mpi.fetch("SELECT golden_id FROM source_record"))[0]["golden_id"]
+    found = await mpi.client.get(f"/fhir/Patient?_id={golden}", headers=mpi.auth("clinician"))
+    assert found.status_code == 200
+    assert found.json()["total"] == 1
+    accesses = await mpi.fetch(
+        "SELECT event_key, data FROM journal WHERE topic = 'hygie.access.v1' ORDER BY seq"
+    )
+    actions = [a["data"]["action"] for a in accesses]
+    assert actions[0] == "R"  # FHIR AuditEvent action code of a read
+    assert len(actions) == 2  # the read, then the search that returned the patient
+    assert accesses[0]["event_key"] == f"Patient/{golden}"

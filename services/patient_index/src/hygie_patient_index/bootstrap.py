@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from hygie_contracts.access import ACCESS_TOPIC
 from hygie_contracts.patient import PATIENT_TOPIC
 from hygie_platform.service import Platform, ServiceParts, ServiceSpec
 
@@ -43,5 +44,5 @@ SPEC = ServiceSpec(
     name="patient_index",
     bootstrap=bootstrap,
     migrations=Path(__file__).parent / "adapters" / "migrations",
-    publishes=(PATIENT_TOPIC,),
+    publishes=(PATIENT_TOPIC, ACCESS_TOPIC),
 )

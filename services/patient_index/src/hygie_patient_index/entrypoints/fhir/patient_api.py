@@ -7,10 +7,13 @@ from urllib.parse import parse_qsl
 
 from fastapi import APIRouter, Depends, Request, Response
 
+from hygie_platform.access import record_access, record_accesses
 from hygie_platform.http import Problem
+from hygie_platform.uow import UnitOfWork
 
 from ...domain.errors import IdentifierTaken
 from ...domain.golden import GoldenRecord
+from ...domain.identity import SourceRecord
 from ...service.context import IndexContext
 from ...service.feed import replace_identity
 from ...service.identity import record_identity
@@ -41,12 +44,42 @@ def _base(request: Request) -> str:
     return str(request.base_url).rstrip("/") + "/fhir"
 
 
+def _patient_key(found: GoldenRecord | SourceRecord) -> str:
+    """The patient of an access event: ``Patient/<golden id>`` (the key of patient events)."""
+    golden = found.id if isinstance(found, GoldenRecord) else (found.golden_id or found.id)
+    return f"Patient/{golden}"
+
+
+async def _accessed(
+    uow: UnitOfWork,
+    request: Request,
+    found: GoldenRecord | SourceRecord,
+    resource: str,
+    action: str,
+) -> None:
+    # ARCHITECTURE §9: every read of patient data is an access event (same transaction).
+    await record_access(uow, request, patient=_patient_key(found), resource=resource, action=action)
+
+
+async def _accessed_by_search(uow: UnitOfWork, request: Request, found: list[GoldenRecord]) -> None:
+    if found:
+        await record_accesses(
+            uow,
+            request,
+            patients=[_patient_key(g) for g in found],
+            resource="Patient",
+            action="search",
+            query=str(request.url.query),
+        )
+
+
 @router.get("/Patient")
 async def search(request: Request, principal: Reader) -> Response:
     """PDQm Patient search (ITI-78)."""
     query = parse_search(list(request.query_params.multi_items()))
     async with unit_of_work(request) as uow:
         found = await search_patients(uow, query)
+        await _accessed_by_search(uow, request, found)
     return fhir_response(searchset(_base(request), found))
 
 
@@ -57,6 +90,7 @@ async def search_post(request: Request, principal: Reader) -> Response:
     query = parse_search([*request.query_params.multi_items(), *form])
     async with unit_of_work(request) as uow:
         found = await search_patients(uow, query)
+        await _accessed_by_search(uow, request, found)
     return fhir_response(searchset(_base(request), found))
 
 
@@ -125,6 +159,7 @@ async def read(patient_id: str, request: Request, principal: Reader) -> Response
     uid = parse_uuid(patient_id)
     async with mapped_errors(), unit_of_work(request) as uow:
         found = await read_patient(uow, uid)
+        await _accessed(uow, request, found, f"Patient/{patient_id}", "read")
     body = golden_resource(found) if isinstance(found, GoldenRecord) else source_resource(found)
     return fhir_response(body, headers={"ETag": f'W/"{found.version}"'})
 
@@ -135,6 +170,7 @@ async def vread(patient_id: str, version_id: str, request: Request, principal: R
     uid = parse_uuid(patient_id)
     async with mapped_errors(), unit_of_work(request) as uow:
         found = await read_patient(uow, uid)
+        await _accessed(uow, request, found, f"Patient/{patient_id}", "vread")
     if version_id != str(found.version):
         raise Problem(
             404,
