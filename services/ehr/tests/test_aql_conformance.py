@@ -18,6 +18,7 @@ from typing import Any
 
 import pytest
 from ehr_support import CONFORMANCE, Client, load_json
+from test_aql_query import ehr_service  # noqa: F401 - the fixture: relay off
 
 AQL_DATA = CONFORMANCE / "aql"
 OBS = "openEHR-EHR-OBSERVATION.conformance_observation.v0"

@@ -7,7 +7,15 @@ from __future__ import annotations
 from typing import Any
 
 from ehr_support import Client
-from test_aql_query import AQL, BP_ARCHETYPE, FROM_BP, SYSTOLIC, aql, load
+from test_aql_query import (  # noqa: F401 - ehr_service: the fixture, relay off
+    AQL,
+    BP_ARCHETYPE,
+    FROM_BP,
+    SYSTOLIC,
+    aql,
+    ehr_service,
+    load,
+)
 
 from hygie_ehr.service.query import QueryLimits
 

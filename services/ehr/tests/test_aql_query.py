@@ -4,9 +4,14 @@ with node predicates, WHERE on magnitudes and dates, ordering, paging, errors.""
 from __future__ import annotations
 
 import copy
+from collections.abc import AsyncIterator
 from typing import Any
 
+import pytest
 from ehr_support import CONFORMANCE, Client, load_json
+
+from hygie_ehr.bootstrap import SPEC
+from hygie_platform.testing import RunningService, start_service
 
 AQL = "/openehr/v1/query/aql"
 BP_OPT = CONFORMANCE / "aql" / "data_load" / "opts" / "ehrbase_blood_pressure_simple.de.v0.opt"
@@ -16,6 +21,14 @@ BP = load_json(
 BP_ARCHETYPE = "openEHR-EHR-OBSERVATION.sample_blood_pressure.v1"
 FROM_BP = f"FROM EHR e CONTAINS COMPOSITION c CONTAINS OBSERVATION o[{BP_ARCHETYPE}]"
 SYSTOLIC = "o/data[at0001]/events[at0002]/data[at0003]/items[at0004]/value"
+
+
+@pytest.fixture
+async def ehr_service(hygie_settings) -> AsyncIterator[RunningService]:  # type: ignore[no-untyped-def]
+    """The EHR store without its relay and subscribers: queries journal access events
+    by the hundred, and publishing them is not what these tests are about."""
+    async with start_service(SPEC, hygie_settings, background=False) as svc:
+        yield svc
 
 
 def blood_pressure(systolic: float, start: str) -> dict[str, Any]:

@@ -4,7 +4,15 @@ AQL functions."""
 from __future__ import annotations
 
 from ehr_support import Client
-from test_aql_query import BP_ARCHETYPE, FROM_BP, SYSTOLIC, aql, blood_pressure, load
+from test_aql_query import (  # noqa: F401 - ehr_service: the fixture, relay off
+    BP_ARCHETYPE,
+    FROM_BP,
+    SYSTOLIC,
+    aql,
+    blood_pressure,
+    ehr_service,
+    load,
+)
 
 DEFINITION = "/openehr/v1/definition/query"
 NAME = "org.hygie::systolic_above"

@@ -282,14 +282,14 @@ def _entry_conds(clause: FromClause, expr: Containment, a: str) -> list[str]:
 
 def _entry_child(clause: FromClause, expr: Containment, parent: Source, join: str) -> Source:
     a, p = clause.alias("n"), parent.alias
-    conds = [
-        *_entry_conds(clause, expr, a),
-        f"{a}.vo_id = {p}.vo_id",
-        f"{a}.version = {p}.version",
-        # strictly below the parent: its json_path is a proper prefix of ours
-        f"cardinality({a}.json_path) > cardinality({p}.json_path)",
-        f"{a}.json_path[1:cardinality({p}.json_path)] = {p}.json_path",
-    ]
+    conds = [*_entry_conds(clause, expr, a), f"{a}.vo_id = {p}.vo_id", f"{a}.version = {p}.version"]
+    if parent.rm_type == "COMPOSITION":  # the root: every other entry is below it
+        conds.append(f"{a}.ord > 0")
+    else:  # strictly below the parent: its json_path is a proper prefix of ours
+        conds += [
+            f"cardinality({a}.json_path) > cardinality({p}.json_path)",
+            f"{a}.json_path[1:cardinality({p}.json_path)] = {p}.json_path",
+        ]
     value = f"({parent.root} #> {a}.json_path)"
     source = Source(
         expr.variable, expr.rm_type, "entry", a, value, f"{a}.ehr_id", parent.doc, parent.root
