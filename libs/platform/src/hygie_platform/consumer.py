@@ -161,10 +161,11 @@ class SubscriptionRunner:
             finally:
                 self._consumer = None
                 self.status.connected = False
-                await watch.stop()
+                with contextlib.suppress(Exception):
+                    await asyncio.wait_for(watch.stop(), 5)
                 for client in (consumer, dlq):
                     with contextlib.suppress(Exception):
-                        await client.stop()
+                        await asyncio.wait_for(client.stop(), 5)
 
     async def lag(self) -> dict[str, int]:
         """Records not yet processed, per assigned partition (``topic/partition``)."""

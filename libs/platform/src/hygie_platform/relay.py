@@ -105,11 +105,12 @@ class OutboxRelay:
                 backoff = min(backoff * 2, 5.0)
             finally:
                 if watch is not None:
-                    await watch.stop()
+                    with contextlib.suppress(Exception):
+                        await asyncio.wait_for(watch.stop(), 5)
                 if producer is not None:
                     self.status.broker_connected = False
                     with contextlib.suppress(Exception):
-                        await producer.stop()
+                        await asyncio.wait_for(producer.stop(), 5)
                 if conn is not None:
                     with contextlib.suppress(Exception):
                         await conn.close(timeout=2)

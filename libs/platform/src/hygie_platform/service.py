@@ -38,6 +38,7 @@ from .uow import UnitOfWorkFactory
 __all__ = ["Platform", "ServiceParts", "ServiceRuntime", "ServiceSpec", "run_service"]
 
 log = logging.getLogger(__name__)
+STOP_TIMEOUT = 10.0
 
 
 @dataclass(frozen=True)
@@ -142,9 +143,12 @@ class ServiceRuntime:
     async def stop(self) -> None:
         for task in self._tasks:
             task.cancel()
-        for task in self._tasks:
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await task
+        if self._tasks:
+            # Bounded: a client stuck flushing to an unreachable broker must not hold the
+            # process (what it had not published stays in the journal for the next start).
+            _, stuck = await asyncio.wait(self._tasks, timeout=STOP_TIMEOUT)
+            for task in stuck:
+                log.warning("%s did not stop within %ss; abandoned", task.get_name(), STOP_TIMEOUT)
         self._tasks.clear()
         if self.engine is not None:
             await self.engine.dispose()
