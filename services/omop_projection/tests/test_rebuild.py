@@ -36,7 +36,13 @@ async def test_rebuild_builds_a_new_generation_and_swaps_it_in_with_the_same_ids
     assert await omop.fetch(ROWS) == before
     states = await omop.fetch("SELECT generation, state FROM omop_generation ORDER BY 1")
     assert states == [{"generation": 1, "state": "retired"}, {"generation": 2, "state": "serving"}]
-    assert await omop.fetch("SELECT 1 FROM pg_namespace WHERE nspname = 'omop_g1'") == []
+
+    # The retired generation's schema is dropped right after the swap (asynchronously).
+    async def dropped():
+        gone = await omop.fetch("SELECT 1 FROM pg_namespace WHERE nspname = 'omop_g1'") == []
+        return gone or None
+
+    assert await eventually(dropped, timeout=15)
     (ids,) = await omop.fetch(
         "SELECT count(*) AS n, (SELECT last_value FROM omop_id_seq) AS last FROM omop_id_map"
     )
