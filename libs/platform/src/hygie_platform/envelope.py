@@ -10,7 +10,6 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any
 from uuid import UUID
 
 import orjson
@@ -178,8 +177,3 @@ def decode_record(headers: Headers | None, value: bytes | None) -> Envelope:
         tracestate=attrs.get("tracestate"),
         extra={k: v for k, v in attrs.items() if k not in known},
     )
-
-
-def data_of(envelope: Envelope) -> Any:
-    """The decoded JSON data of an envelope."""
-    return orjson.loads(envelope.data)

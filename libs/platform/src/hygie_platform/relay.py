@@ -226,8 +226,3 @@ async def republish_journal(settings: Settings, dsn: str, *, topic: str | None =
         return int(status.split()[-1])
     finally:
         await conn.close()
-
-
-async def outbox_backlog(conn: asyncpg.Connection) -> int:
-    """Journal rows not yet published."""
-    return int(await conn.fetchval("SELECT count(*) FROM journal WHERE published_at IS NULL"))

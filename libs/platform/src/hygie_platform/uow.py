@@ -16,7 +16,6 @@ from sqlalchemy.sql.expression import Executable
 from hygie_contracts import Event
 
 from .envelope import Envelope, envelope_for
-from .tables import journal_counter
 from .telemetry import current_trace_headers, tracer
 
 __all__ = ["JOURNAL_CHANNEL", "UnitOfWork", "UnitOfWorkFactory"]
@@ -25,6 +24,11 @@ _FIRST_TIMES = sa.text(
     "INSERT INTO processed_events (consumer, event_id) "
     "SELECT :consumer, unnest(CAST(:ids AS uuid[])) "
     "ON CONFLICT DO NOTHING RETURNING event_id"
+)
+
+#: The counter row lock serialises writers until commit: gap-free, commit-ordered.
+_TAKE_SEQ = sa.text(
+    "UPDATE journal_counter SET last_seq = last_seq + :n WHERE id = 1 RETURNING last_seq"
 )
 
 #: The journal rows of a transaction in one statement (one Bind, no per-row parameter
@@ -133,15 +137,7 @@ class UnitOfWork:
             return
         pending, self._pending = self._pending, []
         with tracer.start_as_current_span("journal.append", attributes={"events": len(pending)}):
-            # The counter row lock serialises writers until commit: gap-free, commit-ordered.
-            last = (
-                await conn.execute(
-                    sa.update(journal_counter)
-                    .where(journal_counter.c.id == 1)
-                    .values(last_seq=journal_counter.c.last_seq + len(pending))
-                    .returning(journal_counter.c.last_seq)
-                )
-            ).scalar_one()
+            last = (await conn.execute(_TAKE_SEQ, {"n": len(pending)})).scalar_one()
             first = last - len(pending) + 1
             await conn.execute(
                 _JOURNAL_INSERT,
