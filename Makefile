@@ -37,8 +37,9 @@ schemas: install ## regenerate schemas/ from the contracts (refuses incompatible
 schemas-check: install
 	$(RUN) python -m hygie_contracts.schemas check schemas
 
-bench: install ## benchmarks; results in bench/results/*.json
-	$(RUN) python -m bench
+bench: $(UV) ## benchmarks; results in bench/results/*.json
+	$(UV) sync --all-packages --frozen --group bench
+	$(RUN) --group bench python -m bench
 
 down:
 	-pkill -f "hygie up" || true
