@@ -84,6 +84,7 @@ class CObject:
     # C_ARCHETYPE_ROOT: its archetype's term texts (code -> text)
     terms: dict[str, str] = field(default_factory=dict)
     descriptions: dict[str, str] = field(default_factory=dict)
+    comments: dict[str, str] = field(default_factory=dict)
     # ARCHETYPE_SLOT
     includes: list[str] = field(default_factory=list)
     excludes: list[str] = field(default_factory=list)
@@ -93,6 +94,9 @@ class CObject:
     # C_CODE_PHRASE
     terminology: str | None = None
     codes: list[str] = field(default_factory=list)
+    #: C_CODE_PHRASE ``assumed_value`` code; C_CODE_REFERENCE ``referenceSetUri``
+    assumed_code: str | None = None
+    reference_set_uri: str | None = None
     # C_DV_QUANTITY
     quantity_property: str | None = None
     quantities: list[QuantityItem] = field(default_factory=list)
@@ -141,6 +145,8 @@ class OperationalTemplate:
     definition: CObject
     #: archetype id -> every C_ARCHETYPE_ROOT of it (for slots and listings)
     archetypes: dict[str, list[CObject]] = field(default_factory=dict)
+    #: template ``annotations``: node path (without the root archetype) -> items
+    annotations: dict[str, dict[str, str]] = field(default_factory=dict)
 
     @property
     def root_archetype_id(self) -> str:

@@ -174,7 +174,20 @@ def parse_opt(data: bytes | str) -> OperationalTemplate:
         language=language,
         definition=definition,
         archetypes=archetypes,
+        annotations=_annotations(root),
     )
+
+
+def _annotations(root: etree._Element) -> dict[str, dict[str, str]]:
+    """Template annotations by node path, the leading ``[root archetype id]`` dropped."""
+    out: dict[str, dict[str, str]] = {}
+    for el in _kids(root, "annotations"):
+        path = el.get("path") or ""
+        if path.startswith("["):
+            path = path[path.find("]") + 1 :] or "/"
+        items = {i.get("id") or "": (i.text or "").strip() for i in _kids(el, "items")}
+        out.setdefault(path, {}).update(items)
+    return out
 
 
 def _check_top_level(root: etree._Element) -> None:
@@ -219,6 +232,8 @@ def _object(
                     obj.terms[code] = item.text.strip()
                 elif code and item.get("id") == "description" and item.text:
                     obj.descriptions[code] = item.text.strip()
+                elif code and item.get("id") == "comment" and item.text:
+                    obj.comments[code] = item.text.strip()
         archetypes.setdefault(obj.archetype_id, []).append(obj)
         obj.root = obj
     obj.path = parent_path
@@ -258,6 +273,8 @@ def _constraints(el: etree._Element, obj: CObject, kind: str) -> None:
     elif kind in ("C_CODE_PHRASE", "C_CODE_REFERENCE"):
         obj.terminology = _text(_kid(el, "terminology_id"), "value")
         obj.codes = [c.text.strip() for c in _kids(el, "code_list") if c.text and c.text.strip()]
+        obj.assumed_code = _text(_kid(el, "assumed_value"), "code_string")
+        obj.reference_set_uri = _text(el, "referenceSetUri")
     elif kind == "C_DV_QUANTITY":
         obj.quantity_property = _text(_kid(el, "property"), "code_string")
         for item in _kids(el, "list"):
