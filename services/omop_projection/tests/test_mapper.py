@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from hygie_omop_projection.domain.mapper import Concept, codes_of, map_composition
+from hygie_omop_projection.domain.mapper import ROLES, Concept, codes_of, map_composition
 from hygie_omop_projection.domain.mappings import load_mappings
 from hygie_omop_projection.testing import (
     blood_pressure,
@@ -203,3 +203,149 @@ def test_medication_order_procedure_and_emergency_encounter():
     assert proc["procedure_source_value"] == "SNOMED-CT|80146002"
     assert by_table["visit_occurrence"].columns["visit_concept_id"] == 9203  # emergency care
     assert not mapped.problems
+
+
+def _observation(archetype: str, history: str, event: str, tree: str, item: str, value: dict):
+    return {
+        "_type": "OBSERVATION", "archetype_node_id": archetype,
+        "data": {"_type": "HISTORY", "archetype_node_id": history, "events": [{
+            "_type": "POINT_EVENT", "archetype_node_id": event,
+            "time": _dt("2024-03-01T10:30:00Z"),
+            "data": {"_type": "ITEM_TREE", "archetype_node_id": tree,
+                     "items": [element(item, value)]},
+        }]},
+    }  # fmt: skip
+
+
+def _medication_statement(start: str | None) -> dict:
+    items = [element("at0006", coded("SNOMED-CT", "387517004", "Paracetamol"))]
+    if start:
+        items.append(element("at0019", _dt(start)))
+    items.append(element("at0021", _dt("2024-04-01T00:00:00Z")))
+    return {
+        "_type": "OBSERVATION",
+        "archetype_node_id": "openEHR-EHR-OBSERVATION.medication_statement.v0",
+        "data": {"_type": "HISTORY", "archetype_node_id": "at0001", "events": [{
+            "_type": "POINT_EVENT", "archetype_node_id": "at0002",
+            "time": _dt("2024-03-05T09:00:00Z"),
+            "data": {"_type": "ITEM_TREE", "archetype_node_id": "at0003", "items": items},
+        }]},
+    }  # fmt: skip
+
+
+def _order() -> dict:
+    return {
+        "_type": "INSTRUCTION", "archetype_node_id": "openEHR-EHR-INSTRUCTION.medication_order.v3",
+        "activities": [{
+            "_type": "ACTIVITY", "archetype_node_id": "at0001",
+            "description": {"_type": "ITEM_TREE", "archetype_node_id": "at0002", "items": [
+                element("at0070", coded("ATC", "A10BA02", "metformin"))]},
+        }],
+    }  # fmt: skip
+
+
+def _procedure() -> dict:
+    return {
+        "_type": "ACTION", "archetype_node_id": "openEHR-EHR-ACTION.procedure.v1",
+        "time": _dt("2024-03-01T11:00:00Z"),
+        "description": {"_type": "ITEM_TREE", "archetype_node_id": "at0001", "items": [
+            element("at0002", coded("SNOMED-CT", "80146002", "appendectomy"))]},
+    }  # fmt: skip
+
+
+def _death(when: str) -> dict:
+    return {
+        "_type": "EVALUATION", "archetype_node_id": "openEHR-EHR-EVALUATION.death_summary.v1",
+        "data": {"_type": "ITEM_TREE", "archetype_node_id": "at0001",
+                 "items": [element("at0092", _dt(when))]},
+    }  # fmt: skip
+
+
+#: archetype -> (a composition entry built from the CKM archetype, table, concept, unit)
+ISSUE_ARCHETYPES = {
+    "openEHR-EHR-OBSERVATION.blood_pressure.v2": (
+        blood_pressure(120, 80), "measurement", 3004249, 8876),
+    "openEHR-EHR-OBSERVATION.pulse.v2": (
+        _observation("openEHR-EHR-OBSERVATION.pulse.v2", "at0002", "at0003", "at0001", "at0004",
+                     quantity(72, "/min")), "measurement", 3027018, 8541),
+    "openEHR-EHR-OBSERVATION.body_temperature.v2": (
+        _observation("openEHR-EHR-OBSERVATION.body_temperature.v2", "at0002", "at0003", "at0001",
+                     "at0004", quantity(37.2, "Cel")), "measurement", 3020891, 586323),
+    "openEHR-EHR-OBSERVATION.body_weight.v2": (
+        _observation("openEHR-EHR-OBSERVATION.body_weight.v2", "at0002", "at0003", "at0001",
+                     "at0004", quantity(70.5, "kg")), "measurement", 3025315, 9529),
+    "openEHR-EHR-OBSERVATION.height.v2": (
+        _observation("openEHR-EHR-OBSERVATION.height.v2", "at0001", "at0002", "at0003", "at0004",
+                     quantity(172, "cm")), "measurement", 3036277, 8582),
+    "openEHR-EHR-OBSERVATION.pulse_oximetry.v1": (
+        _observation("openEHR-EHR-OBSERVATION.pulse_oximetry.v1", "at0001", "at0002", "at0003",
+                     "at0006", {"_type": "DV_PROPORTION", "numerator": 97, "denominator": 100,
+                                "type": 2}), "measurement", 40762499, 8554),
+    "openEHR-EHR-OBSERVATION.respiration.v2": (
+        _observation("openEHR-EHR-OBSERVATION.respiration.v2", "at0001", "at0002", "at0003",
+                     "at0004", quantity(16, "/min")), "measurement", 3024171, 8541),
+    "openEHR-EHR-OBSERVATION.body_mass_index.v2": (
+        _observation("openEHR-EHR-OBSERVATION.body_mass_index.v2", "at0001", "at0002", "at0003",
+                     "at0004", quantity(23.8, "kg/m2")), "measurement", 3038553, 9531),
+    "openEHR-EHR-OBSERVATION.laboratory_test_result.v1": (
+        lab_result([("2345-7", quantity(95, "mg/dL"))]), "measurement", 3004501, 8840),
+    "openEHR-EHR-EVALUATION.problem_diagnosis.v1": (
+        problem("ICD10", "E11.9"), "condition_occurrence", 201826, None),
+    "openEHR-EHR-INSTRUCTION.medication_order.v3": (_order(), "drug_exposure", 1503297, None),
+    "openEHR-EHR-OBSERVATION.medication_statement.v0": (
+        _medication_statement("2024-02-01T00:00:00Z"), "drug_exposure", 1125315, None),
+    "openEHR-EHR-ACTION.procedure.v1": (_procedure(), "procedure_occurrence", 4198190, None),
+    "openEHR-EHR-COMPOSITION.encounter.v1": (None, "visit_occurrence", 9202, None),
+    "openEHR-EHR-EVALUATION.death_summary.v1": (
+        _death("2024-03-09T04:00:00Z"), "death", 0, None),
+}  # fmt: skip
+ISSUE_LOOKUP = {
+    **TABLE,
+    ("ATC", "A10BA02"): Concept(1503297, 21600745),
+    ("SNOMED", "80146002"): Concept(4198190, 4198190),
+    ("ICD10", "E11.9"): Concept(201826, 45576876),
+    ("SNOMED", "387517004"): Concept(1125315, 1125315),
+}
+
+
+def test_every_archetype_of_the_issue_has_a_shipped_mapping():
+    assert set(ISSUE_ARCHETYPES) <= set(MAPPINGS)
+
+
+@pytest.mark.parametrize("archetype", list(ISSUE_ARCHETYPES))
+def test_each_archetype_of_the_issue_is_mapped(archetype):
+    entry, table, concept, unit = ISSUE_ARCHETYPES[archetype]
+    body = composition(entry) if entry else composition()  # the encounter is the composition
+    mapped = rows_of(body, lookup=ISSUE_LOOKUP.get)
+    rows = [r for r in mapped.rows if r.table == table]
+    assert rows, (archetype, mapped.problems)
+    role = ROLES[table]
+    assert rows[0].columns[role.concept] == concept
+    if unit is not None:
+        assert rows[0].columns["unit_concept_id"] == unit
+        assert rows[0].columns["value_as_number"] is not None
+    assert not mapped.problems
+    visit = [r for r in mapped.rows if r.table == "visit_occurrence"]
+    assert len(visit) == 1  # every composition of the encounter template gives its visit
+
+
+def test_medication_statement_dates_by_its_start_else_by_the_statement_time():
+    started = rows_of(composition(_medication_statement("2024-02-01T00:00:00Z")),
+                      lookup=ISSUE_LOOKUP.get)  # fmt: skip
+    (drug,) = [r.columns for r in started.rows if r.table == "drug_exposure"]
+    assert drug["drug_exposure_start_date"] == date(2024, 2, 1)
+    assert drug["drug_exposure_end_date"] == date(2024, 4, 1)
+    assert drug["drug_type_concept_id"] == 32865
+    assert drug["drug_source_value"] == "SNOMED-CT|387517004"
+    undated = rows_of(composition(_medication_statement(None)), lookup=ISSUE_LOOKUP.get)
+    (drug,) = [r.columns for r in undated.rows if r.table == "drug_exposure"]
+    assert drug["drug_exposure_start_date"] == date(2024, 3, 5)
+
+
+def test_death_summary_gives_the_death_date_without_a_cause():
+    mapped = rows_of(composition(_death("2024-03-09T04:00:00Z")))
+    (death,) = [r.columns for r in mapped.rows if r.table == "death"]
+    assert death["death_date"] == date(2024, 3, 9)
+    assert death["cause_concept_id"] == 0
+    assert death["death_type_concept_id"] == 32817
+    assert "visit_occurrence_id" not in death

@@ -12,6 +12,7 @@ from hygie_omop_projection.testing import (
     blood_pressure,
     committed,
     composition,
+    death_summary,
     deleted,
     lab_result,
     problem,
@@ -205,6 +206,29 @@ async def test_the_patient_index_death_date_gives_the_death_row(omop, publish):
     (death,) = await eventually(lambda: rows(omop, "SELECT * FROM omop.death"))
     assert death["death_date"] == date(2024, 6, 1)
     assert death["death_type_concept_id"] == 32817
+
+
+async def test_a_recorded_death_takes_precedence_and_its_deletion_restores_the_index_date(
+    omop, publish
+):
+    patient, ehr, voi = uuid4(), uuid4(), uuid4()
+    await publish(
+        registered(patient, ipp="DS", death=date(2024, 6, 1)),
+        committed(ehr, composition(death_summary("2024-05-30T23:10:00Z")), voi=voi,
+                  subject=(IPP, "DS")),
+    )  # fmt: skip
+
+    async def death_on(day):
+        found = await rows(omop, "SELECT * FROM omop.death")
+        return found if found and found[0]["death_date"] == day else None
+
+    (death,) = await eventually(lambda: death_on(date(2024, 5, 30)))
+    (trace,) = await rows(omop, "SELECT * FROM omop_g1.lineage WHERE omop_table = 'death'")
+    assert trace["omop_id"] == death["person_id"]
+    assert trace["versioned_object_id"] == str(voi)
+    await publish(deleted(ehr, voi, 2))
+    await eventually(lambda: death_on(date(2024, 6, 1)))
+    assert await rows(omop, "SELECT * FROM omop_g1.lineage WHERE omop_table = 'death'") == []
 
 
 async def test_a_malformed_record_goes_to_the_dlq_and_the_partition_moves_on(

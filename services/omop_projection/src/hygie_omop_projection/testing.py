@@ -14,6 +14,7 @@ __all__ = [
     "coded",
     "committed",
     "composition",
+    "death_summary",
     "deleted",
     "element",
     "encounter",
@@ -109,6 +110,19 @@ def problem(terminology: str, code: str, onset: str = "2024-02-20") -> dict[str,
                 element("at0002", coded(terminology, code)),
                 element("at0077", {"_type": "DV_DATE_TIME", "value": onset + "T00:00:00Z"}),
             ],
+        },
+    }
+
+
+def death_summary(when: str) -> dict[str, Any]:
+    """A death summary (EVALUATION death_summary.v1) with its date/time of death."""
+    return {
+        "_type": "EVALUATION",
+        "archetype_node_id": "openEHR-EHR-EVALUATION.death_summary.v1",
+        "data": {
+            "_type": "ITEM_TREE",
+            "archetype_node_id": "at0001",
+            "items": [element("at0092", {"_type": "DV_DATE_TIME", "value": when})],
         },
     }
 

@@ -275,8 +275,13 @@ class Store:
         )
         if rows:
             await self._run(
+                # a person's death row is owned by the last composition that recorded it
                 "INSERT INTO {s}.lineage VALUES (:omop_table, :omop_id, :person_id, :ehr_id, "
-                ":versioned_object_id, :version_uid, :archetype_path, :event_id)",
+                ":versioned_object_id, :version_uid, :archetype_path, :event_id) "
+                "ON CONFLICT (omop_table, omop_id) DO UPDATE SET person_id = excluded.person_id,"
+                " ehr_id = excluded.ehr_id, versioned_object_id = excluded.versioned_object_id,"
+                " version_uid = excluded.version_uid, archetype_path = excluded.archetype_path,"
+                " event_id = excluded.event_id",
                 rows,
             )
 
@@ -385,6 +390,24 @@ class Store:
                       for v in vois],
             },
         )  # fmt: skip
+
+    async def recorded_deaths(self, person_ids: Sequence[int]) -> set[int]:
+        """Persons whose death row comes from a composition (it takes precedence)."""
+        rows = await self._all(
+            "SELECT omop_id FROM {s}.lineage WHERE omop_table = 'death' "
+            "AND omop_id = ANY(CAST(:p AS integer[]))",
+            p=list(person_ids),
+        )
+        return {r[0] for r in rows}
+
+    async def patients_of_persons(self, person_ids: Sequence[int]) -> list[UUID]:
+        """The golden patient ids of person ids (reverse of the id map)."""
+        rows = await self._all(
+            "SELECT key FROM public.omop_id_map WHERE tbl = 'person' "
+            "AND id = ANY(CAST(:p AS integer[]))",
+            p=list(person_ids),
+        )
+        return [UUID(r[0]) for r in rows]
 
     async def set_vocabulary_version(self, label: str) -> None:
         await self._run("UPDATE {s}.cdm_source SET vocabulary_version = :v", {"v": label[:20]})

@@ -293,6 +293,8 @@ def _row(
     entry_time = _first_time(entry, None, [context_start])
     outer_time = _first_time(outer, None, [entry_time]) if outer is not ctx else entry_time
     start = _first_time(ctx, rule.start, [outer_time, context_start])
+    if start is None and rule.start is not None and rule.start_fallback:
+        start = _first_time(ctx, None, [outer_time, context_start])
     if start is None:
         problems.append(Problem("no-date", path, archetype, f"no date for a {rule.table} row"))
         return None

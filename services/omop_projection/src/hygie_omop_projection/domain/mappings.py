@@ -16,6 +16,7 @@ rules:
     # `within: "**/items[openEHR-EHR-CLUSTER.x.v1]"`: one row per sub-node of each event
     units: {kg: 9529, g: 8504}          # UCUM unit -> unit concept (else translated)
     start: time                         # default: the event time, else the context start
+    start_fallback: false               # true: an absent ``start`` falls back to that default
 ```
 """
 
@@ -68,6 +69,9 @@ class Rule(BaseModel):
     """path of the ELEMENT (or data value) giving the value; no value, no row"""
     units: dict[str, int] = Field(default_factory=dict)
     start: str | None = None
+    start_fallback: bool = False
+    """when the ``start`` path is absent, date the row by its event (else the context start)
+    instead of reporting it undated (e.g. a medication statement without a start date)"""
     end: str | None = None
     type_concept_id: int = 32817
     """OMOP type concept: 32817 "EHR" by default"""

@@ -61,8 +61,9 @@ async def materialise(
     translator: Translator,
     memory: dict[tuple[str, str], Concept],
     announce: Announce,
-) -> set[int]:
-    """Rewrite the OMOP rows of these compositions; return the persons touched."""
+) -> tuple[set[int], set[int]]:
+    """Rewrite the OMOP rows of these compositions; return the persons touched and those
+    whose death row (recorded by a composition) was removed."""
     vois = sorted(set(vois))
     stored = await store.compositions(vois)
     old = await store.lineage_of_many(vois)
@@ -71,6 +72,7 @@ async def materialise(
         voi: s for voi, s in stored.items() if s[3] is not None and persons.get(s[0]) is not None
     }
     touched = {p for rows in old.values() for _, _, p in rows}
+    deaths_removed: set[int] = set()
     results: dict[str, MappedComposition] = {}
     misses: dict[str, set[tuple[str, str]]] = {}
     for voi, (_, _, _, body) in live.items():
@@ -92,12 +94,13 @@ async def materialise(
     keys: dict[str, list[str]] = {}
     for rows in mapped.values():
         for row in rows:
-            keys.setdefault(row.table, []).append(row.key)
+            if row.table != "death":  # one death row per person: its id is the person's
+                keys.setdefault(row.table, []).append(row.key)
     ids: dict[str, int] = {}
     for table, table_keys in keys.items():
         ids.update(await store.ids(table, table_keys))
-    written: dict[str, list[dict[str, Any]]] = {}
-    lineage: list[dict[str, Any]] = []
+    written: dict[str, dict[int, dict[str, Any]]] = {}
+    lineage: dict[tuple[str, int], dict[str, Any]] = {}
     kept: set[tuple[str, int]] = set()
     for voi, rows in mapped.items():
         ehr_id, version_uid, event_id, _ = live[voi]
@@ -106,34 +109,36 @@ async def materialise(
         touched.add(person_id)
         visit = next((ids[r.key] for r in rows if r.table == "visit_occurrence"), None)
         for row in rows:
-            row_id = ids[row.key]
+            row_id = person_id if row.table == "death" else ids[row.key]
             values = {**row.columns, PRIMARY_KEYS[row.table]: row_id, "person_id": person_id}
             if row.table in _VISIT_LINKED and visit is not None:
                 values.setdefault("visit_occurrence_id", visit)
-            written.setdefault(row.table, []).append(values)
+            written.setdefault(row.table, {})[row_id] = values
             kept.add((row.table, row_id))
-            lineage.append({
+            lineage[(row.table, row_id)] = {
                 "omop_table": row.table, "omop_id": row_id, "person_id": person_id,
                 "ehr_id": ehr_id, "versioned_object_id": voi, "version_uid": version_uid,
                 "archetype_path": row.path, "event_id": event_id,
-            })  # fmt: skip
+            }  # fmt: skip
             announce(row.table, row_id, person_id, "upsert", values)
-    for table, values_list in written.items():
-        await store.upsert(table, values_list)
+    for table, by_id in written.items():
+        await store.upsert(table, list(by_id.values()))
     gone: dict[str, list[int]] = {}
     for previous in old.values():
         for table, row_id, old_person in previous:
             if (table, row_id) not in kept:
                 gone.setdefault(table, []).append(row_id)
                 announce(table, row_id, old_person, "delete", {PRIMARY_KEYS[table]: row_id})
+                if table == "death":
+                    deaths_removed.add(old_person)
     for table, row_ids in gone.items():
         await store.delete_rows(table, row_ids)
-    await store.replace_lineage_many(vois, lineage)
+    await store.replace_lineage_many(vois, list(lineage.values()))
     # problems of held compositions are kept: they are reported once the person is known
     await store.replace_problems_many(
         [v for v in vois if v in live or v not in stored or stored[v][3] is None], problems
     )
-    return touched
+    return touched, deaths_removed
 
 
 async def observation_periods(store: Store, persons: set[int], *, announce: Announce) -> None:

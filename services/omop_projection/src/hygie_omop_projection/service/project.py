@@ -25,7 +25,7 @@ from ..adapters.translator import Translator
 from ..domain import fold
 from ..domain.mapper import Concept
 from ..domain.mappings import Mapping as ArchetypeMapping
-from ..domain.person import death_row, person_row, survivor_of
+from ..domain.person import PatientState, death_row, person_row, survivor_of
 from .materialise import materialise, observation_periods
 
 __all__ = ["Projector"]
@@ -148,10 +148,14 @@ class Projector:
                 dirty.compositions.update(await store.compositions_of(ehr_id))
         announce = partial(self._announce, uow)
         if dirty.compositions:
-            dirty.persons |= await materialise(
+            touched, deaths_removed = await materialise(
                 store, sorted(dirty.compositions), mappings=self.mappings,
                 translator=self.translator, memory=self.concepts, announce=announce,
             )  # fmt: skip
+            dirty.persons |= touched
+            # the composition that recorded a death is gone: the patient index's date returns
+            for patient_id in await store.patients_of_persons(sorted(deaths_removed)):
+                await self._refresh_death(uow, store, patient_id)
         await observation_periods(store, dirty.persons, announce=announce)
 
     async def _refresh_person(
@@ -163,12 +167,26 @@ class Projector:
         person_id = (await store.ids("person", [str(patient_id)]))[str(patient_id)]
         row = person_row(patient, person_id=person_id, key=self.key)
         await self._put(uow, store, "person", person_id, person_id, row)
-        await self._put(
-            uow, store, "death", person_id, person_id, death_row(patient, person_id=person_id)
-        )
+        await self._refresh_death(uow, store, patient_id, patient=patient, person_id=person_id)
         subjects = [str(patient_id), *(v for _, v in patient.identifiers)]
         dirty.ehrs.update(await store.ehrs_of([person_id], subjects))
         dirty.persons.add(person_id)
+
+    async def _refresh_death(
+        self, uow: UnitOfWork, store: Store, patient_id: UUID, *,
+        patient: PatientState | None = None, person_id: int | None = None,
+    ) -> None:  # fmt: skip
+        """The death row from the patient index, unless a composition recorded the death."""
+        if patient is None:
+            patient = (await store.patients([patient_id])).get(patient_id)
+            if patient is None:
+                return
+        if person_id is None:
+            person_id = (await store.ids("person", [str(patient_id)]))[str(patient_id)]
+        if person_id in await store.recorded_deaths([person_id]):
+            return
+        row = death_row(patient, person_id=person_id)
+        await self._put(uow, store, "death", person_id, person_id, row)
 
     async def _put(
         self, uow: UnitOfWork, store: Store, table: str, row_id: int, person_id: int,
