@@ -68,6 +68,12 @@ class EhrRepository:
         )
         return _ehr(row) if row is not None else None
 
+    async def set_directory(self, ehr_id: UUID, directory_id: UUID) -> None:
+        """The EHR's directory (its versioned FOLDER), set once when first created."""
+        await self.conn.execute(
+            ehr_table.update().where(ehr_table.c.ehr_id == ehr_id).values(directory_id=directory_id)
+        )
+
     async def set_status(
         self, ehr_id: UUID, *, subject: PartyRef | None, is_queryable: bool, is_modifiable: bool
     ) -> None:

@@ -13,6 +13,9 @@ Design (ARCHITECTURE §6, issue 3 "Storage"):
   without a second copy of the clinical data.
 - ``contribution``: the change-set every version belongs to, with its audit.
 - ``template``: uploaded ADL 1.4 operational templates (the OPT XML kept verbatim).
+- ``folder_node`` / ``folder_item``: every FOLDER of every directory version in pre-order
+  with nested-set bounds (``ord``..``last_ord``), and the OBJECT_REFs each holds (the
+  composition's object id in ``composition_id``), for AQL ``FOLDER f CONTAINS COMPOSITION``.
 """
 
 from __future__ import annotations
@@ -24,6 +27,8 @@ __all__ = [
     "contribution",
     "ehr",
     "entry",
+    "folder_item",
+    "folder_node",
     "metadata",
     "object_version",
     "template",
@@ -120,4 +125,36 @@ template = sa.Table(
     sa.Column("opt", sa.Text, nullable=False),
     sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
     sa.Column("created_by", sa.Text),
+)
+
+folder_node = sa.Table(
+    "folder_node",
+    metadata,
+    sa.Column("vo_id", UUID(as_uuid=True), primary_key=True),
+    sa.Column("version", sa.Integer, primary_key=True),
+    sa.Column("ord", sa.Integer, primary_key=True),
+    sa.Column("last_ord", sa.Integer, nullable=False),
+    sa.Column("parent_ord", sa.Integer),
+    sa.Column("depth", sa.SmallInteger, nullable=False),
+    sa.Column("ehr_id", UUID(as_uuid=True), nullable=False),
+    sa.Column("name", sa.Text, nullable=False),
+    sa.Column("archetype_node_id", sa.Text),
+    sa.Column("uid", sa.Text),
+    sa.Column("path", sa.Text, nullable=False),
+    sa.Column("json_path", ARRAY(sa.Text), nullable=False),
+)
+
+folder_item = sa.Table(
+    "folder_item",
+    metadata,
+    sa.Column("vo_id", UUID(as_uuid=True), primary_key=True),
+    sa.Column("version", sa.Integer, primary_key=True),
+    sa.Column("node_ord", sa.Integer, primary_key=True),
+    sa.Column("pos", sa.Integer, primary_key=True),
+    sa.Column("ehr_id", UUID(as_uuid=True), nullable=False),
+    sa.Column("item_id", sa.Text, nullable=False),
+    sa.Column("composition_id", UUID(as_uuid=True)),
+    sa.Column("item_version", sa.Integer),
+    sa.Column("namespace", sa.Text),
+    sa.Column("type", sa.Text),
 )

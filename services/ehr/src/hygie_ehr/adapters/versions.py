@@ -13,10 +13,25 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from ..domain.entries import ArchetypedNode
+from ..domain.folder import FolderNode
 from ..domain.versioning import Audit
-from .tables import contribution, entry, object_version, versioned_object
+from .tables import (
+    contribution,
+    entry,
+    folder_item,
+    folder_node,
+    object_version,
+    versioned_object,
+)
 
-__all__ = ["Head", "ObjectExists", "StaleVersion", "StoredVersion", "VersionStore"]
+__all__ = [
+    "Head",
+    "ObjectExists",
+    "StaleVersion",
+    "StoredVersion",
+    "VersionStore",
+    "add_folder_nodes",
+]
 
 
 @dataclass(frozen=True, slots=True)
@@ -286,3 +301,54 @@ class VersionStore:
             )
         ).all()
         return row, list(versions)
+
+
+async def add_folder_nodes(
+    conn: AsyncConnection,
+    *,
+    vo_id: UUID,
+    version: int,
+    ehr_id: UUID,
+    nodes: Sequence[FolderNode],
+) -> None:
+    """The folders and items of one directory version (multi-row inserts)."""
+    if not nodes:
+        return
+    await conn.execute(
+        folder_node.insert(),
+        [
+            {
+                "vo_id": vo_id,
+                "version": version,
+                "ord": n.ord,
+                "last_ord": n.last_ord,
+                "parent_ord": n.parent_ord,
+                "depth": n.depth,
+                "ehr_id": ehr_id,
+                "name": n.name,
+                "archetype_node_id": n.archetype_node_id,
+                "uid": n.uid,
+                "path": n.path,
+                "json_path": list(n.json_path),
+            }
+            for n in nodes
+        ],
+    )
+    items = [
+        {
+            "vo_id": vo_id,
+            "version": version,
+            "node_ord": n.ord,
+            "pos": it.pos,
+            "ehr_id": ehr_id,
+            "item_id": it.item_id,
+            "composition_id": it.composition_id,
+            "item_version": it.item_version,
+            "namespace": it.namespace,
+            "type": it.type,
+        }
+        for n in nodes
+        for it in n.items
+    ]
+    if items:
+        await conn.execute(folder_item.insert(), items)

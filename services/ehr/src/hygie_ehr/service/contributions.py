@@ -21,6 +21,7 @@ from .compositions import (
     event_audit,
     update_composition,
 )
+from .directory import create_directory, delete_directory, update_directory
 from .ehr import update_ehr_status
 from .errors import BadRequest, EhrNotFound, Unprocessable
 
@@ -174,7 +175,27 @@ async def _one(
             contribution_id=contribution_id,
         )
     if rm_type == "FOLDER":
-        raise BadRequest(f"{where}: FOLDER versions in contributions are not supported yet")
+        if change == "creation":
+            return await create_directory(
+                uow, ehr_id=ehr_id, data=data, audit=audit, contribution_id=contribution_id
+            )
+        preceding = _preceding(version, where)
+        if change == "deleted" or lifecycle == "deleted":
+            return await delete_directory(
+                uow,
+                ehr_id=ehr_id,
+                if_match=preceding,
+                audit=audit,
+                contribution_id=contribution_id,
+            )
+        return await update_directory(
+            uow,
+            ehr_id=ehr_id,
+            if_match=preceding,
+            data=data,
+            audit=audit,
+            contribution_id=contribution_id,
+        )
     raise BadRequest(f"{where}/data/_type: {rm_type!r} cannot be committed in a contribution")
 
 

@@ -1,7 +1,13 @@
 """openEHR REST API (ITS-REST 1.0.3) of the EHR store."""
 
-from . import compositions, contributions, ehr, templates
+from . import compositions, contributions, directory, ehr, templates
 
-ROUTERS = [ehr.router, templates.router, compositions.router, contributions.router]
+ROUTERS = [
+    ehr.router,
+    templates.router,
+    compositions.router,
+    contributions.router,
+    directory.router,
+]
 
 __all__ = ["ROUTERS"]

@@ -42,7 +42,7 @@ async def _ehr_body(request: Request, ehr: Ehr) -> dict[str, Any]:
         status = await read_version(
             u, ehr_id=ehr.ehr_id, vo_id=ehr.ehr_status_id, kind="EHR_STATUS"
         )
-    return {
+    body: dict[str, Any] = {
         "system_id": {"value": ehr.system_id},
         "ehr_id": {"value": str(ehr.ehr_id)},
         "ehr_status": status.data,
@@ -53,6 +53,13 @@ async def _ehr_body(request: Request, ehr: Ehr) -> dict[str, Any]:
         },
         "time_created": {"value": ehr.time_created.isoformat()},
     }
+    if ehr.directory_id is not None:
+        body["directory"] = {
+            "id": {"_type": "HIER_OBJECT_ID", "value": str(ehr.directory_id)},
+            "namespace": "local",
+            "type": "FOLDER",
+        }
+    return body
 
 
 async def _created(request: Request, ehr: Ehr) -> Response:

@@ -1,0 +1,135 @@
+"""ITS-REST DIRECTORY endpoints: the EHR's versioned FOLDER tree."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Request, Response
+
+from hygie_platform.access import record_access
+from hygie_platform.http import Problem
+
+from ...adapters.versions import StoredVersion
+from ...domain.folder import sub_folder
+from ...domain.versioning import VersionUid
+from ...service.compositions import Committed
+from ...service.directory import (
+    create_directory,
+    delete_directory,
+    read_directory,
+    update_directory,
+)
+from ...service.query import patients_of
+from .common import (
+    Reader,
+    Writer,
+    audit_of,
+    json_response,
+    mapped_errors,
+    parse_time,
+    parse_uuid,
+    parse_version_uid,
+    prefer,
+    read_body,
+    uow,
+    version_headers,
+)
+
+router = APIRouter(prefix="/openehr/v1/ehr/{ehr_id}", tags=["DIRECTORY"])
+
+
+def _answer(request: Request, ehr_id: str, done: Committed, status: int) -> Response:
+    location = str(request.url_for("get_directory_version", ehr_id=ehr_id, version_uid=done.uid))
+    headers = version_headers(str(done.uid), done.time_committed, location)
+    mode = prefer(request)
+    if mode == "representation" and done.data is not None:
+        return json_response(done.data, status=status, headers=headers)
+    if mode == "identifier":
+        return json_response({"uid": {"value": str(done.uid)}}, status=status, headers=headers)
+    return Response(status_code=status if status != 200 else 204, headers=headers)
+
+
+@router.post("/directory", status_code=201)
+async def post_directory(ehr_id: str, request: Request, principal: Writer) -> Response:
+    """Create the EHR's directory (409 when it has one)."""
+    ehr_uuid = parse_uuid(ehr_id, "ehr_id")
+    data = await read_body(request)
+    audit = audit_of(request, principal, default_change="creation")
+    with mapped_errors():
+        async with uow(request)() as u:
+            done = await create_directory(u, ehr_id=ehr_uuid, data=data, audit=audit)
+    return _answer(request, ehr_id, done, 201)
+
+
+@router.put("/directory")
+async def put_directory(ehr_id: str, request: Request, principal: Writer) -> Response:
+    """Replace the directory tree (If-Match: its latest version uid; stale → 412)."""
+    ehr_uuid = parse_uuid(ehr_id, "ehr_id")
+    if_match = parse_version_uid(request.headers.get("if-match"), "If-Match")
+    data = await read_body(request)
+    audit = audit_of(request, principal, default_change="modification")
+    with mapped_errors():
+        async with uow(request)() as u:
+            done = await update_directory(
+                u, ehr_id=ehr_uuid, if_match=if_match, data=data, audit=audit
+            )
+    return _answer(request, ehr_id, done, 200)
+
+
+@router.delete("/directory")
+async def delete_directory_route(ehr_id: str, request: Request, principal: Writer) -> Response:
+    """Logically delete the directory (If-Match: its latest version uid)."""
+    ehr_uuid = parse_uuid(ehr_id, "ehr_id")
+    if_match = parse_version_uid(request.headers.get("if-match"), "If-Match")
+    audit = audit_of(request, principal, default_change="deleted")
+    with mapped_errors():
+        async with uow(request)() as u:
+            done = await delete_directory(u, ehr_id=ehr_uuid, if_match=if_match, audit=audit)
+    return Response(status_code=204, headers=version_headers(str(done.uid), done.time_committed))
+
+
+async def _read(
+    request: Request, ehr_id: str, *, uid: VersionUid | None = None, at: str | None = None
+) -> StoredVersion:
+    ehr_uuid = parse_uuid(ehr_id, "ehr_id")
+    when = parse_time(at)
+    with mapped_errors():
+        async with uow(request)() as u:
+            found = await read_directory(u, ehr_id=ehr_uuid, version_uid=uid, at=when)
+            for patient in await patients_of(u, (ehr_uuid,)):
+                await record_access(
+                    u, request, patient=patient, resource=f"Directory/{ehr_id}", action="read"
+                )
+            return found
+
+
+def _folder(request: Request, v: StoredVersion, path: str | None) -> Response:
+    uid = str(VersionUid(v.vo_id, request.app.state.system_id, v.version))
+    headers = version_headers(uid, v.time_committed)
+    if v.data is None:  # a deleted directory (ITS-REST: as a deleted composition)
+        return Response(status_code=204, headers=headers)
+    folder = sub_folder(v.data, path) if path else v.data
+    if folder is None:
+        raise Problem(404, "not-found", f"no folder at path {path!r} in the directory")
+    return json_response(folder, headers=headers)
+
+
+@router.get("/directory")
+async def get_directory(
+    ehr_id: str,
+    request: Request,
+    principal: Reader,
+    version_at_time: str | None = None,
+    path: str | None = None,
+) -> Response:
+    """The directory (latest, or at a time); ``path`` selects a sub-folder by names."""
+    v = await _read(request, ehr_id, at=version_at_time)
+    return _folder(request, v, path)
+
+
+@router.get("/directory/{version_uid}", name="get_directory_version")
+async def get_directory_version(
+    ehr_id: str, version_uid: str, request: Request, principal: Reader, path: str | None = None
+) -> Response:
+    """One directory version by its uid; ``path`` selects a sub-folder by names."""
+    uid = parse_version_uid(version_uid, "version_uid")
+    v = await _read(request, ehr_id, uid=uid)
+    return _folder(request, v, path)
