@@ -1,6 +1,6 @@
 """openEHR REST API (ITS-REST 1.0.3) of the EHR store."""
 
-from . import compositions, contributions, directory, ehr, templates
+from . import compositions, contributions, directory, ehr, manifest, templates
 
 ROUTERS = [
     ehr.router,
@@ -8,6 +8,7 @@ ROUTERS = [
     compositions.router,
     contributions.router,
     directory.router,
+    manifest.router,
 ]
 
 __all__ = ["ROUTERS"]
