@@ -7,6 +7,8 @@ import json
 from pathlib import Path
 from uuid import uuid4
 
+import pytest
+
 from hygie_omop_projection import cli
 from hygie_omop_projection.testing import blood_pressure, committed, composition, registered
 from hygie_platform.testing import eventually
@@ -34,3 +36,38 @@ async def test_explain_unmapped_and_export(omop, publish, hygie_settings, monkey
     assert await cli._run(argparse.Namespace(command="export", directory=tmp_path)) == 0
     assert (tmp_path / "measurement.csv").exists()
     assert json.loads((tmp_path / "manifest.json").read_text())["rows"]["measurement"] == 2
+
+
+async def test_parquet_export_reads_back_with_the_cdm_types(
+    omop, publish, hygie_settings, monkeypatch, tmp_path: Path
+):
+    import pyarrow.parquet as pq
+
+    monkeypatch.setenv("HYGIE_DATABASE_URL", hygie_settings.database_url)
+    monkeypatch.setenv("HYGIE_DATABASE_PREFIX", hygie_settings.database_prefix)
+    patient, ehr = uuid4(), uuid4()
+    await publish(
+        registered(patient, ipp="PQ"),
+        committed(ehr, composition(blood_pressure(121.5, 79)), subject=(IPP, "PQ")),
+    )
+    await eventually(lambda: omop.fetch("SELECT 1 FROM omop.observation_period"))
+    args = argparse.Namespace(command="export", directory=tmp_path, format="parquet")
+    assert await cli._run(args) == 0
+    manifest = json.loads((tmp_path / "manifest.json").read_text())
+    assert manifest["format"] == "parquet"
+    assert manifest["isolation"] == "repeatable read"  # every file from the same snapshot
+    assert manifest["rows"]["measurement"] == 2
+    table = pq.read_table(tmp_path / "measurement.parquet")
+    assert table.schema.field("measurement_id").type == "int32"
+    assert str(table.schema.field("measurement_date").type) == "date32[day]"
+    assert str(table.schema.field("value_as_number").type) == "double"
+    values = sorted(table.column("value_as_number").to_pylist())
+    assert values == [79.0, 121.5]
+    person = pq.read_table(tmp_path / "person.parquet").to_pylist()
+    assert [p["year_of_birth"] for p in person] == [1970]
+    assert pq.read_table(tmp_path / "death.parquet").num_rows == 0  # empty tables are written too
+    pandas = pytest.importorskip("pandas")
+    frame = pandas.read_parquet(tmp_path / "measurement.parquet")
+    assert set(frame["measurement_concept_id"]) == {3004249, 3012888}
+    assert await cli._run(argparse.Namespace(command="export", directory=tmp_path / "c")) == 0
+    assert (tmp_path / "c" / "measurement.csv").exists()

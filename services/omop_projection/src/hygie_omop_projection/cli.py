@@ -2,7 +2,7 @@
 projection database (what ``hygie omop ...`` is meant to call).
 
     dq --run-date 2025-01-01 --definitions DIR --out DIR   DQD checks: dq.json + dq.html
-    export DIR                                             CSV snapshot of every table
+    export [--format csv|parquet] DIR                      snapshot of every table
     explain TABLE ID                                       lineage of one OMOP row
     unmapped                                               unmapped codes, most frequent first
 """
@@ -26,7 +26,7 @@ from hygie_platform.db import create_engine, service_database_name
 
 from .adapters.cdm import PRIMARY_KEYS
 from .service.dq import as_json, render_html, run_checks
-from .service.export import export_csv
+from .service.export import export_snapshot
 
 __all__ = ["main"]
 
@@ -83,7 +83,8 @@ async def _run(args: argparse.Namespace) -> int:
                     print(f"{r['n']:>8}  {r['kind']}  {code}  {r['archetype_id']}")
                 return 0
         if args.command == "export":
-            manifest = await export_csv(engine, schema, args.directory)
+            fmt = getattr(args, "format", "csv")
+            manifest = await export_snapshot(engine, schema, args.directory, fmt=fmt)
             print(json.dumps(manifest, indent=2))
             return 0
     finally:
@@ -100,7 +101,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     dq.add_argument("--run-date", type=date.fromisoformat, required=True)
     dq.add_argument("--definitions", type=Path, default=Path("../shared/conformance/omop/dqd"))
     dq.add_argument("--out", type=Path, default=Path("dq"))
-    export = sub.add_parser("export", help="CSV snapshot of every OMOP table")
+    export = sub.add_parser("export", help="snapshot of every OMOP table (CSV or Parquet)")
+    export.add_argument("--format", choices=("csv", "parquet"), default="csv")
     export.add_argument("directory", type=Path)
     explain = sub.add_parser("explain", help="lineage of one OMOP row")
     explain.add_argument("table")
@@ -131,9 +133,14 @@ def dq_command(
 
 
 @app.command("export")
-def export_command(directory: Path) -> None:
-    """CSV snapshot of every OMOP table, from one consistent snapshot."""
-    raise typer.Exit(main(["export", str(directory)]))
+def export_command(
+    directory: Path,
+    fmt: Annotated[str, typer.Option("--format", help="csv or parquet")] = "csv",
+) -> None:
+    """One file per OMOP table (CSV or Parquet), from one consistent snapshot."""
+    if fmt not in ("csv", "parquet"):
+        raise typer.BadParameter(f"unknown format {fmt!r}: csv or parquet", param_hint="--format")
+    raise typer.Exit(main(["export", "--format", fmt, str(directory)]))
 
 
 @app.command("explain")
