@@ -253,7 +253,8 @@ def _mount_service_commands() -> None:
     import importlib
     import importlib.util
 
-    for service in SERVICES:
+    # the demo hospital (libs/demo) mounts ``hygie demo`` the same way
+    for service in [*SERVICES, "demo"]:
         module_name = f"hygie_{service}.cli"
         try:
             if importlib.util.find_spec(module_name) is None:
