@@ -17,6 +17,7 @@ from hygie_platform.security import Principal, Role, require_roles
 from hygie_platform.uow import UnitOfWorkFactory
 
 from ...adapters.versions import StoredVersion
+from ...domain.canonical_xml import InvalidXml, canonical_to_xml, xml_to_canonical
 from ...domain.ehr_status import InvalidEhrStatus
 from ...domain.versioning import (
     Audit,
@@ -42,6 +43,8 @@ Admin = Annotated[Principal, Depends(require_roles(Role.ADMIN, Role.INTEGRATION)
 MAX_BODY = 10 * 1024 * 1024
 MAX_DEPTH = 128
 JSON = "application/json"
+XML = "application/xml"
+_XML_TYPES = ("application/xml", "text/xml")
 
 
 def openehr_error(
@@ -102,11 +105,17 @@ async def read_body(request: Request, *, required: bool = True) -> Any:
             raise Problem(400, "empty-body", "a body is required")
         return None
     ctype = request.headers.get("content-type", JSON).split(";")[0].strip().lower()
+    if ctype in _XML_TYPES:  # openEHR canonical XML
+        try:
+            return xml_to_canonical(raw)
+        except InvalidXml as exc:
+            raise Problem(400, "malformed-xml", str(exc)) from None
     if ctype and "json" not in ctype and ctype not in ("*/*", "text/plain"):
         raise Problem(
             415,
             "unsupported-media-type",
-            f"content type {ctype!r} is not supported here (use application/json)",
+            f"content type {ctype!r} is not supported here (use application/json or "
+            "application/xml)",
         )
     try:
         data = orjson.loads(raw)
@@ -228,6 +237,30 @@ def json_response(
     headers: dict[str, str] | None = None,
 ) -> Response:
     return Response(orjson.dumps(body), status_code=status, headers=headers, media_type=JSON)
+
+
+def wants_xml(request: Request) -> bool:
+    """Whether the client asks for canonical XML (the first of XML or JSON in Accept)."""
+    for part in request.headers.get("accept", "").split(","):
+        media = part.split(";")[0].strip().lower()
+        if media in _XML_TYPES:
+            return True
+        if "json" in media:
+            return False
+    return False
+
+
+def document_response(
+    request: Request,
+    data: dict[str, Any],
+    *,
+    status: int = 200,
+    headers: dict[str, str] | None = None,
+) -> Response:
+    """An RM object in canonical XML when the client accepts it, else canonical JSON."""
+    if wants_xml(request):
+        return Response(canonical_to_xml(data), status_code=status, headers=headers, media_type=XML)
+    return json_response(data, status=status, headers=headers)
 
 
 def version_headers(uid: str, when: datetime, location: str | None = None) -> dict[str, str]:

@@ -18,12 +18,13 @@ from ...service.compositions import (
     read_composition,
     update_composition,
 )
-from ...service.formats import from_canonical, to_canonical
+from ...service.formats import CANONICAL, from_canonical, to_canonical
 from ...service.query import patients_of
 from .common import (
     Reader,
     Writer,
     audit_of,
+    document_response,
     json_response,
     lifecycle_of,
     mapped_errors,
@@ -64,6 +65,8 @@ async def _represent(
 ) -> Response:
     """A composition in the format the client accepts (canonical, FLAT or STRUCTURED)."""
     fmt = output_format(request)
+    if fmt == CANONICAL:
+        return document_response(request, data, status=status, headers=headers)
     with mapped_errors():
         async with uow(request)() as u:
             body = await from_canonical(u, cache=request.app.state.templates, data=data, fmt=fmt)

@@ -22,6 +22,7 @@ from .common import (
     Reader,
     Writer,
     audit_of,
+    document_response,
     json_response,
     mapped_errors,
     parse_time,
@@ -41,7 +42,7 @@ def _answer(request: Request, ehr_id: str, done: Committed, status: int) -> Resp
     headers = version_headers(str(done.uid), done.time_committed, location)
     mode = prefer(request)
     if mode == "representation" and done.data is not None:
-        return json_response(done.data, status=status, headers=headers)
+        return document_response(request, done.data, status=status, headers=headers)
     if mode == "identifier":
         return json_response({"uid": {"value": str(done.uid)}}, status=status, headers=headers)
     return Response(status_code=status if status != 200 else 204, headers=headers)
@@ -109,7 +110,7 @@ def _folder(request: Request, v: StoredVersion, path: str | None) -> Response:
     folder = sub_folder(v.data, path) if path else v.data
     if folder is None:
         raise Problem(404, "not-found", f"no folder at path {path!r} in the directory")
-    return json_response(folder, headers=headers)
+    return document_response(request, folder, headers=headers)
 
 
 @router.get("/directory")

@@ -20,6 +20,7 @@ from .common import (
     Reader,
     Writer,
     audit_of,
+    document_response,
     json_response,
     mapped_errors,
     original_version,
@@ -166,7 +167,7 @@ async def get_ehr_status(
     """The current EHR_STATUS, or the one at a time (ITS-REST: GET ehr_status)."""
     _, v = await _status_version(request, ehr_id, version_at_time=version_at_time)
     uid = str(VersionUid(v.vo_id, request.app.state.system_id, v.version))
-    return json_response(v.data, headers=version_headers(uid, v.time_committed))
+    return document_response(request, v.data, headers=version_headers(uid, v.time_committed))
 
 
 @router.get("/ehr/{ehr_id}/ehr_status/{version_uid}")
@@ -179,7 +180,7 @@ async def get_ehr_status_version(
     if vo_id != ehr.ehr_status_id:
         raise Problem(404, "not-found", f"{version_uid} is not a version of this EHR_STATUS")
     uid = str(VersionUid(v.vo_id, request.app.state.system_id, v.version))
-    return json_response(v.data, headers=version_headers(uid, v.time_committed))
+    return document_response(request, v.data, headers=version_headers(uid, v.time_committed))
 
 
 @router.put("/ehr/{ehr_id}/ehr_status")
@@ -201,7 +202,7 @@ async def put_ehr_status(ehr_id: str, request: Request, principal: Writer) -> Re
     headers = version_headers(str(done.uid), done.time_committed, location)
     mode = prefer(request)
     if mode == "representation":
-        return json_response(done.data, headers=headers)
+        return document_response(request, done.data or {}, headers=headers)
     if mode == "identifier":
         return json_response({"uid": {"value": str(done.uid)}}, headers=headers)
     return Response(status_code=204, headers=headers)

@@ -55,10 +55,13 @@ async def conformance_manifest(request: Request) -> Response:
         "formats": {
             "composition": [
                 "application/json",
+                "application/xml",
                 "application/openehr.wt.flat+json",
                 "application/openehr.wt.structured+json",
             ],
             "template": ["application/xml", "application/openehr.wt+json"],
+            "ehr_status": ["application/json", "application/xml"],
+            "directory": ["application/json", "application/xml"],
         },
         "not_implemented": list(_NOT_IMPLEMENTED),
     }
