@@ -64,6 +64,9 @@ class NodePredicate:
     node_id: Value | None = None
     name: Value | None = None
     tests: tuple[PredicateTest, ...] = ()
+    #: ``[a=1 and b=2 or c=3]``: the tests above AND one of these groups (AND binds
+    #: tighter than OR); empty when the predicate has no OR
+    any_of: tuple[tuple[PredicateTest, ...], ...] = ()
 
 
 @dataclass(frozen=True, slots=True)

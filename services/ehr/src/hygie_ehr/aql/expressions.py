@@ -26,7 +26,7 @@ from .ast import (
 )
 from .binds import AqlError, Binds
 from .functions import call_function
-from .nodes import MULTIPLE, jsonpath, uuid_condition
+from .nodes import MULTIPLE, jsonpath, uuid_condition, uuid_or_none
 from .sources import FromClause, Source
 
 __all__ = ["ExpressionCompiler"]
@@ -35,6 +35,12 @@ _DATE_LIKE = re.compile(r"^\d{4}-\d{2}-\d{2}(?:[T ]\d{2}:\d{2}.*)?$")
 _NUMBER_LIKE = re.compile(r"^[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?$")
 _FLIP = {"=": "=", "!=": "!=", ">": "<", ">=": "<=", "<": ">", "<=": ">="}
 _SQL_OP = {"=": "=", "!=": "<>", ">": ">", ">=": ">=", "<": "<", "<=": "<="}
+
+
+def _is_uid_value(operand: Operand) -> bool:
+    if not isinstance(operand, IdentifiedPath) or len(operand.steps) != 2:
+        return False
+    return tuple(s.attribute for s in operand.steps) == ("uid", "value")
 
 
 class ExpressionCompiler:
@@ -93,7 +99,30 @@ class ExpressionCompiler:
         ehr = self.is_ehr_id(path)
         if ehr is not None:
             return f"to_jsonb({ehr.alias}.ehr_id::text)"
+        status = self.ehr_status(path)
+        if status is not None:
+            return status
         base, rest = self.anchor(path)
+        if not rest:
+            return base
+        jp, variables = jsonpath(self.binds, rest)
+        return f"jsonb_path_query_first({base}, {jp}, {variables})"
+
+    def ehr_status(self, path: IdentifiedPath) -> str | None:
+        """``e/ehr_status/...``: the EHR's current EHR_STATUS (not the OBJECT_REF the EHR
+        holds), as EHRbase resolves it."""
+        source = self.source(path.variable)
+        if source.kind != "ehr" or not path.steps or path.steps[0].attribute != "ehr_status":
+            return None
+        h, v = self.clause.alias("h"), self.clause.alias("w")
+        base = (
+            f"(SELECT {v}.data FROM versioned_object {h} JOIN object_version {v}"
+            f" ON {v}.vo_id = {h}.vo_id AND {v}.version = {h}.latest_version"
+            f" WHERE {h}.vo_id = {source.alias}.ehr_status_id)"
+        )
+        rest = path.steps[1:]
+        if path.steps[0].predicate is not None:
+            raise AqlError("e/ehr_status takes no predicate")
         if not rest:
             return base
         jp, variables = jsonpath(self.binds, rest)
@@ -140,7 +169,13 @@ class ExpressionCompiler:
             ehr = self.is_ehr_id(left)
             if ehr is not None and op in ("=", "!="):
                 return uuid_condition(self.binds, f"{ehr.alias}.ehr_id", op, right)
-            return self.against_value(self.operand(left), _SQL_OP[op], self.value(right))
+            value = self.value(right)
+            if _is_uid_value(left) and isinstance(value, str) and uuid_or_none(value) == value:
+                # a bare object id names the versioned object: its uid's first part (as
+                # EHRbase compares c/uid/value with a composition id)
+                x = f"split_part(aql_text({self.operand(left)}), '::', 1)"
+                return f"({x} {_SQL_OP[op]} {self.binds.text(value)})"
+            return self.against_value(self.operand(left), _SQL_OP[op], value)
         a, b = self.operand(left), self.operand(right)
         return f"(aql_ordered({a}) {_SQL_OP[op]} aql_ordered({b}))"
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
-from .ast import NodePredicate, Parameter, PathStep, Value
+from .ast import NodePredicate, Parameter, PathStep, PredicateTest, Value
 from .binds import AqlError, Binds, Unsupported
 
 __all__ = ["MULTIPLE", "ehr_id_condition", "jsonpath", "literal", "node_filter", "uuid_condition"]
@@ -52,10 +52,16 @@ def _filter(predicate: NodePredicate, variables: _Vars) -> str:
         tests.append(f"@.archetype_node_id == {variables.add(predicate.node_id)}")
     if predicate.name is not None:
         tests.append(f"@.name.value == {variables.add(predicate.name)}")
-    for test in predicate.tests:
-        path = "@" + "".join(_member(a) for a in test.attributes)
-        tests.append(f"{path} {_OPS[test.op]} {variables.add(test.value)}")
+    tests += [_test(test, variables) for test in predicate.tests]
+    if predicate.any_of:
+        groups = [" && ".join(_test(t, variables) for t in group) for group in predicate.any_of]
+        tests.append("(" + " || ".join(f"({g})" for g in groups) + ")")
     return " && ".join(tests) or "true"
+
+
+def _test(test: PredicateTest, variables: _Vars) -> str:
+    path = "@" + "".join(_member(a) for a in test.attributes)
+    return f"{path} {_OPS[test.op]} {variables.add(test.value)}"
 
 
 def jsonpath(binds: Binds, steps: tuple[PathStep, ...]) -> tuple[str, str]:
@@ -89,12 +95,18 @@ def ehr_id_condition(binds: Binds, predicate: NodePredicate, column: str) -> str
     """``EHR e[ehr_id/value='...']`` on the indexed column (a malformed id matches none)."""
     if predicate.node_id is not None or predicate.name is not None:
         raise AqlError("an EHR predicate takes ehr_id/value, not an archetype or node id")
-    conds: list[str] = []
-    for test in predicate.tests:
-        if test.attributes != ("ehr_id", "value") or test.op not in ("=", "!="):
-            raise Unsupported("EHR predicates support only ehr_id/value = or !=")
-        conds.append(uuid_condition(binds, column, test.op, test.value))
-    return " AND ".join(conds)
+
+    def group(tests: tuple[PredicateTest, ...]) -> str:
+        conds: list[str] = []
+        for test in tests:
+            if test.attributes != ("ehr_id", "value") or test.op not in ("=", "!="):
+                raise Unsupported("EHR predicates support only ehr_id/value = or !=")
+            conds.append(uuid_condition(binds, column, test.op, test.value))
+        return "(" + (" AND ".join(conds) or "true") + ")"
+
+    if predicate.any_of:
+        return "(" + " OR ".join(group(g) for g in predicate.any_of) + ")"
+    return group(predicate.tests)
 
 
 def uuid_condition(binds: Binds, column: str, op: str, value: Value) -> str:

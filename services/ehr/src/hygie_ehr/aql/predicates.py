@@ -124,9 +124,17 @@ class PredicateParser:
             tests.append(self.predicate_test())
         while self.accept_keyword("AND"):
             tests.append(self.predicate_test())
-        if self.peek.kind == "KEYWORD" and self.peek.value == "OR":
-            self.fail("OR inside a node predicate is not supported", expected="AND or ']'")
-        return NodePredicate(node_id, name, tuple(tests))
+        if not (self.peek.kind == "KEYWORD" and self.peek.value == "OR"):
+            return NodePredicate(node_id, name, tuple(tests))
+        groups = [tuple(tests)]
+        while self.accept_keyword("OR"):
+            group = [self.predicate_test()]
+            while self.accept_keyword("AND"):
+                group.append(self.predicate_test())
+            groups.append(tuple(group))
+        if not groups[0]:  # [atNNNN or ...]: the node id is required, OR is among tests
+            self.fail("OR must join attribute tests", expected="AND or ']'")
+        return NodePredicate(node_id, name, (), tuple(groups))
 
     def predicate_test(self) -> PredicateTest:
         if self.peek.kind not in ("IDENT", "KEYWORD"):

@@ -7,7 +7,8 @@ __all__ = ["ehr_json", "version_json"]
 
 
 def _iso(column: str) -> str:
-    return f"to_char({column} AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"')"
+    # as the REST API writes it (Python's isoformat of a UTC instant)
+    return f"to_char({column} AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"+00:00\"')"
 
 
 def _obj(type_: str, **fields: str) -> str:
@@ -45,6 +46,7 @@ def _coded(value: str, code: str) -> str:
         "CODE_PHRASE",
         terminology_id=_obj("TERMINOLOGY_ID", value="'openehr'"),
         code_string=code,
+        preferred_term=value,
     )
     return _obj("DV_CODED_TEXT", value=value, defining_code=phrase)
 

@@ -218,9 +218,10 @@ def _types(clause: FromClause, column: str, rm_type: str) -> str:
 
 
 def _predicate_tests(clause: FromClause, predicate: NodePredicate | None, value: str) -> list[str]:
-    if predicate is None or not (predicate.tests or predicate.name):
+    if predicate is None or not (predicate.tests or predicate.name or predicate.any_of):
         return []
-    return [node_filter(clause.binds, NodePredicate(None, predicate.name, predicate.tests), value)]
+    tests = NodePredicate(None, predicate.name, predicate.tests, predicate.any_of)
+    return [node_filter(clause.binds, tests, value)]
 
 
 def _ehr(clause: FromClause, expr: Containment, join: str) -> Source:
@@ -263,7 +264,15 @@ def _entry_root(clause: FromClause, expr: Containment, parent: Source | None, jo
         root = f"{d}.data"
     value = root if expr.rm_type == "COMPOSITION" else f"({root} #> {a}.json_path)"
     source = Source(expr.variable, expr.rm_type, "entry", a, value, f"{a}.ehr_id", doc, root)
-    conds.extend(_predicate_tests(clause, expr.predicate, source.value_sql()))
+    tested = value
+    if doc is not None:  # the document is joined after this entry: read it in place
+        x = clause.alias("x")
+        own = (
+            f"(SELECT {x}.data FROM object_version {x}"
+            f" WHERE {x}.vo_id = {a}.vo_id AND {x}.version = {a}.version)"
+        )
+        tested = own if expr.rm_type == "COMPOSITION" else f"({own} #> {a}.json_path)"
+    conds.extend(_predicate_tests(clause, expr.predicate, tested))
     clause.pieces.append(Piece(join, f"entry {a}", " AND ".join(conds), doc))
     return source
 
@@ -322,6 +331,11 @@ def _status(clause: FromClause, expr: Containment, parent: Source | None, join: 
     if parent is not None and parent.kind == "version":
         item = f"object_version {a}"
         conds += [f"{a}.vo_id = {parent.alias}.vo_id", f"{a}.version = {parent.alias}.version"]
+        k = clause.alias("k")
+        conds.append(
+            f"EXISTS (SELECT 1 FROM versioned_object {k} WHERE {k}.vo_id = {a}.vo_id"
+            f" AND {k}.kind = 'EHR_STATUS')"
+        )
     else:
         v = clause.alias("h")
         item = (
