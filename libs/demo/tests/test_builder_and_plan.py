@@ -47,9 +47,9 @@ def test_every_node_of_an_archetype_has_its_term_and_roots_their_archetype_id() 
 def _owner(archetype: ET.Element, node: ET.Element) -> bool:
     """Whether ``node`` belongs to ``archetype`` and not to an archetype nested in it."""
     for nested in archetype.iter(f"{{{NS['o']}}}children"):
-        if nested is not archetype and nested.get(XSI_TYPE) == "C_ARCHETYPE_ROOT":
-            if any(n is node for n in nested.iter()):
-                return False
+        inner = nested is not archetype and nested.get(XSI_TYPE) == "C_ARCHETYPE_ROOT"
+        if inner and any(n is node for n in nested.iter()):
+            return False
     return True
 
 
@@ -74,7 +74,8 @@ def test_a_local_code_list_becomes_terms_of_its_archetype() -> None:
     )
     xml = to_opt_xml(template).decode()
     assert "<code_list>at0010</code_list>" in xml
-    assert 'code="at0010"' in xml and ">Mild<" in xml
+    assert 'code="at0010"' in xml
+    assert ">Mild<" in xml
 
 
 def test_nir_keys_are_valid_and_a_corrupted_key_is_not() -> None:
@@ -106,12 +107,14 @@ def test_the_plan_has_two_sites_duplicates_with_errors_and_stays_in_the_window()
     plan = make_plan(patients=300, days=10, seed=5, until=until)
     assert {r.site.system for r in plan.registrations} == {s.system for s in SITES}
     duplicates = [r for r in plan.registrations if r.error]
-    assert duplicates and all(r.error for r in duplicates)
+    assert duplicates
+    assert all(r.error for r in duplicates)
     assert any(r.qualified for r in plan.registrations)
     assert len({(r.site.system, r.ipp) for r in plan.registrations}) == len(plan.registrations)
     for stay in plan.stays:
         assert stay.admitted < until
         assert stay.discharged is None or stay.admitted < stay.discharged <= until
         assert all(stay.admitted <= t < (stay.discharged or until) for t, _ in stay.vitals)
-        assert stay.diagnoses and stay.medications
+        assert stay.diagnoses
+        assert stay.medications
     assert any(s.died for s in plan.stays)

@@ -10,11 +10,11 @@ from datetime import date
 from typing import Any
 
 import pytest
-
 from hygie_demo import compositions as C
 from hygie_demo.client import ensure_templates
 from hygie_demo.hospital import Stay, make_plan, until_of
 from hygie_demo.templates import TEMPLATES, shipped_opts
+
 from hygie_ehr.bootstrap import SPEC
 from hygie_platform.testing import RunningService, start_service
 
