@@ -7,7 +7,7 @@ in the instance, written the AQL way (``/content[openEHR-EHR-OBSERVATION.bp.v2]/
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Any
 
@@ -29,6 +29,9 @@ class ValidationIssue:
 
     path: str
     message: str
+    #: ``id()`` of the innermost instance object being checked (for callers that map
+    #: issues back to what they built, e.g. FLAT keys); not part of equality
+    at: int = field(default=0, compare=False)
 
     def __str__(self) -> str:
         return f"{self.path}: {self.message}"
@@ -60,12 +63,20 @@ def _join(path: str, step: str) -> str:
 class _Walker:
     def __init__(self, issues: list[ValidationIssue]) -> None:
         self.issues = issues
+        self.current: Any = None
 
     def add(self, path: str, message: str) -> None:
-        self.issues.append(ValidationIssue(path or "/", message))
+        self.issues.append(ValidationIssue(path or "/", message, id(self.current)))
 
     # --- nodes ------------------------------------------------------------------------
     def node(self, data: Any, c: CObject, path: str) -> None:
+        outer = self.current
+        if isinstance(data, dict):
+            self.current = data
+        self._node(data, c, path)
+        self.current = outer
+
+    def _node(self, data: Any, c: CObject, path: str) -> None:
         if c.kind == "ARCHETYPE_INTERNAL_REF":
             if c.target is None:
                 return
