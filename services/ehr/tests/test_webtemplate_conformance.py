@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from typing import Any
 
 import pytest
 from ehr_support import CONFORMANCE
@@ -15,10 +16,23 @@ from hygie_ehr.webtemplate.compare import compare_web_templates
 EXPECTED = CONFORMANCE / "valid_templates" / "expected_webtemplates"
 #: matched fields per template (the README reports them); raise when the builder improves
 MINIMUM = {
-    "GECCO_Serologischer_Befund": 1.0,
+    "GECCO_Serologischer_Befund": 0.998,
     "Corona_Anamnese": 1.0,
-    "International_Patient_Summary": 0.97,
+    "International_Patient_Summary": 0.995,
 }
+#: template annotation items EHRbase leaves out of its web templates (we list them all)
+EXTRA_ANNOTATIONS = {"FHIR", "26436-6"}
+
+
+def _deliberate(field: str, expected: Any, ours: Any) -> bool:
+    """A difference the README explains: annotation items EHRbase drops, and the minutes
+    of a ``PTHMS`` duration pattern (EHRbase lists hours and seconds only)."""
+    if field == "annotations" and isinstance(ours, dict):
+        extra = {k: v for k, v in ours.items() if (expected or {}).get(k) != v}
+        return set(extra) <= EXTRA_ANNOTATIONS and all(k in ours for k in expected or {})
+    if field == "inputs" and isinstance(ours, list):
+        return [i for i in ours if i.get("suffix") != "minute"] == expected
+    return False
 
 
 @pytest.mark.parametrize("name", sorted(MINIMUM))
@@ -31,6 +45,9 @@ def test_web_template_matches_the_expected_one(name: str) -> None:
     result = compare_web_templates(expected, ours)
     print(f"{name}: {result.matched}/{result.total} fields", *result.differences[:20], sep="\n  ")
     assert result.rate >= MINIMUM[name]
+    unexplained = [d for d in result.fields if not _deliberate(*d[1:])]
+    assert not unexplained, unexplained[:5]
+    assert len(result.fields) == len(result.differences)  # no node missing or unexpected
 
 
 @pytest.mark.parametrize(

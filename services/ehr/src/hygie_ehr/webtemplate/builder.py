@@ -9,7 +9,9 @@ order; node ids are the lower-case snake of the name, de-duplicated with ``_2``.
 
 from __future__ import annotations
 
-from ..domain.opt import CObject, OperationalTemplate
+import re
+
+from ..domain.opt import CObject, Interval, OperationalTemplate
 from .inputs import inputs_for, proportion_types
 from .layout import ANY_VALUE, EVENTS, RM_ATTRS, TRANSPARENT, RmAttr, build_id
 from .model import Step, WebNode, WebTemplate
@@ -37,6 +39,25 @@ def fixed_name(c: CObject) -> str | None:
     return None
 
 
+_NAMED = re.compile(r",\s*'(?:[^'\\]|\\.)*'\]")
+
+
+def coded_names(c: CObject) -> list[tuple[str, str]]:
+    """(code, term) of each name a template allows when it codes ``name`` with a local code
+    list (EHRbase lists one node per name)."""
+    attr = c.attribute("name")
+    for child in attr.children if attr else []:
+        codes = child.attribute("defining_code") if child.rm_type == "DV_CODED_TEXT" else None
+        for phrase in codes.children if codes else []:
+            if phrase.terminology == "local" and phrase.codes:
+                return [(code, _term_of(phrase, code)) for code in phrase.codes]
+    return []
+
+
+def _term_of(c: CObject, code: str) -> str:
+    return (c.root.terms.get(code) if c.root is not None else None) or code
+
+
 def term_name(c: CObject) -> str:
     if c.root is not None and c.node_id and c.node_id in c.root.terms:
         return c.root.terms[c.node_id]
@@ -51,12 +72,30 @@ def _value_id(rm_type: str) -> str:
 
 
 class _Builder:
-    def __init__(self, language: str) -> None:
+    def __init__(self, language: str, opt: OperationalTemplate | None = None) -> None:
         self.language = language
+        self.terms = opt.definition.terms if opt is not None else {}
+        self.annotations: dict[str, dict[str, str]] = {}
+        for path, items in (opt.annotations if opt is not None else {}).items():
+            # our constraint paths carry no names: ``[openEHR-EHR-SECTION.adhoc.v1,'Name']``
+            # is matched as ``[openEHR-EHR-SECTION.adhoc.v1]``
+            self.annotations.setdefault(_NAMED.sub("]", path), {}).update(items)
+        #: id(constraint) -> (cardinality, web nodes of that attribute) to list on its node
+        self.cardinalities: dict[int, list[tuple[Interval, list[WebNode]]]] = {}
+
+    def inputs(self, rm_type: str, c: CObject | None) -> list[dict[str, object]]:
+        return inputs_for(rm_type, c, self.language, self.terms)
 
     # -- archetyped nodes --------------------------------------------------------------
-    def step(self, attr: str, c: CObject, *, sibling_names: frozenset[str]) -> Step:
-        name = fixed_name(c)
+    def step(
+        self,
+        attr: str,
+        c: CObject,
+        *,
+        sibling_names: frozenset[str],
+        coded: tuple[str, str] | None = None,
+    ) -> Step:
+        name = coded[1] if coded else fixed_name(c)
         return Step(
             attr=attr,
             rm_type=c.rm_type,
@@ -65,6 +104,7 @@ class _Builder:
             name=name,
             not_names=frozenset() if name else sibling_names,
             default_name=name or term_name(c),
+            name_code=coded[0] if coded else None,
         )
 
     def segment(self, step: Step) -> str:
@@ -78,8 +118,17 @@ class _Builder:
         name = step.default_name or c.rm_type
         code = "at0000" if c.is_archetype_root else c.node_id
         described = c.root.descriptions.get(code or "") if c.root is not None else None
+        extra: dict[str, object] = {}
+        if described:
+            extra["localizedDescriptions"] = {self.language: described}
+        annotations = dict(self.annotations.get(c.path, {}))
+        comment = c.root.comments.get(code or "") if c.root is not None else None
+        if comment:
+            annotations["comment"] = comment
+        if annotations:
+            extra["annotations"] = annotations
         return WebNode(
-            extra={"localizedDescriptions": {self.language: described}} if described else {},
+            extra=extra,
             id=build_id(name),
             name=name,
             rm_type=rm_type or c.rm_type,
@@ -102,6 +151,7 @@ class _Builder:
             if attr.name in ("name", "feeder_audit", "null_flavour") or attr.name in rm_names:
                 continue
             named = [fixed_name(k) for k in attr.children]
+            start = len(nodes)
             for child in attr.children:
                 same = frozenset(
                     n
@@ -111,6 +161,9 @@ class _Builder:
                 nodes.extend(
                     self.from_child(child, attr.name, aql, same, alone=len(attr.children) == 1)
                 )
+            card = attr.cardinality
+            if attr.multiple and card is not None and ((card.lower or 0) > 1 or card.upper):
+                self.cardinalities.setdefault(id(c), []).append((card, nodes[start:]))
         head = [self.rm_attr(c, spec, aql) for spec in before]
         tail = [self.rm_attr(c, spec, aql) for spec in after]
         return _dedupe(head + nodes + tail)
@@ -129,7 +182,22 @@ class _Builder:
             return []
         if child is not target:  # an internal reference: the target's shape, the ref's place
             target = _retarget(target, child)
+        names = coded_names(target)
+        if names and target.rm_type not in TRANSPARENT:
+            return [
+                n
+                for coded in names
+                for n in self._from_step(
+                    target,
+                    self.step(attr, target, sibling_names=sibling_names, coded=coded),
+                    aql,
+                    alone,
+                )
+            ]
         step = self.step(attr, target, sibling_names=sibling_names)
+        return self._from_step(target, step, aql, alone)
+
+    def _from_step(self, target: CObject, step: Step, aql: str, alone: bool) -> list[WebNode]:
         here = aql + self.segment(step)
         single_event = target.rm_type in EVENTS and _max(target) == 1 and alone
         if target.rm_type in TRANSPARENT or single_event:
@@ -144,6 +212,16 @@ class _Builder:
             return []
         node = self.node(target, step, here)
         node.children = self.children_of(target, here)
+        cards = self.cardinalities.pop(id(target), [])
+        if cards:
+            node.extra["cardinalities"] = [
+                {
+                    "min": int(card.lower or 0),
+                    "max": -1 if card.upper is None else int(card.upper),
+                    "ids": [n.id for n in nodes],
+                }
+                for card, nodes in cards
+            ]
         return [node]
 
     def element(self, c: CObject, step: Step, aql: str) -> WebNode:
@@ -185,8 +263,9 @@ class _Builder:
                 steps=(Step("value", rm_type, v),),
                 cobj=v,
             )
-            if "localizedDescriptions" in node.extra:
-                leaf.extra["localizedDescriptions"] = node.extra["localizedDescriptions"]
+            for shared in ("localizedDescriptions", "annotations"):
+                if shared in node.extra and (v is not None or shared != "annotations"):
+                    leaf.extra[shared] = node.extra[shared]
             self.leaf(leaf, rm_type, v)
             node.children.append(leaf)
         return node
@@ -206,13 +285,13 @@ class _Builder:
                         max=1,
                         aql_path=f"{node.aql_path}/{bound}",
                         name_only=True,
-                        inputs=inputs_for(inner, bc, self.language),
+                        inputs=self.inputs(inner, bc),
                         steps=(Step(bound, inner, bc),),
                         cobj=bc,
                     )
                 )
             return
-        node.inputs = inputs_for(rm_type, v, self.language)
+        node.inputs = self.inputs(rm_type, v)
         if rm_type == "DV_PROPORTION":
             node.extra["proportionTypes"] = proportion_types(v)
 
@@ -248,22 +327,51 @@ class _Builder:
             if rm_type == "ISM_TRANSITION" and attr is not None:
                 for other in attr.children[1:]:  # one alternative per careflow step
                     _merge_lists(node, self.children_of(other, path))
-                for child in node.children if c is not None else []:
-                    child.name = child.name.capitalize()  # as EHRbase names constrained ones
+                _current_states(node, attr.children)
+                constrained = {a.name for k in attr.children for a in k.attributes}
+                for child in node.children:
+                    if child.id in constrained:  # as EHRbase names the constrained ones
+                        child.name = child.name.capitalize()
         elif rm_type != "CODE_PHRASE":
-            node.inputs = inputs_for(rm_type, c, self.language)
+            node.inputs = self.inputs(rm_type, c)
         return node
 
 
 def _merge_lists(node: WebNode, others: list[WebNode]) -> None:
+    """One ISM alternative's code lists appended to the first's: careflow steps once each,
+    current states once per careflow step (as EHRbase lists them)."""
     for other in others:
         mine = node.child(other.id)
         if mine is None:
             continue
         for a, b in zip(mine.inputs, other.inputs, strict=False):
-            known = {i["value"] for i in a.get("list", [])}
+            repeat = other.id == "current_state"
+            known = set() if repeat else {i["value"] for i in a.get("list", [])}
             a.setdefault("list", []) if "list" in b else None
             a.get("list", []).extend(i for i in b.get("list", []) if i["value"] not in known)
+
+
+def _codes(c: CObject, attr: str) -> list[str]:
+    coded = c.attribute(attr)
+    for child in coded.children if coded else []:
+        phrase = child.attribute("defining_code")
+        for p in phrase.children if phrase else []:
+            return list(p.codes)
+    return []
+
+
+def _current_states(node: WebNode, alternatives: list[CObject]) -> None:
+    """``currentStates`` of each careflow step: the states its ISM alternative allows (what
+    FLAT fills ``current_state`` from when only the careflow step is given)."""
+    states: dict[str, list[str]] = {}
+    for alt in alternatives:
+        for step in _codes(alt, "careflow_step"):
+            states.setdefault(step, []).extend(_codes(alt, "current_state"))
+    careflow = node.child("careflow_step")
+    for i in careflow.inputs if careflow is not None else []:
+        for item in i.get("list", []):
+            if states.get(item["value"]):
+                item["currentStates"] = states[item["value"]]
 
 
 def _retarget(target: CObject, ref: CObject) -> CObject:
@@ -285,7 +393,6 @@ def _dedupe(nodes: list[WebNode]) -> list[WebNode]:
 
 
 def _empty(rm_type: str) -> CObject:
-    from ..domain.opt import Interval
 
     return CObject(
         kind="C_COMPLEX_OBJECT", rm_type=rm_type, node_id=None, occurrences=Interval(1, 1)
@@ -297,7 +404,7 @@ _EMPTY = {"EVENT_CONTEXT": _empty("EVENT_CONTEXT"), "ISM_TRANSITION": _empty("IS
 
 def build_web_template(opt: OperationalTemplate) -> WebTemplate:
     """The web template of an operational template."""
-    b = _Builder(opt.language or "en")
+    b = _Builder(opt.language or "en", opt)
     root = opt.definition
     step = b.step("", root, sibling_names=frozenset())
     tree = b.node(root, step, "")

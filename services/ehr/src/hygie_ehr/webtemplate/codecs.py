@@ -150,6 +150,8 @@ def encode(node: WebNode, values: Values) -> Any:
     v = values
     if t == "STRING":
         return _str(_take(v, "", "|value"), "value")
+    if t == "DV_TEXT" and ("|code" in v or "|terminology" in v):
+        return _coded(node, v)  # a DV_CODED_TEXT where the template allows any DV_TEXT
     if t in ("DV_CODED_TEXT", "DV_STATE"):
         coded = _coded(node, v)
         if t == "DV_STATE":

@@ -25,6 +25,7 @@ from .residual import (
     value_residual,
 )
 from .rmattrs import ATTRS, decode_attr, encode_attr
+from .terminology import openehr_rubric
 
 __all__ = ["Issues", "from_canonical", "to_canonical", "tree_to_flat"]
 
@@ -104,6 +105,30 @@ def _fill(node: WebNode, inst: Instance, obj: dict[str, Any], key: str, issues: 
             continue
         for i, sub in enumerate(value):
             _place(child, sub, obj, issues.key(sub, f"{where}:{i}"), issues)
+    if node.rm_type == "ISM_TRANSITION":
+        _default_state(node, obj)
+
+
+def _default_state(node: WebNode, obj: dict[str, Any]) -> None:
+    """A careflow step without ``current_state``: the state the template gives that step
+    (its ``currentStates`` in the web template), as EHRbase fills it."""
+    code = ((obj.get("careflow_step") or {}).get("defining_code") or {}).get("code_string")
+    careflow = node.child("careflow_step")
+    if "current_state" in obj or code is None or careflow is None:
+        return
+    for item in (i for inp in careflow.inputs for i in inp.get("list", [])):
+        if item["value"] == code and item.get("currentStates"):
+            state = item["currentStates"][0]
+            obj["current_state"] = {
+                "_type": "DV_CODED_TEXT",
+                "value": openehr_rubric(state) or state,
+                "defining_code": {
+                    "_type": "CODE_PHRASE",
+                    "terminology_id": {"_type": "TERMINOLOGY_ID", "value": "openehr"},
+                    "code_string": state,
+                },
+            }
+            return
 
 
 _ELEMENT_ATTRS = ("_null_flavour", "_uid", "_name", "_link")

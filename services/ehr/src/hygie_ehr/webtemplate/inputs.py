@@ -8,7 +8,7 @@ from typing import Any
 from ..domain.opt import CObject, Interval
 from .terminology import openehr_rubric
 
-__all__ = ["inputs_for", "proportion_types"]
+__all__ = ["code_item", "inputs_for", "proportion_types"]
 
 _SIMPLE = {
     "DV_TEXT": "TEXT",
@@ -65,8 +65,19 @@ def _term(c: CObject, code: str) -> str:
     return (root.terms.get(code) if root else None) or code
 
 
-def _coded(c: CObject | None, language: str) -> list[dict[str, Any]]:
+def _coded(c: CObject | None, language: str, terms: dict[str, str]) -> list[dict[str, Any]]:
     phrase = _attr_child(c, "defining_code")
+    if phrase is None and c is not None and c.attribute("defining_code") is None:
+        # a DV_CODED_TEXT the template names without a code constraint: EHRbase lists the
+        # text first
+        return [{"suffix": "value", "type": "TEXT"}, {"suffix": "code", "type": "TEXT"}]
+    uri = phrase.reference_set_uri if phrase is not None else None
+    if phrase is not None and not phrase.terminology and uri:
+        term = uri.removeprefix("terminology:")
+        return [
+            {"suffix": "code", "type": "TEXT", "terminology": term},
+            {"suffix": "value", "type": "TEXT", "terminology": term},
+        ]
     if phrase is None or not phrase.terminology:
         return [{"suffix": "code", "type": "TEXT"}, {"suffix": "value", "type": "TEXT"}]
     term = phrase.terminology
@@ -77,9 +88,37 @@ def _coded(c: CObject | None, language: str) -> list[dict[str, Any]]:
         ]
     items = []
     for code in phrase.codes:
-        label = _term(phrase, code) if term == "local" else (openehr_rubric(code) or code)
-        items.append({"value": code, "label": label, "localizedLabels": {language: label}})
-    return [{"suffix": "code", "type": "CODED_TEXT", "list": items, "terminology": term}]
+        items.append(code_item(phrase, term, code, language, terms))
+    out: dict[str, Any] = {"suffix": "code", "type": "CODED_TEXT", "list": items}
+    out["terminology"] = term
+    if phrase.assumed_code:
+        out["defaultValue"] = phrase.assumed_code
+    return [out]
+
+
+def code_item(
+    phrase: CObject, term: str, code: str, language: str, terms: dict[str, str]
+) -> dict[str, Any]:
+    """One entry of a code list: its label in the template language (local terms, openEHR
+    rubrics, or the template's ``TERMINOLOGY::code`` term definitions) and description."""
+    root = phrase.root
+    if term == "local":
+        label = _term(phrase, code)
+    elif term == "openehr":
+        label = openehr_rubric(code) or code
+    else:
+        key = f"{term}::{code}"
+        label = (root.terms.get(key) if root else None) or terms.get(key) or code
+    item: dict[str, Any] = {"value": code, "label": label, "localizedLabels": {language: label}}
+    if term == "local":
+        described = root.descriptions.get(code) if root is not None else None
+        if described:
+            item["localizedDescriptions"] = {language: described}
+    elif term != "openehr" and label != code:  # a term the template defines: EHRbase shows
+        key = f"{term}::{code}"  # its (usually absent) description
+        described = (root.descriptions.get(key) if root else None) or ""
+        item["localizedDescriptions"] = {language: described}
+    return item
 
 
 def _quantity(c: CObject | None) -> list[dict[str, Any]]:
@@ -99,8 +138,8 @@ def _quantity(c: CObject | None) -> list[dict[str, Any]]:
                 entry["validation"] = validation
             items.append(entry)
         unit["list"] = items
-        if len(q.quantities) == 1 and (r := _range(q.quantities[0].magnitude)) is not None:
-            magnitude["validation"] = {"range": r}
+        if len(q.quantities) == 1 and "validation" in items[0]:
+            magnitude["validation"] = items[0]["validation"]
     return [magnitude, unit]
 
 
@@ -142,6 +181,43 @@ def _duration_fields(c: CObject | None) -> tuple[str, ...]:
     return tuple(f for f in _DURATION_FIELDS if f in fields) or _DURATION_FIELDS
 
 
+#: seconds per duration field (a month as 30 days, a year as 365, as ISO 8601 durations
+#: are compared by the validator)
+_SECONDS = {
+    "year": 365 * 86400,
+    "month": 30 * 86400,
+    "week": 7 * 86400,
+    "day": 86400,
+    "hour": 3600,
+    "minute": 60,
+    "second": 1,
+}
+
+
+def _duration(c: CObject | None) -> list[dict[str, Any]]:
+    """One INTEGER input per allowed field, each at least 0; a range of the template puts
+    its exclusive lower bound on the smallest field and its upper bound on the largest
+    field it is a whole number of (EHRbase shows ``PT24H`` as ``hour <= 24``)."""
+    fields = _duration_fields(c)
+    rng = _primitive_range(c, "value")
+    strict = rng is not None and rng.lower is not None and not rng.lower_included
+    smallest = min(fields, key=_SECONDS.__getitem__)
+    top = None
+    if rng is not None and rng.upper is not None and rng.upper > 0:
+        top = next(
+            (f for f in sorted(fields, key=lambda f: -_SECONDS[f]) if rng.upper % _SECONDS[f] == 0),
+            None,
+        )
+    out = []
+    for f in fields:
+        r: dict[str, Any] = {"min": 0, "minOp": ">" if strict and f == smallest else ">="}
+        if top == f and rng is not None and rng.upper is not None:
+            r["max"] = int(rng.upper // _SECONDS[f])
+            r["maxOp"] = "<=" if rng.upper_included else "<"
+        out.append({"suffix": f, "type": "INTEGER", "validation": {"range": r}})
+    return out
+
+
 def _booleans(c: CObject | None) -> list[str]:
     """The allowed values of a DV_BOOLEAN when the template allows only one."""
     p = _attr_child(c, "value")
@@ -159,20 +235,32 @@ def proportion_types(c: CObject | None) -> list[str]:
     return [_PROPORTION_KINDS[k] for k in kinds if 0 <= k < len(_PROPORTION_KINDS)]
 
 
-def inputs_for(rm_type: str, c: CObject | None, language: str) -> list[dict[str, Any]]:
-    """The inputs of a leaf of ``rm_type`` constrained by ``c`` (None: unconstrained)."""
+def inputs_for(
+    rm_type: str, c: CObject | None, language: str, terms: dict[str, str] | None = None
+) -> list[dict[str, Any]]:
+    """The inputs of a leaf of ``rm_type`` constrained by ``c`` (None: unconstrained);
+    ``terms``: the template's own term definitions (labels of external codes)."""
     if rm_type == "DV_CODED_TEXT":
-        return _coded(c, language)
+        return _coded(c, language, terms or {})
     if rm_type == "DV_QUANTITY":
         return _quantity(c)
     if rm_type == "DV_ORDINAL":
         return _ordinal(c, language)
     if rm_type == "DV_DURATION":
-        validation = {"range": {"min": 0, "minOp": ">="}} if c is not None else None
-        return [
-            {"suffix": f, "type": "INTEGER", **({"validation": validation} if validation else {})}
-            for f in _duration_fields(c)
-        ]
+        return _duration(c)
+    if rm_type == "DV_PROPORTION":
+        out_p = []
+        for part in ("numerator", "denominator"):
+            entry: dict[str, Any] = {"suffix": part, "type": "DECIMAL"}
+            rng = _primitive_range(c, part)
+            fixed = {"unitary": 1.0, "percent": 100.0}
+            kinds = proportion_types(c)
+            if rng is None and part == "denominator" and len(kinds) == 1 and kinds[0] in fixed:
+                rng = Interval(fixed[kinds[0]], fixed[kinds[0]])  # the RM fixes it
+            if (r := _range(rng)) is not None:
+                entry["validation"] = {"range": r}
+            out_p.append(entry)
+        return out_p
     if rm_type in _SUFFIXED:
         return [{"suffix": s, "type": t} for s, t in _SUFFIXED[rm_type]]
     if rm_type in _SIMPLE:

@@ -28,6 +28,8 @@ class Step:
     not_names: frozenset[str] = frozenset()
     #: the term text used as name when creating the object
     default_name: str | None = None
+    #: the local code of ``name`` when the template constrains it to a code list
+    name_code: str | None = None
 
 
 @dataclass(slots=True)

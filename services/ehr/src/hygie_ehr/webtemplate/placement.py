@@ -31,6 +31,16 @@ def create(step: Step) -> dict[str, Any]:
     obj: dict[str, Any] = {"_type": rm}
     if step.node_id:
         obj["name"] = {"_type": "DV_TEXT", "value": step.name or step.default_name or step.node_id}
+        if step.name_code:
+            obj["name"] = {
+                "_type": "DV_CODED_TEXT",
+                "value": obj["name"]["value"],
+                "defining_code": {
+                    "_type": "CODE_PHRASE",
+                    "terminology_id": {"_type": "TERMINOLOGY_ID", "value": "local"},
+                    "code_string": step.name_code,
+                },
+            }
         obj["archetype_node_id"] = step.node_id
         if step.cobj is not None and step.cobj.is_archetype_root:
             obj["archetype_details"] = {
@@ -54,7 +64,7 @@ def _type_ok(obj: Any, rm_type: str) -> bool:
         return actual in _EVENT_TYPES[base]
     if base in ("ITEM_STRUCTURE",):
         return actual.startswith("ITEM_")
-    return actual == base or (base == "DV_CODED_TEXT" and actual == "DV_TEXT")
+    return actual == base or {base, actual} == {"DV_CODED_TEXT", "DV_TEXT"}
 
 
 def matches(obj: Any, step: Step, *, strict_type: bool = False) -> bool:

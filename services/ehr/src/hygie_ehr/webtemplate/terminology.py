@@ -36,6 +36,17 @@ OPENEHR: dict[str, str] = {
     "521": "decrease",
     "522": "increase",
     "640": "actual",
+    # instruction states (ISM_TRANSITION.current_state)
+    "524": "initial",
+    "526": "planned",
+    "527": "postponed",
+    "528": "cancelled",
+    "529": "scheduled",
+    "245": "active",
+    "530": "suspended",
+    "531": "aborted",
+    "532": "completed",
+    "533": "expired",
     # null flavours
     "253": "unknown",
     "271": "no information",
