@@ -12,6 +12,7 @@ from .adapters.templates import TemplateCache
 from .entrypoints.http import ROUTERS
 from .entrypoints.http.common import openehr_error
 from .entrypoints.query import router as query_router
+from .entrypoints.subscribers import patient_merges
 from .service.query import QueryLimits
 
 __all__ = ["SPEC", "bootstrap"]
@@ -30,6 +31,7 @@ def bootstrap(
 ) -> ServiceParts:
     return ServiceParts(
         routers=[*ROUTERS, query_router],
+        subscriptions=[patient_merges(system_id)],
         render_error=openehr_error,
         state={
             "system_id": system_id,

@@ -16,6 +16,8 @@ Design (ARCHITECTURE §6, issue 3 "Storage"):
 - ``folder_node`` / ``folder_item``: every FOLDER of every directory version in pre-order
   with nested-set bounds (``ord``..``last_ord``), and the OBJECT_REFs each holds (the
   composition's object id in ``composition_id``), for AQL ``FOLDER f CONTAINS COMPOSITION``.
+- ``ehr_link``: patient merges — an EHR re-pointed to the surviving patient, or retired
+  behind the survivor's EHR (``merged_into``); ``unmerged_at`` set when undone.
 """
 
 from __future__ import annotations
@@ -26,6 +28,7 @@ from sqlalchemy.dialects.postgresql import ARRAY, JSONB, UUID
 __all__ = [
     "contribution",
     "ehr",
+    "ehr_link",
     "entry",
     "folder_item",
     "folder_node",
@@ -157,4 +160,19 @@ folder_item = sa.Table(
     sa.Column("item_version", sa.Integer),
     sa.Column("namespace", sa.Text),
     sa.Column("type", sa.Text),
+)
+
+ehr_link = sa.Table(
+    "ehr_link",
+    metadata,
+    sa.Column("link_id", sa.BigInteger, sa.Identity(), primary_key=True),
+    sa.Column("ehr_id", UUID(as_uuid=True), nullable=False),
+    sa.Column("kind", sa.Text, nullable=False),
+    sa.Column("patient_id", UUID(as_uuid=True), nullable=False),
+    sa.Column("survivor_id", UUID(as_uuid=True), nullable=False),
+    sa.Column("survivor_ehr_id", UUID(as_uuid=True)),
+    sa.Column("was_modifiable", sa.Boolean, nullable=False),
+    sa.Column("merged_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("merge_event_id", sa.Text, nullable=False),
+    sa.Column("unmerged_at", sa.DateTime(timezone=True)),
 )
