@@ -143,6 +143,7 @@ def run_stack(settings: Settings, *, timeout: float = 120, only: list[str] | Non
                 children = [_start_service(n, env, home / "logs") for n in names]
                 _wait_live(settings, children, timeout)
                 _print_urls(settings, names, db_url, kafka, home)
+                _demo_templates(settings, names)
                 while not stopping:
                     for child in children:
                         if child.proc.poll() is not None:
@@ -176,6 +177,26 @@ def _stop_children(children: list[_Child]) -> None:
             except subprocess.TimeoutExpired:
                 with contextlib.suppress(ProcessLookupError):
                     os.killpg(child.proc.pid, signal.SIGKILL)
+
+
+def _demo_templates(settings: Settings, names: list[str]) -> None:
+    """The project's templates (libs/demo) are uploaded when the EHR store lacks them;
+    then say where a new user starts."""
+    if "ehr" not in names or importlib.util.find_spec("hygie_demo") is None:
+        return
+    from hygie_demo.startup import upload_missing_templates
+
+    try:
+        added = [t for t, r in upload_missing_templates(settings).items() if r == "created"]
+    except Exception as exc:  # the platform runs without them; say why
+        console.print(f"[yellow]templates not uploaded: {type(exc).__name__}: {exc}[/]")
+        return
+    if added:
+        console.print(f"Templates uploaded: {', '.join(added)}.")
+    console.print(
+        "Where to start: [bold]uv run hygie demo[/] (a demo hospital), then "
+        "[bold]uv run hygie demo --tour[/] (README: Tour)."
+    )
 
 
 def _print_urls(settings: Settings, names: list[str], db_url: str, kafka: str, home: Path) -> None:
