@@ -5,12 +5,16 @@ export UV_PYTHON_DOWNLOADS := never
 export UV_PYTHON_PREFERENCE := only-system
 RUN := $(UV) run --all-packages --frozen
 
-.PHONY: run up test lint format typecheck schemas schemas-check bench install down clean
+.PHONY: run up demo test lint format typecheck schemas schemas-check bench install down clean
 
 run: install ## install everything and start the whole platform (Ctrl-C stops it)
 	$(RUN) hygie up
 
 up: run
+
+demo: install ## a demo hospital on the running platform (make run in another terminal), then the tour
+	$(RUN) hygie demo $(DEMO_ARGS)
+	$(RUN) hygie demo --tour
 
 install: $(UV) ## create .venv with every package of the workspace
 	$(UV) sync --all-packages --frozen
