@@ -171,3 +171,83 @@ async def test_a_value_of_the_wrong_type_is_named_by_its_key(client: Client) -> 
     issues = {i["path"]: i["message"] for i in resp.json()["issues"]}
     assert "ISO 8601" in issues["minimal/context/start_time"]
     assert "number" in issues["minimal/minimal:0/quantity|magnitude"]
+
+
+async def _stored_compositions(client: Client) -> int:
+    rows = await client.svc.fetch(
+        "SELECT count(*) AS n FROM journal WHERE event_type LIKE '%composition%'"
+    )
+    return int(rows[0]["n"])
+
+
+async def test_every_kind_of_bad_key_is_listed_in_one_422(client: Client) -> None:
+    ehr_id = await client.new_ehr()
+    await client.upload()
+    flat = load_json(FLAT)
+    flat["minimal/minimal:0/no_such_node"] = "x"  # unknown key
+    flat["minimal/minimal:0/quantity|colour"] = "blue"  # wrong suffix
+    flat["minimal/minimal:0/quantity|magnitude"] = "heavy"  # wrong value type
+    flat["ctx/favourite_colour"] = "red"  # unknown ctx key
+    resp = await client.http.post(
+        f"{BASE}/{ehr_id}/composition", json=flat, headers=_flat_headers(client)
+    )
+    assert resp.status_code == 422, resp.text
+    issues = {i["path"]: i["message"] for i in resp.json()["issues"]}
+    assert "unknown node" in issues["minimal/minimal:0/no_such_node"]
+    assert "unknown suffix" in issues["minimal/minimal:0/quantity|colour"]
+    assert "number" in issues["minimal/minimal:0/quantity|magnitude"]
+    assert "unknown ctx key" in issues["ctx/favourite_colour"]
+    gap = load_json(FLAT)
+    gap["minimal/minimal:2/quantity|magnitude"] = 1.0
+    gap["minimal/minimal:2/quantity|unit"] = "kg"
+    resp = await client.http.post(
+        f"{BASE}/{ehr_id}/composition", json=gap, headers=_flat_headers(client)
+    )
+    assert resp.status_code == 422, resp.text
+    assert (
+        "index gap" in {i["path"]: i["message"] for i in resp.json()["issues"]}["minimal/minimal:1"]
+    )
+    assert await _stored_compositions(client) == 0
+
+
+async def test_a_template_violation_is_a_422_naming_the_flat_key(client: Client) -> None:
+    """The body converts, but the composition breaks the template: the 422 names the FLAT
+    key (and suffix) that placed the offending value; the canonical path is in the reason."""
+    ehr_id = await client.new_ehr()
+    await client.upload()
+    flat = load_json(FLAT)
+    flat["minimal/minimal:0/quantity|unit"] = "lb"
+    resp = await client.http.post(
+        f"{BASE}/{ehr_id}/composition", json=flat, headers=_flat_headers(client)
+    )
+    assert resp.status_code == 422, resp.text
+    issues = resp.json()["issues"]
+    assert [i["path"] for i in issues] == ["minimal/minimal:0/quantity|unit"]
+    assert "/data/items[at0002]/value/units" in issues[0]["message"]
+    structured = {
+        "ctx": {"territory": "FR", "composer_name": "Dr. Who"},
+        "minimal": {"minimal": [{"quantity": [{"|magnitude": 1.0, "|unit": "lb"}]}]},
+    }
+    resp = await client.http.post(
+        f"{BASE}/{ehr_id}/composition?format=STRUCTURED&templateId={TEMPLATE_ID}",
+        json=structured,
+        headers=client.headers,
+    )
+    assert resp.status_code == 422, resp.text
+    assert [i["path"] for i in resp.json()["issues"]] == ["minimal/minimal:0/quantity|unit"]
+    assert await _stored_compositions(client) == 0
+
+
+async def test_a_missing_or_unknown_template_id_is_a_422(client: Client) -> None:
+    ehr_id = await client.new_ehr()
+    await client.upload()
+    for headers in (
+        {**client.headers, "Content-Type": FLAT_TYPE},
+        {**client.headers, "Content-Type": FLAT_TYPE, "openehr-template-id": "no.such.v1"},
+    ):
+        resp = await client.http.post(
+            f"{BASE}/{ehr_id}/composition", json=load_json(FLAT), headers=headers
+        )
+        assert resp.status_code == 422, resp.text
+        assert [i["path"] for i in resp.json()["issues"]] == ["openehr-template-id"]
+    assert await _stored_compositions(client) == 0

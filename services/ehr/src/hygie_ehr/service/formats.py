@@ -56,14 +56,16 @@ async def template_of(
 async def to_canonical(
     uow: UnitOfWork, *, cache: TemplateCache, body: Any, fmt: str, template_id: str | None
 ) -> Any:
-    """The canonical COMPOSITION of a request body in ``fmt`` (422 naming every bad key)."""
+    """The canonical COMPOSITION of a request body in ``fmt``: 422 naming every bad key,
+    and every template violation by the FLAT key that placed the offending data (the
+    commit validates again, canonical paths only, so it is checked here first)."""
     if fmt == CANONICAL:
         return body
     opt = await template_of(uow, cache, template_id)
     try:
         if fmt == FLAT:
-            return flat_to_canonical(opt, body)
-        return structured_to_canonical(opt, body)
+            return flat_to_canonical(opt, body, validated=True)
+        return structured_to_canonical(opt, body, validated=True)
     except FlatError as exc:
         raise Unprocessable(
             f"the {fmt} composition cannot be placed in template {opt.template_id!r}", exc.issues

@@ -5,9 +5,11 @@ from __future__ import annotations
 from typing import Any
 
 from ..domain.opt import OperationalTemplate
+from ..domain.validation import validate
 from .builder import build_web_template
 from .convert import Issues, from_canonical, to_canonical, tree_to_flat
 from .ctx import apply_defaults
+from .errormap import flat_issues
 from .flat import FlatError, from_structured, parse_flat, to_structured
 from .model import WebNode, WebTemplate
 
@@ -45,6 +47,8 @@ def _from_tree(
     ctx: dict[str, Any],
     tree: dict[str, Any],
     written: dict[int, str] | None = None,
+    *,
+    check: bool = False,
 ) -> dict[str, Any]:
     wt = web_template(opt)
     root = wt.tree
@@ -65,7 +69,13 @@ def _from_tree(
     apply_defaults(data, ctx, opt, issues)
     if issues:
         raise FlatError(issues)
-    return _ordered(data)
+    data = _ordered(data)
+    if check:
+        problems = validate(data, opt)
+        if problems:
+            issues.placed[id(data)] = (root.id, root)
+            raise FlatError(flat_issues(data, problems, issues.placed, root.id))
+    return data
 
 
 def _ordered(data: dict[str, Any]) -> dict[str, Any]:
@@ -76,16 +86,22 @@ def _ordered(data: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
-def flat_to_canonical(opt: OperationalTemplate, flat: Any) -> dict[str, Any]:
+def flat_to_canonical(
+    opt: OperationalTemplate, flat: Any, *, validated: bool = False
+) -> dict[str, Any]:
     """A FLAT composition as canonical JSON; :class:`FlatError` lists every key it cannot
-    place."""
+    place and, when ``validated``, every template violation named by the FLAT key that
+    placed the offending data."""
     ctx, tree, written = parse_flat(flat)
-    return _from_tree(opt, ctx, tree, written)
+    return _from_tree(opt, ctx, tree, written, check=validated)
 
 
-def structured_to_canonical(opt: OperationalTemplate, doc: Any) -> dict[str, Any]:
+def structured_to_canonical(
+    opt: OperationalTemplate, doc: Any, *, validated: bool = False
+) -> dict[str, Any]:
+    """A STRUCTURED composition as canonical JSON (issues named by FLAT-style keys)."""
     ctx, tree = from_structured(doc)
-    return _from_tree(opt, ctx, tree)
+    return _from_tree(opt, ctx, tree, check=validated)
 
 
 def _tree(opt: OperationalTemplate, data: dict[str, Any]) -> tuple[WebNode, dict[str, Any]]:

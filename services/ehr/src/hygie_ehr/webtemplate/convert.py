@@ -38,6 +38,8 @@ class Issues(list[tuple[str, str]]):
     def __init__(self, written: dict[int, str] | None = None) -> None:
         super().__init__()
         self.written = written or {}
+        #: id(canonical object) -> (FLAT key, web node) of what placed it
+        self.placed: dict[int, tuple[str, WebNode]] = {}
 
     def key(self, inst: Any, computed: str) -> str:
         return self.written.get(id(inst), computed)
@@ -64,6 +66,7 @@ _ALLOWED = {
 # -- instance tree → canonical ---------------------------------------------------------
 def to_canonical(root: WebNode, inst: Instance, issues: Issues, key: str) -> dict[str, Any]:
     obj = create(Step("", root.rm_type, root.cobj, node_id=root.node_id, default_name=root.name))
+    issues.placed[id(obj)] = (key, root)
     _fill(root, inst, obj, key, issues)
     return obj
 
@@ -104,7 +107,8 @@ def _fill(node: WebNode, inst: Instance, obj: dict[str, Any], key: str, issues: 
             issues.append((where, f"at most {child.max} allowed"))
             continue
         for i, sub in enumerate(value):
-            _place(child, sub, obj, issues.key(sub, f"{where}:{i}"), issues)
+            written = f"{where}:{i}" if child.max != 1 or i else where
+            _place(child, sub, obj, issues.key(sub, written), issues)
     if node.rm_type == "ISM_TRANSITION":
         _default_state(node, obj)
 
@@ -165,6 +169,8 @@ def _place(node: WebNode, inst: Instance, parent: dict[str, Any], key: str, issu
     last = len(steps) - 1 if leaf else len(steps)
     for i, step in enumerate(steps[:last]):
         obj = ensure(obj, step, new=i >= r)
+    if not leaf or obj.get("_type") == "ELEMENT":  # not an EVENT holding its time
+        issues.placed[id(obj)] = (key, node)
     if not leaf:
         _fill(node, inst, obj, key, issues)
         return
@@ -182,18 +188,42 @@ def _place(node: WebNode, inst: Instance, parent: dict[str, Any], key: str, issu
         if extra:
             obj[steps[-1].attr] = raw_encode("value", extra)
         return
-    given = set(values)
+    given = dict(values)
     try:
-        value = encode(node, values)
+        value = encode(node, values)  # consumes the suffixes it places
     except CodecError as exc:
         suffix = f"|{exc.suffix}" if exc.suffix else ""
         issues.append((key + suffix if suffix in given else key, str(exc)))
+        _other_faults(node, given, suffix, key, issues)
         return
     for left in values:
         issues.append((f"{key}{left or ''}", f"unknown suffix for {node.rm_type}"))
     if extra and isinstance(value, dict):
         merge(value, raw_encode("value", extra))
     obj[steps[-1].attr] = value
+    if isinstance(value, dict):
+        issues.placed[id(value)] = (key, node)
+
+
+def _other_faults(
+    node: WebNode, values: dict[str, Any], failed: str, key: str, issues: Issues
+) -> None:
+    """The other faults of a leaf whose value failed on ``failed``: encoding again without
+    each failing suffix in turn reports every offending suffix, not only the first."""
+    rest = dict(values)
+    for _ in range(len(values)):
+        if not failed or failed not in rest:
+            return
+        del rest[failed]
+        try:
+            encode(node, trial := dict(rest))
+        except CodecError as exc:
+            failed = f"|{exc.suffix}" if exc.suffix else ""
+            if failed in rest:
+                issues.append((key + failed, str(exc)))
+            continue
+        issues.extend((f"{key}{left}", f"unknown suffix for {node.rm_type}") for left in trial)
+        return
 
 
 def _reuse(parent: dict[str, Any], step: Step) -> dict[str, Any]:
