@@ -10,7 +10,7 @@ import uuid
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 
-from .identities import Identity, make_identity, registration_error
+from .identities import Identity, make_identity, make_twin, registration_error
 
 __all__ = [
     "ATC",
@@ -154,6 +154,8 @@ class Person:
     index: int
     identity: Identity
     registrations: list[Registration]
+    #: index of the person this one is the twin of
+    twin_of: int | None = None
 
 
 @dataclass(frozen=True)
@@ -176,12 +178,25 @@ class Plan:
         return [r for p in self.persons for r in p.registrations]
 
 
-def _ipp(rng: random.Random, site: Site, n: int) -> str:
-    return f"{site.code[0].upper()}{n:07d}"
+def _ipp(seed: int, site: Site, n: int) -> str:
+    """The site's patient number; the seed is part of it, so that two demo hospitals
+    played on the same platform do not share patients."""
+    return f"{site.code[0].upper()}{seed % 100:02d}{n:06d}"
+
+
+def _duplicate(rng: random.Random, identity: Identity) -> tuple[str, Identity]:
+    """A second registration of the same person: one typical error, or two (those are the
+    ones the index cannot decide alone and puts in its review queue)."""
+    error, variant = registration_error(rng, identity)
+    if rng.random() < 0.5:
+        second, variant = registration_error(rng, variant)
+        if second != error:
+            error = f"{error} + {second}"
+    return error, variant
 
 
 def _vitals(rng: random.Random, *, sick: float) -> dict[str, float]:
-    systolic = round(rng.gauss(132 + 12 * sick, 16))
+    systolic = round(rng.gauss(124 + 14 * sick, 14))
     return {
         "systolic": systolic,
         "diastolic": round(min(systolic - 25, rng.gauss(78, 10))),
@@ -209,22 +224,27 @@ def make_plan(*, patients: int, days: int, seed: int, until: datetime) -> Plan:
         site = SITES[0] if rng.random() < 0.55 else SITES[1]
         counters[site.code] += 1
         qualified = rng.random() < 0.35
-        regs = [Registration(site, _ipp(rng, site, counters[site.code]), identity, qualified)]
+        regs = [Registration(site, _ipp(seed, site, counters[site.code]), identity, qualified)]
         roll = rng.random()
         if roll < 0.12:  # seen at the other site too, registered with a typical error
             other = SITES[1] if site is SITES[0] else SITES[0]
             counters[other.code] += 1
-            error, variant = registration_error(rng, identity)
+            error, variant = _duplicate(rng, identity)
             regs.append(
-                Registration(other, _ipp(rng, other, counters[other.code]), variant, False, error)
+                Registration(other, _ipp(seed, other, counters[other.code]), variant, False, error)
             )
         elif roll < 0.15:  # a duplicate at the same desk
             counters[site.code] += 1
-            error, variant = registration_error(rng, identity)
+            error, variant = _duplicate(rng, identity)
             regs.append(
-                Registration(site, _ipp(rng, site, counters[site.code]), variant, False, error)
+                Registration(site, _ipp(seed, site, counters[site.code]), variant, False, error)
             )
         persons.append(Person(i, identity, regs))
+        if rng.random() < 0.02:  # a twin admitted at the same desk: a different person
+            counters[site.code] += 1
+            twin = make_twin(rng, identity)
+            ipp = _ipp(seed, site, counters[site.code])
+            persons.append(Person(i, twin, [Registration(site, ipp, twin, False)], twin_of=i))
 
     stays: list[Stay] = []
     start = until - timedelta(days=days)

@@ -12,7 +12,14 @@ import unicodedata
 from dataclasses import dataclass, replace
 from datetime import date, timedelta
 
-__all__ = ["Identity", "corrupt_nir", "make_identity", "nir_key", "registration_error"]
+__all__ = [
+    "Identity",
+    "corrupt_nir",
+    "make_identity",
+    "make_twin",
+    "nir_key",
+    "registration_error",
+]
 
 
 def _words(text: str) -> tuple[str, ...]:
@@ -185,6 +192,23 @@ def make_identity(rng: random.Random, *, today: date) -> Identity:
         postal_code=postal,
         street=f"{rng.randint(1, 180)} {rng.choice(STREETS)}",
         phone=f"0{rng.choice((4, 6, 7))}{rng.randint(10_000_000, 99_999_999)}",
+    )
+
+
+def make_twin(rng: random.Random, person: Identity) -> Identity:
+    """A twin: same family name, birth date and place, another first name and NIR — the
+    classic pair identity vigilance must keep apart."""
+    sex = rng.choice(("male", "female"))
+    names = [
+        n for n in (MALE_NAMES if sex == "male" else FEMALE_NAMES) if n not in person.given_names
+    ]
+    return replace(
+        person,
+        given_names=(rng.choice(names),),
+        sex=sex,
+        used_family_name=None,
+        nir=_nir(rng, sex, person.birth_date, person.birth_place_code or "99100"),
+        phone=f"0{rng.choice((6, 7))}{rng.randint(10_000_000, 99_999_999)}",
     )
 
 

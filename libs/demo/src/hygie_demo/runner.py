@@ -353,6 +353,10 @@ def examples(plan: Plan) -> dict[str, Any]:
     if dup is not None:
         out["duplicate"] = [reg_of(r) for r in dup.registrations]
         out["duplicate_error"] = dup.registrations[1].error
+    twin = next((p for p in plan.persons if p.twin_of is not None), None)
+    if twin is not None:
+        sibling = next(p for p in plan.persons if p.index == twin.twin_of and p is not twin)
+        out["twins"] = [reg_of(sibling.registrations[0]), reg_of(twin.registrations[0])]
     died = next((s for s in plan.stays if s.died), None)
     if died is not None:
         out["deceased"] = reg_of(died.registration)

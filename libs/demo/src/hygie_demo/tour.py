@@ -24,16 +24,17 @@ export EHR_ID={ehr_id}        # {patient_name}, {patient_site}
 export IPP_SYSTEM={ipp_system} IPP={ipp}
 export FAMILY={family_q} BIRTHDATE={birth_date}
 H="Authorization: Bearer $TOKEN"; A="Authorization: Bearer $ADMIN"
+T=.hygie/tour; mkdir -p $T                      # files the tour writes
 
 ## 1. openEHR: create an EHR, commit a composition (canonical, then FLAT)
 NEW=$(curl -s -X POST $EHR/ehr -H "$H" -H "Prefer: return=representation" | python3 -c 'import json,sys; print(json.load(sys.stdin)["ehr_id"]["value"])')
 curl -s $EHR/definition/template/adl1.4 -H "$H"            # the five templates the demo uploaded
-curl -s "$EHR/definition/template/adl1.4/hygie.vital_signs.v1/example" -H "$H" > vitals.json
+curl -s "$EHR/definition/template/adl1.4/hygie.vital_signs.v1/example" -H "$H" > $T/vitals.json
 curl -s -X POST $EHR/ehr/$NEW/composition -H "$H" -H "Content-Type: application/json" \
-     -H "Prefer: return=representation" --data @vitals.json | head -c 400; echo
-curl -s "$EHR/definition/template/adl1.4/hygie.vital_signs.v1/example?format=FLAT" -H "$H" > vitals.flat.json
+     -H "Prefer: return=representation" --data @$T/vitals.json | head -c 400; echo
+curl -s "$EHR/definition/template/adl1.4/hygie.vital_signs.v1/example?format=FLAT" -H "$H" > $T/vitals.flat.json
 curl -s -X POST "$EHR/ehr/$NEW/composition?templateId=hygie.vital_signs.v1" -H "$H" \
-     -H "Content-Type: application/openehr.wt.flat+json" --data @vitals.flat.json -i | head -n 1
+     -H "Content-Type: application/openehr.wt.flat+json" --data @$T/vitals.flat.json -i | head -n 1
 
 ## 2. AQL: the latest vital signs of one patient
 curl -s -X POST $EHR/query/aql -H "$H" -H "Content-Type: application/json" -d '{{"q":
@@ -48,11 +49,14 @@ curl -s -X POST $EHR/query/aql -H "$H" -H "Content-Type: application/json" -d '{
 curl -s "$MPI/Patient?family=$FAMILY&birthdate=$BIRTHDATE" -H "$H"
 curl -s "$MPI/Patient/\$ihe-pix?sourceIdentifier=$IPP_SYSTEM|$IPP" -H "$H"
 
-## 4. Identity vigilance: a suspected duplicate ({duplicate_error}: {duplicate_names})
+## 4. Identity vigilance: duplicates and the review queue
+#    linked automatically: {duplicate_names} ({duplicate_error})
+curl -s "$MPI/Patient/\$ihe-pix?sourceIdentifier={duplicate_pix}" -H "$H"
+#    what the index could not decide alone (e.g. twins: {twin_names}):
 curl -s "$MPI/review-items" -H "$A"
-#    decide one (its id from the list):
+#    decide one (its id from the list): link, or not-a-match for twins
 #    curl -s -X POST $MPI/review-items/<id>/resolve -H "$A" -H "Content-Type: application/json" \
-#         -d '{{"resolution": "link", "comment": "same person, typo at the desk"}}'
+#         -d '{{"resolution": "not-a-match", "comment": "twins, checked with the family"}}'
 
 ## 5. Terminology: look up and translate a code
 curl -s "$TERM/CodeSystem/\$lookup?system=http://loinc.org&code=8480-6" -H "$H"
@@ -64,8 +68,8 @@ psql {omop_dsn} -c "SET ROLE hygie_analyst;
   FROM omop.measurement m GROUP BY 1 ORDER BY 2 DESC;"
 psql {omop_dsn} -c "SET ROLE hygie_analyst; SELECT count(*) FROM omop.person;
   SELECT condition_source_value, count(*) FROM omop.condition_occurrence GROUP BY 1 ORDER BY 2 DESC LIMIT 5;"
-hygie omop export --format parquet omop-export/      # one Parquet file per table + manifest
-hygie omop dq --run-date {today} --out dq/           # DQD checks: dq/dq.html and dq/dq.json
+hygie omop export --format parquet $T/omop/          # one Parquet file per table + manifest
+hygie omop dq --run-date {today} --out $T/dq/        # DQD checks: dq.html and dq.json
 hygie omop unmapped                                  # codes without a standard concept
 
 ## 7. Audit: verify the log, then who looked at this patient's record
@@ -129,6 +133,13 @@ def render_tour(settings: Settings, report: dict[str, Any] | None) -> str:
         birth_date=patient["birth_date"],
         week_ago=(now - timedelta(days=7)).strftime("%Y-%m-%dT00:00:00Z"),
         duplicate_error=examples.get("duplicate_error") or "registration error",
+        duplicate_pix=f"{duplicate[0]['system']}|{duplicate[0]['ipp']}"
+        if duplicate
+        else "$IPP_SYSTEM|$IPP",
+        twin_names=" / ".join(
+            f"{d['given']} {d['birth_family']} ({d['ipp']})" for d in examples.get("twins") or []
+        )
+        or "none in this run",
         duplicate_names=" / ".join(
             f"{d['given']} {d['birth_family']} ({d['ipp']})" for d in duplicate
         )
