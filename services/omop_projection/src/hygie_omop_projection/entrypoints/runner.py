@@ -76,6 +76,7 @@ class GenerationRunner:
         on_caught_up: Callable[[GenerationRunner], Awaitable[None]] | None = None,
         on_release: Callable[[], Awaitable[None]] | None = None,
         refresh_seconds: float = 2.0,
+        gather_seconds: float = 0.1,
     ) -> None:
         self.settings = settings
         self.uow = uow
@@ -86,6 +87,7 @@ class GenerationRunner:
         self.on_release = on_release
         self.progress = Progress(projector.generation)
         self.refresh_seconds = refresh_seconds
+        self.gather_seconds = gather_seconds
         self._refreshed = 0.0
 
     async def run(self) -> None:
@@ -132,9 +134,7 @@ class GenerationRunner:
     async def _loop(self, consumer, dlq, partitions: list[TopicPartition]) -> None:  # type: ignore[no-untyped-def]
         measured = 0.0
         while True:
-            batch = await consumer.getmany(
-                timeout_ms=300, max_records=self.settings.consumer_batch_size
-            )
+            batch = await self._fetch(consumer)
             if batch:
                 await self._process(batch, dlq)
             if self.projector.release_activated and self.on_release is not None:
@@ -153,6 +153,24 @@ class GenerationRunner:
                 self.progress.caught_up = True
                 if self.on_caught_up is not None:
                     await self.on_caught_up(self)
+
+    async def _fetch(self, consumer) -> dict[TopicPartition, list[ConsumerRecord]]:  # type: ignore[no-untyped-def]
+        """Records of one transaction: fetches are gathered for up to ``gather_seconds``
+        until ``consumer_batch_size`` records, as a broker may answer a fetch with a single
+        record batch of a partition (a few records) and a commit per fetch would then pace
+        the projection (one fsync per handful of events)."""
+        size = self.settings.consumer_batch_size
+        batch = await consumer.getmany(timeout_ms=300, max_records=size)
+        count = sum(len(v) for v in batch.values())
+        deadline = time.monotonic() + self.gather_seconds
+        while batch and count < size and time.monotonic() < deadline:
+            more = await consumer.getmany(timeout_ms=10, max_records=size - count)
+            if not more:
+                break
+            for tp, records in more.items():
+                batch.setdefault(tp, []).extend(records)
+                count += len(records)
+        return batch
 
     async def _process(self, batch: dict[TopicPartition, list[ConsumerRecord]], dlq) -> None:  # type: ignore[no-untyped-def]
         """Apply the records of every partition of a batch in one transaction."""

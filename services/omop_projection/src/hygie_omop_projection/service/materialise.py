@@ -61,11 +61,16 @@ async def materialise(
     translator: Translator,
     memory: dict[tuple[str, str], Concept],
     announce: Announce,
+    known: Mapping[str, tuple[Any, str, Any, Any]] | None = None,
 ) -> tuple[set[int], set[int]]:
     """Rewrite the OMOP rows of these compositions; return the persons touched and those
-    whose death row (recorded by a composition) was removed."""
+    whose death row (recorded by a composition) was removed. ``known``: compositions
+    already in memory (voi -> (ehr id, version uid, event id, body)), not read back."""
     vois = sorted(set(vois))
-    stored = await store.compositions(vois)
+    # the compositions of this batch are in memory: only the others are read back
+    known = known or {}
+    stored = {v: known[v] for v in vois if v in known}
+    stored.update(await store.compositions([v for v in vois if v not in known]))
     old = await store.lineage_of_many(vois)
     persons = await store.ehr_persons(s[0] for s in stored.values())
     live = {
@@ -97,8 +102,8 @@ async def materialise(
             if row.table != "death":  # one death row per person: its id is the person's
                 keys.setdefault(row.table, []).append(row.key)
     ids: dict[str, int] = {}
-    for table, table_keys in keys.items():
-        ids.update(await store.ids(table, table_keys))
+    for found in (await store.ids_many(keys)).values():
+        ids.update(found)
     written: dict[str, dict[int, dict[str, Any]]] = {}
     lineage: dict[tuple[str, int], dict[str, Any]] = {}
     kept: set[tuple[str, int]] = set()

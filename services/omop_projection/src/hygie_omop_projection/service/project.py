@@ -91,7 +91,7 @@ class Projector:
         dirty.ehrs |= await store.ensure_ehrs({c[0] for c in compositions.values()})
         await store.store_compositions(compositions)
         dirty.compositions |= compositions.keys()
-        await self._materialise(uow, store, dirty)
+        await self._materialise(uow, store, dirty, compositions)
 
     async def _store(self, store: Store, changes: fold.Changes, dirty: _Dirty) -> None:
         for i, patient in enumerate(changes.patients):
@@ -134,7 +134,10 @@ class Projector:
         survivor = survivor_of(patient_id, chain)
         return (await store.ids("person", [str(survivor)]))[str(survivor)]
 
-    async def _materialise(self, uow: UnitOfWork, store: Store, dirty: _Dirty) -> None:
+    async def _materialise(
+        self, uow: UnitOfWork, store: Store, dirty: _Dirty,
+        known: Mapping[str, tuple[UUID, str, UUID, Any]],
+    ) -> None:  # fmt: skip
         for patient_id in sorted(dirty.patients):
             await self._refresh_person(uow, store, patient_id, dirty)
         for ehr_id in sorted(dirty.ehrs):
@@ -151,6 +154,7 @@ class Projector:
             touched, deaths_removed = await materialise(
                 store, sorted(dirty.compositions), mappings=self.mappings,
                 translator=self.translator, memory=self.concepts, announce=announce,
+                known=known,
             )  # fmt: skip
             dirty.persons |= touched
             # the composition that recorded a death is gone: the patient index's date returns
