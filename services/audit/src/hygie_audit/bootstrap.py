@@ -7,7 +7,6 @@ from pathlib import Path
 from hygie_contracts.audit import AUDIT_TOPIC
 from hygie_platform.service import Platform, ServiceParts, ServiceSpec
 
-from .adapters.staging import install_staging
 from .config import AuditOptions
 from .domain.tree_head import load_or_create_key
 from .entrypoints import http_audit, http_fhir
@@ -27,7 +26,6 @@ def make_spec(options: AuditOptions | None = None) -> ServiceSpec:
             tree_head_seconds=platform.settings.audit_tree_head_seconds,
         )
         key = load_or_create_key(opts.key_file(platform.settings))
-        install_staging(platform.engine)
         worker = AuditWorker(platform.engine, platform.uow, key, opts)
         return ServiceParts(
             routers=[http_audit.router, http_fhir.router],

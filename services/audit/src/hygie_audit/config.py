@@ -21,8 +21,9 @@ class AuditOptions:
     """Ed25519 PEM key signing tree heads (default ``<home>/keys/audit-ed25519.pem``,
     created at first start)."""
     batch_size: int = 5000
-    """Pending records appended to the tree per transaction."""
+    """Records left in ``audit_pending`` by earlier versions appended per transaction."""
     poll_seconds: float = 0.2
+    """How often the background worker checks its schedules."""
     tree_head_seconds: float = 60.0
     """A tree head is signed this often when the tree grew (and on demand)."""
     retention_days: int = 365

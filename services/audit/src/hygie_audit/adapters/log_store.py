@@ -3,19 +3,25 @@
 from __future__ import annotations
 
 import zlib
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from typing import Any
 
 import orjson
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from ..domain.merkle import frontier_keys, leaf_hash, new_nodes
-from ..domain.records import canonical_entry, index_of
-from ..domain.summary import summary_of
-from .tables import audit_entry, audit_pending, merkle_node
+from ..domain.entries import ENTRY_COLUMNS, NewRecord, entry_rows
+from ..domain.merkle import frontier_keys, new_nodes
+from .tables import audit_pending, merkle_node
 
-__all__ = ["SEQUENCER_LOCK", "append_pending", "fetch_nodes", "lock_log", "tree_size"]
+__all__ = [
+    "SEQUENCER_LOCK",
+    "append_pending",
+    "append_records",
+    "fetch_nodes",
+    "lock_log",
+    "tree_size",
+]
 
 #: One appender at a time across replicas (transaction-scoped advisory lock).
 SEQUENCER_LOCK = zlib.crc32(b"hygie-audit-sequencer")
@@ -58,39 +64,53 @@ async def fetch_nodes(
     return found
 
 
+async def append_records(conn: AsyncConnection, records: Sequence[NewRecord]) -> int:
+    """Give ``records`` the next log positions and extend the tree, in the caller's
+    transaction: the appender lock (held until it ends), the tree size and its right edge
+    (two round trips), then the records and every completed node by binary COPY.
+    Returns the position of the first record."""
+    await lock_log(conn)
+    size = await tree_size(conn)
+    if not records:
+        return size
+    frontier = await fetch_nodes(conn, frontier_keys(size))
+    rows, leaves = entry_rows(size, records)
+    driver = await _driver(conn)
+    await driver.copy_records_to_table("audit_entry", records=rows, columns=ENTRY_COLUMNS)
+    await driver.copy_records_to_table(
+        "merkle_node", records=new_nodes(size, frontier, leaves), columns=_NODE_COLUMNS
+    )
+    return size
+
+
+_NODE_COLUMNS = ("level", "idx", "hash")
+
+
+async def _driver(conn: AsyncConnection) -> Any:
+    """The asyncpg connection under SQLAlchemy's (same session, same transaction)."""
+    return (await conn.get_raw_connection()).driver_connection
+
+
 async def append_pending(conn: AsyncConnection, *, limit: int) -> int:
-    """Give the oldest pending records the next log positions and extend the tree.
-    The caller holds the appender lock; returns the number of records appended."""
+    """Append records left in ``audit_pending`` (staged there by earlier versions of the
+    service, which appended in a second step); returns how many were appended."""
     pending = (
         await conn.execute(sa.select(audit_pending).order_by(audit_pending.c.id).limit(limit))
     ).all()
     if not pending:
         return 0
-    size = await tree_size(conn)
-    frontier = await fetch_nodes(conn, frontier_keys(size))
-    entries: list[dict[str, Any]] = []
-    leaves: list[bytes] = []
-    for offset, row in enumerate(pending):
-        seq = size + offset
-        resource = {**orjson.loads(row.resource), "id": str(row.event_id)}
-        body = canonical_entry(seq, resource)
-        leaves.append(leaf_hash(body))
-        entries.append(
-            {
-                "seq": seq,
-                "event_id": row.event_id,
-                **index_of(resource).row(),
-                "source_event_type": row.source_event_type,
-                "subject": row.subject,
-                "trace_id": row.trace_id,
-                "body": body,
-                "report_line": orjson.dumps(summary_of(resource)),
-            }
-        )
-    await conn.execute(audit_entry.insert(), entries)
-    await conn.execute(
-        merkle_node.insert(),
-        [{"level": lv, "idx": i, "hash": h} for lv, i, h in new_nodes(size, frontier, leaves)],
+    await append_records(
+        conn,
+        [
+            NewRecord(
+                event_id=row.event_id,
+                resource=orjson.loads(row.resource),
+                source_event_type=row.source_event_type,
+                subject=row.subject,
+                trace_id=row.trace_id,
+            )
+            for row in pending
+        ],
     )
     await conn.execute(
         audit_pending.delete().where(audit_pending.c.id.in_([r.id for r in pending]))

@@ -5,7 +5,7 @@ from hygie_contracts.access import ACCESS_TOPIC
 from hygie_contracts.schemas import all_event_types
 from hygie_platform.consumer import Subscription
 
-from ..service.ingest import record_event
+from ..service.ingest import record_events
 
 __all__ = ["DOMAIN_TOPICS", "domain_events"]
 
@@ -23,5 +23,8 @@ DOMAIN_TOPICS = (
     ACCESS_TOPIC,
 )
 
-#: Group ``hygie.audit.domain-events``; manual commit after the pending rows are stored.
-domain_events = Subscription(name="domain-events", topics=DOMAIN_TOPICS, handler=record_event)
+#: Group ``hygie.audit.domain-events``; each fetched batch is appended to the log in one
+#: transaction, offsets committed after it.
+domain_events = Subscription(
+    name="domain-events", topics=DOMAIN_TOPICS, batch_handler=record_events
+)

@@ -1,5 +1,6 @@
-"""The audit service's background work: append pending records to the tree in batches,
-sign tree heads on a schedule, purge by retention."""
+"""The audit service's background work: sign tree heads on a schedule, purge by retention,
+and append records that earlier versions left in ``audit_pending`` (records are appended
+by the transactions that receive them)."""
 
 from __future__ import annotations
 
@@ -16,7 +17,7 @@ from hygie_platform.uow import UnitOfWorkFactory
 from ..adapters.log_store import tree_size
 from ..config import AuditOptions
 from ..domain.tree_head import LogKey
-from ..service.log import append_batch, latest_tree_head, sign_tree_head
+from ..service.log import append_left_over, latest_tree_head, sign_tree_head
 from ..service.retention import purge_older_than
 
 __all__ = ["WRITER_ROLE", "AuditWorker"]
@@ -87,10 +88,11 @@ class AuditWorker:
         opts = self.options
         last_head = time.monotonic()  # the first scheduled head one interval after start
         last_retention = 0.0
+        drained = False
         while not self.stopped:
-            full = False
             try:
-                full = await self.append_all()
+                if not drained:
+                    drained = await self.append_left_over()
                 now = time.monotonic()
                 if now - last_head >= opts.tree_head_seconds:
                     last_head = now
@@ -108,13 +110,12 @@ class AuditWorker:
                 if self.stopped:
                     return
                 log.warning("audit worker: %s: %s", type(exc).__name__, exc)
-            if not full:  # let records accumulate: fewer, larger appends
-                await asyncio.sleep(opts.poll_seconds)
+            await asyncio.sleep(opts.poll_seconds)
 
-    async def append_all(self) -> bool:
-        """Append pending records until none is left; True when the last batch was full."""
-        n = await append_batch(self.uow, limit=self.options.batch_size)
-        return n >= self.options.batch_size
+    async def append_left_over(self) -> bool:
+        """Append what earlier versions left in ``audit_pending`` (nothing stored is
+        lost); True when done, False while another replica holds the appender lock."""
+        return await append_left_over(self.uow, limit=self.options.batch_size)
 
     async def sign_if_grown(self) -> None:
         async with self.engine.connect() as conn:

@@ -1,5 +1,6 @@
-"""Use cases that receive records: domain and access events from topics, AuditEvents from
-the ATX feed. Records wait in ``audit_pending`` until the appender gives them a position."""
+"""Use cases that receive records: domain and access events from topics (one batch per
+fetch), AuditEvents from the ATX feed. Each appends its records to the log in its own
+transaction (gap-free positions under the appender lock)."""
 
 from __future__ import annotations
 
@@ -17,18 +18,30 @@ from hygie_platform.envelope import Envelope
 from hygie_platform.ids import uuid7
 from hygie_platform.uow import UnitOfWork
 
-from ..adapters.staging import stage
-from ..adapters.tables import audit_pending, ehr_subject
+from ..adapters.log_store import append_records
+from ..adapters.tables import ehr_subject
 from ..domain.balp import from_access, from_domain_event
+from ..domain.entries import NewRecord, paused_gc
 from ..domain.records import InvalidAuditEvent, validate
 
-__all__ = ["receive_audit_events", "record_event"]
+__all__ = ["receive_audit_events", "record_events"]
 
 _PATIENT_DOMAIN = "hygie.patient."
+_REMEMBER_SUBJECT = insert(ehr_subject).on_conflict_do_nothing()
 
 
-async def record_event(uow: UnitOfWork, envelope: Envelope, event: Event) -> None:
-    """A topic event → a pending AuditEvent (consumer handler; one per event)."""
+async def record_events(uow: UnitOfWork, batch: list[tuple[Envelope, Event]]) -> None:
+    """Topic events → AuditEvents appended to the log (consumer batch handler: one
+    transaction, one append per fetched batch)."""
+    patients = await _ehr_patients(uow, batch)
+    with paused_gc():
+        records = [_record(uow, envelope, event, patients) for envelope, event in batch]
+    await append_records(uow.connection, records)
+
+
+def _record(
+    uow: UnitOfWork, envelope: Envelope, event: Event, patients: dict[str, str]
+) -> NewRecord:
     if isinstance(event, RecordAccessed):
         resource = from_access(source=envelope.source, event=event)
     else:
@@ -40,67 +53,56 @@ async def record_event(uow: UnitOfWork, envelope: Envelope, event: Event) -> Non
             subject=envelope.subject,
             time=envelope.time,
             data=data if isinstance(data, dict) else {},
-            patient=await _patient_of(uow, envelope, event),
+            patient=_patient_of(uow, envelope, event, patients),
         )
     trace_id = envelope.traceparent.split("-")[1] if envelope.traceparent else None
-    _pend(uow, envelope.id, resource, envelope.type, envelope.subject, trace_id)
+    return NewRecord(envelope.id, resource, envelope.type, envelope.subject, trace_id)
 
 
-async def _patient_of(uow: UnitOfWork, envelope: Envelope, event: Event) -> str | None:
+async def _ehr_patients(uow: UnitOfWork, batch: list[tuple[Envelope, Event]]) -> dict[str, str]:
+    """The patients of the batch's EHRs (one query); EHRs created in it are remembered."""
+    ehrs = {env.subject for env, event in batch if event.topic == EHR_TOPIC}
+    ehrs |= {str(event.ehr_id) for _, event in batch if isinstance(event, EhrCreated)}
+    if not ehrs:
+        return {}
+    found = await uow.connection.execute(
+        sa.select(ehr_subject.c.ehr_id, ehr_subject.c.patient).where(ehr_subject.c.ehr_id.in_(ehrs))
+    )
+    return {row.ehr_id: row.patient for row in found}
+
+
+def _patient_of(
+    uow: UnitOfWork, envelope: Envelope, event: Event, patients: dict[str, str]
+) -> str | None:
     if envelope.type.startswith(_PATIENT_DOMAIN):
         return f"Patient/{envelope.subject}"
     if isinstance(event, EhrCreated):
         if event.subject is None:
             return None
         patient = f"{event.subject.namespace}|{event.subject.id}"
-        await uow.connection.execute(
-            insert(ehr_subject)
-            .values(ehr_id=str(event.ehr_id), patient=patient)
-            .on_conflict_do_nothing()
-        )
+        ehr_id = str(event.ehr_id)
+        if ehr_id not in patients:  # the first creation wins, as ON CONFLICT DO NOTHING
+            patients[ehr_id] = patient
+            uow.stage(_REMEMBER_SUBJECT, {"ehr_id": ehr_id, "patient": patient})
         return patient
     if event.topic == EHR_TOPIC:
-        found = await uow.connection.execute(
-            sa.select(ehr_subject.c.patient).where(ehr_subject.c.ehr_id == envelope.subject)
-        )
-        return found.scalar_one_or_none()
+        return patients.get(envelope.subject)
     return None
 
 
-def _pend(
-    uow: UnitOfWork,
-    event_id: UUID,
-    resource: dict[str, Any],
-    source_event_type: str | None,
-    subject: str | None,
-    trace_id: str | None,
-) -> None:
-    stage(
-        uow.connection,
-        audit_pending,
-        {
-            "event_id": event_id,
-            "resource": orjson.dumps(resource),
-            "source_event_type": source_event_type,
-            "subject": subject,
-            "trace_id": trace_id,
-        },
-    )
-
-
 async def receive_audit_events(uow: UnitOfWork, resources: list[Any]) -> list[UUID]:
-    """ITI-20 ATX: validated AuditEvents, all or none; returns the ids they are logged under
-    (the log assigns its own ``id``; a received id or meta is not kept)."""
+    """ITI-20 ATX: validated AuditEvents, all or none, appended in the caller's unit of
+    work; returns the ids they are logged under (the log assigns its own ``id``; a
+    received id or meta is not kept)."""
     checked = []
     for index, resource in enumerate(resources):
         try:
             checked.append(validate(resource))
         except InvalidAuditEvent as exc:
             raise InvalidAuditEvent(exc.path, exc.message, index=index) from None
-    ids = []
-    for resource in checked:
-        event_id = uuid7()
-        resource = {k: v for k, v in resource.items() if k not in ("id", "meta")}
-        _pend(uow, event_id, resource, None, None, None)
-        ids.append(event_id)
-    return ids
+    records = [
+        NewRecord(uuid7(), {k: v for k, v in resource.items() if k not in ("id", "meta")})
+        for resource in checked
+    ]
+    await append_records(uow.connection, records)
+    return [r.event_id for r in records]

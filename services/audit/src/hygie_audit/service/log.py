@@ -24,7 +24,7 @@ from ..domain.merkle import (
 from ..domain.tree_head import LogKey, SignedTreeHead
 
 __all__ = [
-    "append_batch",
+    "append_left_over",
     "consistency_proof",
     "inclusion_proof",
     "latest_tree_head",
@@ -39,12 +39,15 @@ def _getter(nodes: dict[tuple[int, int], bytes]) -> Callable[[int, int], bytes]:
     return lambda level, index: nodes[(level, index)]
 
 
-async def append_batch(uow: UnitOfWorkFactory, *, limit: int) -> int:
-    """Append up to ``limit`` pending records (0 when none, or another replica appends)."""
-    async with uow() as u:
-        if not await lock_log(u.connection, wait=False):
-            return 0
-        return await append_pending(u.connection, limit=limit)
+async def append_left_over(uow: UnitOfWorkFactory, *, limit: int) -> bool:
+    """Append the records that earlier versions staged in ``audit_pending`` (they appended
+    in a second step), ``limit`` at a time; False when another replica holds the lock."""
+    while True:
+        async with uow() as u:
+            if not await lock_log(u.connection, wait=False):
+                return False
+            if await append_pending(u.connection, limit=limit) < limit:
+                return True
 
 
 async def root_at(conn: AsyncConnection, size: int) -> bytes:

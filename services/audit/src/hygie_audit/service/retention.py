@@ -6,15 +6,15 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
-import orjson
 import sqlalchemy as sa
 
 from hygie_platform.ids import uuid7
 from hygie_platform.uow import UnitOfWorkFactory
 
-from ..adapters.log_store import lock_log, tree_size
-from ..adapters.tables import audit_entry, audit_pending, retention_purge
+from ..adapters.log_store import append_records, lock_log, tree_size
+from ..adapters.tables import audit_entry, retention_purge
 from ..domain.balp import DCM
+from ..domain.entries import NewRecord
 
 __all__ = ["PurgeResult", "purge_older_than"]
 
@@ -50,42 +50,41 @@ async def purge_older_than(uow: UnitOfWorkFactory, *, days: int) -> PurgeResult 
             )
         )
         now = datetime.now(UTC).isoformat().replace("+00:00", "Z")
-        await conn.execute(
-            audit_pending.insert().values(
-                event_id=event_id,
-                resource=orjson.dumps(
-                    {
-                        "resourceType": "AuditEvent",
-                        "type": {
-                            "system": DCM,
-                            "code": "110100",
-                            "display": "Application Activity",
-                        },
-                        "subtype": [{"system": "urn:hygie:audit", "code": "retention-purge"}],
-                        "action": "D",
-                        "recorded": now,
-                        "outcome": "0",
-                        "agent": [{"who": {"display": "/hygie/audit"}, "requestor": True}],
-                        "source": {"observer": {"display": "/hygie/audit"}},
-                        "entity": [
-                            {
-                                "what": {
-                                    "identifier": {
-                                        "system": "urn:hygie:audit-log",
-                                        "value": f"0-{below - 1}",
-                                    }
-                                },
-                                "detail": [
-                                    {"type": "deleted", "valueString": str(deleted)},
-                                    {"type": "below_seq", "valueString": str(below)},
-                                    {"type": "cutoff", "valueString": cutoff.isoformat()},
-                                ],
-                            }
-                        ],
-                    }
-                ),
-                source_event_type="hygie.audit.retention.purged",
-                subject="retention",
-            )
+        record = NewRecord(
+            event_id=event_id,
+            resource=(
+                {
+                    "resourceType": "AuditEvent",
+                    "type": {
+                        "system": DCM,
+                        "code": "110100",
+                        "display": "Application Activity",
+                    },
+                    "subtype": [{"system": "urn:hygie:audit", "code": "retention-purge"}],
+                    "action": "D",
+                    "recorded": now,
+                    "outcome": "0",
+                    "agent": [{"who": {"display": "/hygie/audit"}, "requestor": True}],
+                    "source": {"observer": {"display": "/hygie/audit"}},
+                    "entity": [
+                        {
+                            "what": {
+                                "identifier": {
+                                    "system": "urn:hygie:audit-log",
+                                    "value": f"0-{below - 1}",
+                                }
+                            },
+                            "detail": [
+                                {"type": "deleted", "valueString": str(deleted)},
+                                {"type": "below_seq", "valueString": str(below)},
+                                {"type": "cutoff", "valueString": cutoff.isoformat()},
+                            ],
+                        }
+                    ],
+                }
+            ),
+            source_event_type="hygie.audit.retention.purged",
+            subject="retention",
         )
+        await append_records(conn, [record])
         return PurgeResult(below_seq=below, deleted=deleted, cutoff=cutoff)
