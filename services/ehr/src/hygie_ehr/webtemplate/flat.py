@@ -128,6 +128,9 @@ def from_structured(doc: Any) -> tuple[dict[str, Any], Instance]:
 
     root: Instance = {}
     for key, value in doc.items():
+        if key.startswith("ctx/"):  # FLAT-style ctx keys beside the tree (older EHRbase)
+            ctx[key[4:]] = value
+            continue
         if key == "ctx" and isinstance(value, dict):
             for ck, cv in value.items():
                 if isinstance(cv, list):
