@@ -160,17 +160,6 @@ class FhirStore:
         ).one_or_none()
         return FhirConcept(*row) if row else None
 
-    async def known_codes(self, url: str, codes: Sequence[str]) -> set[str]:
-        """Which of these codes a stored CodeSystem (any version) defines."""
-        rows = await self.conn.execute(
-            text(
-                "SELECT DISTINCT code FROM fhir_concept WHERE url = :u "
-                "AND code = ANY(CAST(:codes AS text[]))"
-            ),
-            {"u": url, "codes": list(codes)},
-        )
-        return {r[0] for r in rows}
-
     async def children(self, url: str, version: str, code: str) -> list[str]:
         rows = await self.conn.execute(
             text(

@@ -74,56 +74,6 @@ class VocabularyRepository:
         driver: Any = raw.driver_connection
         return list(await driver.fetch(sql, *args))
 
-    async def ids_by_codes(self, vocabulary_id: str, codes: Sequence[str]) -> dict[str, int]:
-        """``{code: concept_id}`` of many codes of one vocabulary (a valid concept first)."""
-        rows = await self._fetch(
-            f"SELECT DISTINCT ON (c.concept_code) c.concept_code, c.concept_id "
-            f"FROM {self.s}.concept c WHERE c.vocabulary_id = $1 "
-            "AND c.concept_code = ANY($2::text[]) "
-            "ORDER BY c.concept_code, c.invalid_reason NULLS FIRST, c.valid_end_date DESC",
-            vocabulary_id,
-            list(codes),
-        )
-        return {r[0]: r[1] for r in rows}
-
-    async def existing_ids(self, ids: Sequence[int]) -> set[int]:
-        rows = await self._fetch(
-            f"SELECT concept_id FROM {self.s}.concept WHERE concept_id = ANY($1::integer[])",
-            list(ids),
-        )
-        return {r[0] for r in rows}
-
-    async def mapped_targets(
-        self, ids: Sequence[int], relationships: Sequence[str]
-    ) -> dict[int, list[dict[str, Any]]]:
-        """Targets of these concepts as ``MappedConcept`` dicts (the batch translate path:
-        no intermediate objects for 10,000+ rows)."""
-        out: dict[int, list[dict[str, Any]]] = defaultdict(list)
-        if not ids:
-            return out
-        rows = await self._fetch(
-            "SELECT r.concept_id_1, t.concept_id, t.concept_code, t.vocabulary_id, t.domain_id, "
-            f"t.concept_name, r.relationship_id FROM {self.s}.concept_relationship r "
-            f"JOIN {self.s}.concept t ON t.concept_id = r.concept_id_2 "
-            "WHERE r.concept_id_1 = ANY($1::integer[]) "
-            "AND r.relationship_id = ANY($2::text[]) AND r.invalid_reason IS NULL "
-            "ORDER BY r.concept_id_1, r.relationship_id, t.concept_id",
-            list(ids),
-            list(relationships),
-        )
-        for r in rows:
-            out[r[0]].append(
-                {
-                    "concept_id": r[1],
-                    "concept_code": r[2],
-                    "vocabulary_id": r[3],
-                    "domain_id": r[4],
-                    "display": r[5],
-                    "relationship": r[6],
-                }
-            )
-        return out
-
     async def by_ids(self, ids: Sequence[int]) -> dict[int, Concept]:
         if not ids:
             return {}

@@ -7,19 +7,23 @@ take any source code of a loaded vocabulary to its standard concept(s).
 
 from __future__ import annotations
 
-from collections import defaultdict
 from dataclasses import dataclass
-from typing import Any
 
-from hygie_contracts.terminology import TranslateBatchRequest
+import orjson
 
+from ..adapters.batch_translate import (
+    BatchCodes,
+    BatchSystem,
+    explicit_and_fhir_systems,
+    translate_json,
+)
 from ..domain.concepts import Concept
 from ..domain.errors import UnknownSystem
 from ..domain.systems import OMOP_SYSTEM, system_of, vocabulary_of
 from .catalog import Catalog, OmopSystem
 from .lookup import find_concept
 
-__all__ = ["Match", "reverse_translate", "translate", "translate_batch"]
+__all__ = ["BatchRequest", "Match", "reverse_translate", "translate", "translate_batch"]
 
 MAPS_TO = "Maps to"
 MAPS_TO_VALUE = "Maps to value"
@@ -119,88 +123,55 @@ async def translate(
     return matches
 
 
-def _mapped(concept: Concept, relationship: str) -> dict[str, Any]:
-    """A :class:`MappedConcept` as a dict: the response is validated once, in pydantic's
-    core, rather than model by model (10,000+ per batch)."""
-    return {
-        "concept_id": concept.concept_id,
-        "concept_code": concept.concept_code,
-        "vocabulary_id": concept.vocabulary_id,
-        "domain_id": concept.domain_id,
-        "display": concept.name,
-        "relationship": relationship,
-    }
+@dataclass(frozen=True)
+class BatchRequest:
+    """A :class:`~hygie_contracts.terminology.TranslateBatchRequest` as columns."""
+
+    systems: list[str]
+    codes: list[str]
+    include_value_maps: bool = False
 
 
-async def translate_batch(cat: Catalog, request: TranslateBatchRequest) -> dict[str, Any]:
-    """Every code of the request to its standard OMOP concepts, in a few round trips.
-
-    Returns the JSON shape of :class:`TranslateBatchResponse` (built as plain data: the
-    per-object cost of models dominates on 10,000 codes; a test validates the shape).
-    """
+async def translate_batch(cat: Catalog, request: BatchRequest) -> bytes:
+    """Every code of the request to its standard OMOP concepts: the JSON of a
+    :class:`TranslateBatchResponse`, built by one statement (a test validates the shape)."""
     relationships = [MAPS_TO, MAPS_TO_VALUE] if request.include_value_maps else [MAPS_TO]
-    by_system: dict[str, list[str]] = defaultdict(list)
-    for item in request.codes:
-        by_system[item.system].append(item.code)
-    source: dict[tuple[str, str], int] = {}
-    explicit: dict[tuple[str, str], list[int]] = defaultdict(list)
-    unknown_systems: set[str] = set()
-    fhir_codes: set[tuple[str, str]] = set()
-    for system, codes in by_system.items():
-        for row in await cat.fhir.map_targets(system, codes):
-            if row.target_system == OMOP_SYSTEM and row.target_code.isdigit():
-                explicit[(system, row.source_code)].append(int(row.target_code))
-        if await cat.fhir.get("CodeSystem", system) is not None:
-            fhir_codes |= {(system, c) for c in await cat.fhir.known_codes(system, codes)}
-            continue
-        if cat.release is None:
-            if not any(k[0] == system for k in explicit):
-                unknown_systems.add(system)
-            continue
-        vocabulary = None if system == OMOP_SYSTEM else vocabulary_of(system)
-        if system == OMOP_SYSTEM:
-            found = await cat.vocab.existing_ids([int(c) for c in codes if c.isdigit()])
-            source.update({(system, str(i)): i for i in found})
-        elif vocabulary is not None and vocabulary in cat.release_vocabularies():
-            by_code = await cat.vocab.ids_by_codes(vocabulary, codes)
-            source.update({(system, code): i for code, i in by_code.items()})
-        elif not any(k[0] == system for k in explicit):
-            unknown_systems.add(system)
-    ids = sorted(set(source.values()))
-    related = await cat.vocab.mapped_targets(ids, relationships) if ids else {}
-    explicit_ids = sorted({i for targets in explicit.values() for i in targets})
-    explicit_concepts = await cat.vocab.by_ids(explicit_ids) if explicit_ids and cat.release else {}
-    results = []
-    for item in request.codes:
-        key = (item.system, item.code)
-        concept_id = source.get(key)
-        targets = [
-            _mapped(explicit_concepts[i], "ConceptMap")
-            for i in explicit.get(key, [])
-            if i in explicit_concepts
-        ]
-        if not targets and concept_id is not None:
-            targets = related.get(concept_id, [])
-        if targets:
-            status = "mapped"
-        elif concept_id is not None or key in explicit or key in fhir_codes:
-            status = "unmapped"
-        elif item.system in unknown_systems:
-            status = "unknown-system"
+    systems = set(request.systems)
+    with_maps, fhir_systems = await explicit_and_fhir_systems(cat.conn, systems, OMOP_SYSTEM)
+    release_vocabularies = cat.release_vocabularies()
+    kinds: list[BatchSystem] = []
+    for system in systems:
+        if system in fhir_systems:
+            kinds.append(BatchSystem(system, fhir=True, mapped=system in with_maps))
+        elif cat.release is None:
+            kinds.append(BatchSystem(system, maybe_unknown=True, mapped=system in with_maps))
+        elif system == OMOP_SYSTEM:
+            kinds.append(BatchSystem(system, by_id=True, mapped=system in with_maps))
         else:
-            status = "unknown-code"
-        results.append(
-            {
-                "system": item.system,
-                "code": item.code,
-                "status": status,
-                "source_concept_id": concept_id,
-                "targets": targets,
-            }
-        )
+            vocabulary = vocabulary_of(system)
+            known = vocabulary is not None and vocabulary in release_vocabularies
+            kinds.append(
+                BatchSystem(
+                    system,
+                    vocabulary=vocabulary if known else None,
+                    maybe_unknown=not known,
+                    mapped=system in with_maps,
+                )
+            )
+    index = {kind.system: i for i, kind in enumerate(kinds)}
+    batch = BatchCodes(kinds, request.codes, [index[s] for s in request.systems])
+    results = await translate_json(
+        cat.conn,
+        cat.release.schema if cat.release else None,
+        batch,
+        relationships=relationships,
+        omop_system=OMOP_SYSTEM,
+    )
     release = cat.release
-    return {
-        "release_id": release.id if release else None,
-        "release_label": release.label if release else None,
-        "results": results,
-    }
+    head = orjson.dumps(
+        {
+            "release_id": release.id if release else None,
+            "release_label": release.label if release else None,
+        }
+    )
+    return head[:-1] + b',"results":' + results.encode() + b"}"
