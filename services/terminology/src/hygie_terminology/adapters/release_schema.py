@@ -191,7 +191,7 @@ def _index_statements(schema: str, spec: TableSpec) -> list[str]:
             f"ALTER TABLE {schema}.{spec.name} ADD PRIMARY KEY ({', '.join(spec.primary_key)})"
         )
     for i, expr in enumerate(spec.indexes):
-        out.append(f"CREATE INDEX {spec.name}_{i} ON {schema}.{spec.name} ({expr})")
+        out.append(f"CREATE INDEX {spec.name}_{i} ON {schema}.{spec.name} {expr}")
     return out
 
 

@@ -24,7 +24,8 @@ class Column:
 
 @dataclass(frozen=True)
 class TableSpec:
-    """One vocabulary table: its file, columns (CDM 5.4 order) and the indexes queries need."""
+    """One vocabulary table: its file, columns (CDM 5.4 order) and the indexes queries need
+    (each ``(columns) [INCLUDE (columns)]``)."""
 
     name: str
     columns: tuple[Column, ...]
@@ -48,6 +49,9 @@ def _c(name: str, type_: str = "text", required: bool = True) -> Column:
     return Column(name, type_, required)
 
 
+#: Codes compare byte by byte: no locale rules to apply on every index probe (a code is
+#: an identifier; "C" orders like C.UTF-8, by code point).
+_BYTEWISE = 'text COLLATE "C"'
 _DATES = (_c("valid_start_date", "date"), _c("valid_end_date", "date"))
 
 TABLES: tuple[TableSpec, ...] = (
@@ -94,15 +98,19 @@ TABLES: tuple[TableSpec, ...] = (
             _c("concept_id", "integer"),
             _c("concept_name"),
             _c("domain_id"),
-            _c("vocabulary_id"),
+            _c("vocabulary_id", _BYTEWISE),
             _c("concept_class_id"),
             _c("standard_concept", required=False),
-            _c("concept_code"),
+            _c("concept_code", _BYTEWISE),
             *_DATES,
             _c("invalid_reason", required=False),
         ),
         primary_key=("concept_id",),
-        indexes=("vocabulary_id, concept_code",),
+        # Key order of "a valid concept first when a code was reused": index-only lookups.
+        indexes=(
+            "(vocabulary_id, concept_code, invalid_reason NULLS FIRST, valid_end_date DESC) "
+            "INCLUDE (concept_id)",
+        ),
     ),
     TableSpec(
         "concept_synonym",
@@ -111,7 +119,7 @@ TABLES: tuple[TableSpec, ...] = (
             _c("concept_synonym_name"),
             _c("language_concept_id", "integer"),
         ),
-        indexes=("concept_id",),
+        indexes=("(concept_id)",),
     ),
     TableSpec(
         "concept_relationship",
@@ -122,7 +130,7 @@ TABLES: tuple[TableSpec, ...] = (
             *_DATES,
             _c("invalid_reason", required=False),
         ),
-        indexes=("concept_id_1, relationship_id, concept_id_2",),
+        indexes=("(concept_id_1, relationship_id, concept_id_2) INCLUDE (invalid_reason)",),
     ),
     TableSpec(
         "concept_ancestor",
@@ -132,7 +140,7 @@ TABLES: tuple[TableSpec, ...] = (
             _c("min_levels_of_separation", "integer"),
             _c("max_levels_of_separation", "integer"),
         ),
-        indexes=("ancestor_concept_id, descendant_concept_id", "descendant_concept_id"),
+        indexes=("(ancestor_concept_id, descendant_concept_id)", "(descendant_concept_id)"),
     ),
     TableSpec(
         "drug_strength",
@@ -149,7 +157,7 @@ TABLES: tuple[TableSpec, ...] = (
             *_DATES,
             _c("invalid_reason", required=False),
         ),
-        indexes=("drug_concept_id",),
+        indexes=("(drug_concept_id)",),
         required_file=False,
     ),
 )
