@@ -289,8 +289,8 @@ _SIMPLE: dict[str, dict[str, tuple[str, str]]] = {
     "DV_EHR_URI": {"": ("value", "str")},
     "DV_PARSABLE": {"": ("value", "str"), "|formalism": ("formalism", "str")},
     "DV_IDENTIFIER": {
+        "|id": ("id", "str"),  # written |id, as the web template's inputs list it
         "": ("id", "str"),
-        "|id": ("id", "str"),
         "|issuer": ("issuer", "str"),
         "|assigner": ("assigner", "str"),
         "|type": ("type", "str"),
