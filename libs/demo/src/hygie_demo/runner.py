@@ -31,7 +31,14 @@ from .client import Hygie, Outcome, ensure_templates
 from .hospital import Plan, Registration, Stay
 from .identities import corrupt_nir
 
-__all__ = ["INS_DEMO_OID", "DemoReport", "report_path", "run_demo", "wait_caught_up"]
+__all__ = [
+    "INS_DEMO_OID",
+    "DemoReport",
+    "registration_summary",
+    "report_path",
+    "run_demo",
+    "wait_caught_up",
+]
 
 #: the INS authority OID for demonstration identities (Référentiel INS: ...4.11 = DEMO)
 INS_DEMO_OID = "1.2.250.1.213.1.4.11"
@@ -326,43 +333,48 @@ def _diagnostics(resp: httpx.Response) -> str:
     )[:500]
 
 
+def registration_summary(reg: Registration) -> dict[str, Any]:
+    """What the tour shows of a registration (its site, IPP, EHR id, traits)."""
+    p = reg.identity
+    return {
+        "site": reg.site.name,
+        "system": reg.site.system,
+        "ipp": reg.ipp,
+        "ehr_id": reg.ehr_id,
+        "family": p.used_family_name or p.birth_family_name,
+        "birth_family": p.birth_family_name,
+        "given": p.given_names[0],
+        "birth_date": p.birth_date.isoformat(),
+        "qualified": reg.qualified,
+        "nir": p.nir if reg.qualified else None,
+    }
+
+
 def examples(plan: Plan) -> dict[str, Any]:
     """Live ids the tour prints: a patient with vital signs, a duplicate, a death."""
     out: dict[str, Any] = {}
 
-    def reg_of(reg: Registration) -> dict[str, Any]:
-        p = reg.identity
-        return {
-            "site": reg.site.name,
-            "system": reg.site.system,
-            "ipp": reg.ipp,
-            "ehr_id": reg.ehr_id,
-            "family": p.used_family_name or p.birth_family_name,
-            "birth_family": p.birth_family_name,
-            "given": p.given_names[0],
-            "birth_date": p.birth_date.isoformat(),
-            "qualified": reg.qualified,
-            "nir": p.nir if reg.qualified else None,
-        }
-
     with_vitals = max(plan.stays, key=lambda s: len(s.vitals), default=None)
     if with_vitals is not None:
-        out["patient"] = reg_of(with_vitals.registration)
+        out["patient"] = registration_summary(with_vitals.registration)
         out["vitals_uid"] = with_vitals.uid("vitals", 0)
     dup = next((p for p in plan.persons if len(p.registrations) > 1), None)
     if dup is not None:
-        out["duplicate"] = [reg_of(r) for r in dup.registrations]
+        out["duplicate"] = [registration_summary(r) for r in dup.registrations]
         out["duplicate_error"] = dup.registrations[1].error
     twin = next((p for p in plan.persons if p.twin_of is not None), None)
     if twin is not None:
         sibling = next(p for p in plan.persons if p.index == twin.twin_of and p is not twin)
-        out["twins"] = [reg_of(sibling.registrations[0]), reg_of(twin.registrations[0])]
+        out["twins"] = [
+            registration_summary(sibling.registrations[0]),
+            registration_summary(twin.registrations[0]),
+        ]
     died = next((s for s in plan.stays if s.died), None)
     if died is not None:
-        out["deceased"] = reg_of(died.registration)
+        out["deceased"] = registration_summary(died.registration)
     qualified = next((r for r in plan.registrations if r.qualified), None)
     if qualified is not None:
-        out["qualified"] = reg_of(qualified)
+        out["qualified"] = registration_summary(qualified)
     return out
 
 

@@ -20,10 +20,12 @@ TOUR = r"""# Hygie tour — the demo hospital
 export EHR={ehr}/openehr/v1 MPI={mpi}/fhir TERM={term}/fhir AUDIT={audit} OMOP={omop}
 export TOKEN=$(hygie token --role clinician --user dr.martin)
 export ADMIN=$(hygie token --role admin --user idv.desk)
-export EHR_ID={ehr_id}        # {patient_name}, {patient_site}
-export IPP_SYSTEM={ipp_system} IPP={ipp}
-export FAMILY={family_q} BIRTHDATE={birth_date}
 H="Authorization: Bearer $TOKEN"; A="Authorization: Bearer $ADMIN"
+export IPP_SYSTEM={ipp_system} IPP={ipp}     # {patient_name}, {patient_site}
+export FAMILY={family_q} BIRTHDATE={birth_date}
+export EHR_ID=$(curl -s "$EHR/ehr?subject_id=$IPP&subject_namespace=$IPP_SYSTEM" -H "$H" \
+  | python3 -c 'import json,sys; print(json.load(sys.stdin)["ehr_id"]["value"])')   # {ehr_id}
+export OMOP_DB={omop_dsn}
 T=.hygie/tour; mkdir -p $T                      # files the tour writes
 
 ## 1. openEHR: create an EHR, commit a composition (canonical, then FLAT)
@@ -50,7 +52,8 @@ curl -s "$MPI/Patient?family=$FAMILY&birthdate=$BIRTHDATE" -H "$H"
 curl -s "$MPI/Patient/\$ihe-pix?sourceIdentifier=$IPP_SYSTEM|$IPP" -H "$H"
 
 ## 4. Identity vigilance: duplicates and the review queue
-#    linked automatically: {duplicate_names} ({duplicate_error})
+#    one person registered twice: {duplicate_names} ({duplicate_error});
+#    PIXm lists both IPPs once the index has linked them
 curl -s "$MPI/Patient/\$ihe-pix?sourceIdentifier={duplicate_pix}" -H "$H"
 #    what the index could not decide alone (e.g. twins: {twin_names}):
 curl -s "$MPI/review-items" -H "$A"
@@ -63,10 +66,10 @@ curl -s "$TERM/CodeSystem/\$lookup?system=http://loinc.org&code=8480-6" -H "$H"
 curl -s "$TERM/ConceptMap/\$translate?system=http://loinc.org&code=8480-6&targetsystem=https://fhir-terminology.ohdsi.org" -H "$H"
 
 ## 6. OMOP: read the research view with SQL as an analyst, export it, check its quality
-psql {omop_dsn} -c "SET ROLE hygie_analyst;
+psql "$OMOP_DB" -c "SET ROLE hygie_analyst;
   SELECT m.measurement_source_value, count(*), round(avg(m.value_as_number), 1)
   FROM omop.measurement m GROUP BY 1 ORDER BY 2 DESC;"
-psql {omop_dsn} -c "SET ROLE hygie_analyst; SELECT count(*) FROM omop.person;
+psql "$OMOP_DB" -c "SET ROLE hygie_analyst; SELECT count(*) FROM omop.person;
   SELECT condition_source_value, count(*) FROM omop.condition_occurrence GROUP BY 1 ORDER BY 2 DESC LIMIT 5;"
 hygie omop export --format parquet $T/omop/          # one Parquet file per table + manifest
 hygie omop dq --run-date {today} --out $T/dq/        # DQD checks: dq.html and dq.json
@@ -82,30 +85,23 @@ hygie dlq list                                       # the refused identity-feed
 curl -s "$OMOP/omop/unmapped" -H "$A"                # the unknown diagnosis code
 """  # noqa: E501 - shell commands are copied whole
 
-_PLACEHOLDER = {
-    "examples": {
-        "patient": {
-            "ehr_id": "<ehr id>",
-            "system": "urn:oid:1.2.250.1.999.1.1",
-            "ipp": "N0000001",
-            "family": "Martin",
-            "given": "Jeanne",
-            "birth_date": "1948-03-02",
-            "site": "Hôpital de la Croix-Rousse",
-        },
-    },
-    "broken": [],
-}
 
-
-def render_tour(settings: Settings, report: dict[str, Any] | None) -> str:
-    """The tour with the ids of ``report`` (the last run), or example values."""
+def render_tour(settings: Settings, report: dict[str, Any] | None, *, readme: bool = False) -> str:
+    """The tour with the ids of ``report`` (the last run), or example values; ``readme``:
+    the database address as a placeholder (its port is chosen at start)."""
     from hygie_platform.db import service_database_name, with_database
 
-    report = report or _PLACEHOLDER
-    examples = report.get("examples", {})
-    patient = examples.get("patient") or _PLACEHOLDER["examples"]["patient"]
-    duplicate = examples.get("duplicate") or []
+    if report is None:  # what `hygie demo` with its defaults records first
+        from .hospital import make_plan, until_of
+        from .runner import examples, registration_summary
+
+        plan = make_plan(patients=100, days=7, seed=1, until=until_of(datetime.now(UTC).date()))
+        report = {
+            "examples": {**examples(plan), "patient": registration_summary(plan.registrations[0])}
+        }
+    examples_ = report.get("examples", {})
+    patient = examples_["patient"]
+    duplicate = examples_.get("duplicate") or []
     broken = report.get("broken") or []
     broken_lines = (
         "\n".join(
@@ -118,6 +114,8 @@ def render_tour(settings: Settings, report: dict[str, Any] | None) -> str:
     )
     now = datetime.now(UTC)
     dsn = with_database(settings.database_url, service_database_name(settings, "omop_projection"))
+    if readme:
+        dsn = "postgresql://postgres@127.0.0.1:PORT/hygie_omop_projection  # PORT: see hygie up"
     return TOUR.format(
         ehr=settings.url_of("ehr"),
         mpi=settings.url_of("patient_index"),
@@ -132,12 +130,12 @@ def render_tour(settings: Settings, report: dict[str, Any] | None) -> str:
         family_q=shlex.quote(patient["family"]),
         birth_date=patient["birth_date"],
         week_ago=(now - timedelta(days=7)).strftime("%Y-%m-%dT00:00:00Z"),
-        duplicate_error=examples.get("duplicate_error") or "registration error",
+        duplicate_error=examples_.get("duplicate_error") or "registration error",
         duplicate_pix=f"{duplicate[0]['system']}|{duplicate[0]['ipp']}"
         if duplicate
         else "$IPP_SYSTEM|$IPP",
         twin_names=" / ".join(
-            f"{d['given']} {d['birth_family']} ({d['ipp']})" for d in examples.get("twins") or []
+            f"{d['given']} {d['birth_family']} ({d['ipp']})" for d in examples_.get("twins") or []
         )
         or "none in this run",
         duplicate_names=" / ".join(
@@ -145,7 +143,7 @@ def render_tour(settings: Settings, report: dict[str, Any] | None) -> str:
         )
         or "see the review queue",
         today=now.date().isoformat(),
-        omop_dsn=shlex.quote(dsn),
+        omop_dsn=dsn if readme else shlex.quote(dsn),
         broken=broken_lines,
     )
 
@@ -153,4 +151,4 @@ def render_tour(settings: Settings, report: dict[str, Any] | None) -> str:
 if __name__ == "__main__":
     from hygie_platform.config import load_settings
 
-    print(render_tour(load_settings(), None))
+    print(render_tour(load_settings(), None, readme=True))
