@@ -36,7 +36,7 @@ async def test_possible_duplicate_goes_to_review_and_link_resolves_it(mpi):
     assert len(items) == 1
     item = items[0]
     assert item["candidate"] == f"Patient/{a}"
-    assert item["reason"] == "below-auto-link-threshold"
+    assert item["reason"] == "strict-trait-disagreement"  # the birth dates differ
     assert "birth_date" in item["contributions"]["fields"]
     resp = await mpi.client.post(
         f"/fhir/review-items/{item['id']}/resolve",

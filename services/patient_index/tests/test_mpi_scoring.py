@@ -80,9 +80,22 @@ def test_decision_bands():
     competing = decide({g1: strong, g2: strong}, t)
     assert competing.outcome is Outcome.REVIEW
     assert competing.reason == "competing-candidate"
-    weak = score(record("A1"), record("B1", birth_date=date(1985, 1, 30), addresses=()))
+    # one typo in the birth date, a close given name, no birth place nor address
+    weak = score(
+        record("A1"),
+        record(
+            "B1",
+            birth_date=date(1985, 5, 13),
+            birth_given_names=("Maria",),
+            birth_place_code=None,
+            addresses=(),
+        ),
+    )
     assert t.review <= weak.weight < t.auto_link
     assert decide({g1: weak}, t).reason == "below-auto-link-threshold"
+    other_day = score(record("A1"), record("B1", birth_date=date(1985, 1, 30)))
+    assert other_day.weight >= t.auto_link  # names, place, address agree...
+    assert decide({g1: other_day}, t).reason == "strict-trait-disagreement"  # ...not the date
 
 
 def test_close_above_threshold_links_and_asks_for_confirmation():

@@ -7,6 +7,7 @@ from datetime import date
 from typing import Any
 from uuid import UUID
 
+from ..domain.blocking import blocking_keys
 from ..domain.golden import GoldenRecord
 from ..domain.identity import Address, Identifier, Sex, SourceRecord, Telecom, Traits
 from ..domain.ins import Ins
@@ -119,6 +120,7 @@ def source_values(r: SourceRecord) -> dict[str, Any]:
         "sex": t.sex.value,
         "birth_place_code": t.birth_place_code,
         "postal_code": t.postal_code,
+        "block_keys": blocking_keys(r),
         "updated_at": r.updated_at,
     }
 

@@ -61,6 +61,7 @@ source_record = sa.Table(
     sa.Column("sex", sa.Text, nullable=False),
     sa.Column("birth_place_code", sa.Text),
     sa.Column("postal_code", sa.Text),
+    sa.Column("block_keys", ARRAY(sa.Text), nullable=False, server_default="{}"),
     sa.Column("created_at", sa.DateTime(timezone=True), nullable=False, server_default=_now),
     sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False, server_default=_now),
     sa.UniqueConstraint("system", "value", name="source_record_identifier_key"),

@@ -13,17 +13,31 @@ from functools import cached_property
 from rapidfuzz.distance import DamerauLevenshtein, JaroWinkler
 
 from .identity import Sex, SourceRecord
-from .normalise import compact, core_key, phonetic_fr
+from .normalise import compact, core_key, normalise_street, phonetic_fr
 
 __all__ = [
     "MatchView",
     "compare_birth_date",
     "compare_birth_place",
+    "compare_city",
     "compare_family_name",
     "compare_given_name",
+    "compare_phone",
     "compare_postal_code",
     "compare_sex",
+    "compare_street",
+    "phone_key",
 ]
+
+
+def phone_key(value: str | None) -> str:
+    """The digits of a phone number, French international prefixes read as the trunk 0
+    (+33 6 12 34 56 78 and 06.12.34.56.78 give 0612345678)."""
+    digits = "".join(c for c in value or "" if c.isdigit())
+    for prefix in ("0033", "33"):
+        if digits.startswith(prefix) and len(digits) == len(prefix) + 9:
+            return "0" + digits[len(prefix) :]
+    return digits
 
 
 @dataclass(frozen=True)
@@ -73,6 +87,26 @@ class MatchView:
         return self.record.traits.birth_place_code
 
     @cached_property
+    def phones(self) -> frozenset[str]:
+        return frozenset(
+            k
+            for t in self.record.traits.telecoms
+            if t.system in ("phone", "sms") and len(k := phone_key(t.value)) >= 6
+        )
+
+    @cached_property
+    def street(self) -> str:
+        """The first address line, upper case, letters and digits only."""
+        addresses = self.record.traits.addresses
+        line = addresses[0].lines[0] if addresses and addresses[0].lines else ""
+        return "".join(c for c in normalise_street(line) if c.isalnum())
+
+    @cached_property
+    def city(self) -> str:
+        addresses = self.record.traits.addresses
+        return core_key(addresses[0].city) if addresses else ""
+
+    @cached_property
     def postal_code(self) -> str | None:
         code = self.record.traits.postal_code
         return "".join(c for c in code if c.isalnum()) if code else None
@@ -110,7 +144,20 @@ def compare_family_name(a: MatchView, b: MatchView) -> str | None:
     cross = [_name_level(x, y) for x in a.family_names for y in b.family_names]
     if cross and _best(cross) in ("exact", "close"):
         return "alias"
+    if _swapped(a, b):
+        return "swapped"
     return _best([level, *cross]) if cross else level
+
+
+def _swapped(a: MatchView, b: MatchView) -> bool:
+    """Family and first given names entered the one for the other (a classic slip)."""
+    if not (a.birth_name and b.birth_name and a.first_given and b.first_given):
+        return False
+    close = ("exact", "close")
+    return (
+        _name_level(a.birth_name, b.first_given) in close
+        and _name_level(a.first_given, b.birth_name) in close
+    )
 
 
 def compare_given_name(a: MatchView, b: MatchView) -> str | None:
@@ -122,6 +169,8 @@ def compare_given_name(a: MatchView, b: MatchView) -> str | None:
         return level
     if a.given_names & b.given_names:
         return "partial"
+    if _swapped(a, b):
+        return "swapped"
     return level
 
 
@@ -165,4 +214,42 @@ def compare_postal_code(a: MatchView, b: MatchView) -> str | None:
         return "exact"
     if a.postal_code[:2] == b.postal_code[:2]:
         return "department"
+    return "different"
+
+
+def compare_phone(a: MatchView, b: MatchView) -> str | None:
+    """A shared phone number, one mistyped digit, or none in common."""
+    if not a.phones or not b.phones:
+        return None
+    if a.phones & b.phones:
+        return "exact"
+    if any(
+        len(x) == len(y) and DamerauLevenshtein.distance(x, y) <= 1
+        for x in a.phones
+        for y in b.phones
+    ):
+        return "typo"
+    return "different"
+
+
+def compare_street(a: MatchView, b: MatchView) -> str | None:
+    if not a.street or not b.street:
+        return None
+    if a.street == b.street:
+        return "exact"
+    if DamerauLevenshtein.distance(a.street, b.street) <= 2:
+        return "close"
+    return "different"
+
+
+def compare_city(a: MatchView, b: MatchView) -> str | None:
+    if not a.city or not b.city:
+        return None
+    if a.city == b.city:
+        return "exact"
+    if (
+        DamerauLevenshtein.distance(a.city, b.city) <= 1
+        or JaroWinkler.similarity(a.city, b.city) >= 0.9
+    ):
+        return "close"
     return "different"

@@ -19,6 +19,7 @@ __all__ = [
     "compact",
     "core_key",
     "normalise_name",
+    "normalise_street",
     "phonetic_fr",
     "strip_accents",
 ]
@@ -71,6 +72,15 @@ def normalise_name(text: str | None) -> str:
     upper = strip_accents(text).upper()
     spaced = _SEPARATORS.sub(" ", upper)
     return " ".join(_NOT_LETTER.sub("", spaced).split())
+
+
+@lru_cache(maxsize=65536)
+def normalise_street(text: str | None) -> str:
+    """An address line upper case, without accents, letters, digits and single spaces."""
+    if not text:
+        return ""
+    upper = strip_accents(text).upper()
+    return " ".join(re.sub(r"[^A-Z0-9]", " ", upper).split())
 
 
 def compact(text: str | None) -> str:

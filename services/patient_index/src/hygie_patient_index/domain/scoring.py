@@ -117,6 +117,7 @@ DEFAULT_MODEL = MatchModel(
                 "alias": (0.03, 0.001),
                 "phonetic": (0.015, 0.005),
                 "similar": (0.01, 0.02),
+                "swapped": (0.01, 0.0001),
                 "different": (0.005, 0.97),
             },
         ),
@@ -129,6 +130,7 @@ DEFAULT_MODEL = MatchModel(
                 "partial": (0.04, 0.005),
                 "phonetic": (0.01, 0.005),
                 "similar": (0.01, 0.02),
+                "swapped": (0.01, 0.0001),
                 "different": (0.01, 0.955),
             },
         ),
@@ -154,6 +156,21 @@ DEFAULT_MODEL = MatchModel(
             c.compare_postal_code,
             {"exact": (0.6, 0.02), "department": (0.2, 0.1), "different": (0.2, 0.88)},
         ),
+        FieldModel(
+            "city",
+            c.compare_city,
+            {"exact": (0.7, 0.05), "close": (0.1, 0.005), "different": (0.2, 0.945)},
+        ),
+        FieldModel(
+            "street",
+            c.compare_street,
+            {"exact": (0.6, 0.001), "close": (0.15, 0.002), "different": (0.25, 0.997)},
+        ),
+        FieldModel(
+            "phone",
+            c.compare_phone,
+            {"exact": (0.8, 0.0002), "typo": (0.05, 0.001), "different": (0.15, 0.9988)},
+        ),
     )
 )
 
@@ -175,13 +192,21 @@ def tf_adjusted(
     return PairScore(score.weight - old + new, contributions)
 
 
-#: A strict trait whose level is one of these blocks an automatic link.
-STRICT_DISAGREEMENT = {"given_name": "different", "birth_date": "different", "sex": "different"}
+#: A strict trait at one of these levels blocks an automatic link, however high the rest
+#: of the weight: twins share family name, birth date, birth place, address and phone
+#: and differ in given name (and sometimes sex); a father and his son of the same names
+#: share everything but the birth date. The weights cannot see it (the traits they share
+#: are not independent), so a human decides.
+STRICT_DISAGREEMENT: dict[str, frozenset[str]] = {
+    "given_name": frozenset({"different"}),
+    "birth_date": frozenset({"year", "different"}),
+    "sex": frozenset({"different"}),
+}
 
 
 @dataclass(frozen=True)
 class Thresholds:
-    auto_link: float = 24.0
+    auto_link: float = 20.0
     review: float = 10.0
     margin: float = 4.0
     confirm: float = 2.0
@@ -215,7 +240,7 @@ def decide(scored: Mapping[UUID, PairScore], thresholds: Thresholds) -> Decision
         return Decision(Outcome.NEW, score=best)
     if best.weight < thresholds.auto_link:
         return Decision(Outcome.REVIEW, best_id, best, "below-auto-link-threshold", True, others)
-    if any(best.level(f) == lvl for f, lvl in STRICT_DISAGREEMENT.items()):
+    if any(best.level(f) in levels for f, levels in STRICT_DISAGREEMENT.items()):
         return Decision(Outcome.REVIEW, best_id, best, "strict-trait-disagreement", True, others)
     if others and others[0][1].weight >= best.weight - thresholds.margin:
         return Decision(Outcome.REVIEW, best_id, best, "competing-candidate", True, others)

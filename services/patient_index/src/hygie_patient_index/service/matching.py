@@ -23,7 +23,7 @@ from ..domain.scoring import (
 )
 from .context import IndexContext
 
-__all__ = ["best_scores", "find_match"]
+__all__ = ["best_scores", "decide_match", "find_match"]
 
 
 def best_scores(
@@ -45,6 +45,39 @@ def best_scores(
     return best
 
 
+def decide_match(
+    ctx: IndexContext,
+    record: SourceRecord,
+    *,
+    same_ins: Iterable[SourceRecord],
+    candidates: Iterable[SourceRecord],
+    frequency: float | None,
+    excluded: AbstractSet[UUID] = frozenset(),
+) -> tuple[Decision, str]:
+    """The decision given what the index holds: sources sharing the record's trusted INS,
+    blocking candidates and the frequency of its family name (no I/O: the online match
+    and the bulk load both call it)."""
+    scored = best_scores(ctx, record, same_ins, excluded=excluded)
+    if scored:
+        golden_id, score = max(scored.items(), key=lambda kv: kv[1].weight)
+        conflict = any(score.level(f) in lvls for f, lvls in STRICT_DISAGREEMENT.items())
+        reason = (
+            "ins-trait-conflict"
+            if conflict
+            else "ins-shared-by-several-patients"
+            if len(scored) > 1
+            else None
+        )
+        return Decision(Outcome.LINK, golden_id, score, reason, reason is not None), "deterministic"
+    scored = best_scores(ctx, record, candidates, excluded=excluded)
+    if scored and frequency is not None:
+        scored = {
+            g: tf_adjusted(s, ctx.model, field="family_name", frequency=frequency)
+            for g, s in scored.items()
+        }
+    return decide(scored, ctx.thresholds), "probabilistic"
+
+
 async def find_match(
     conn: AsyncConnection,
     ctx: IndexContext,
@@ -55,28 +88,13 @@ async def find_match(
     """The link decision for ``record`` and its method (deterministic or probabilistic)."""
     repo = PatientRepository(conn)
     ins = record.trusted_ins
-    if ins is not None:
-        same = [s for s in await repo.sources_with_ins(ins) if s.id != record.id]
-        scored = best_scores(ctx, record, same, excluded=excluded)
-        if scored:
-            golden_id, score = max(scored.items(), key=lambda kv: kv[1].weight)
-            conflict = any(score.level(f) == lvl for f, lvl in STRICT_DISAGREEMENT.items())
-            reason = (
-                "ins-trait-conflict"
-                if conflict
-                else "ins-shared-by-several-patients"
-                if len(scored) > 1
-                else None
-            )
-            return Decision(
-                Outcome.LINK, golden_id, score, reason, reason is not None
-            ), "deterministic"
+    same = [s for s in await repo.sources_with_ins(ins) if s.id != record.id] if ins else []
+    if same and best_scores(ctx, record, same, excluded=excluded):
+        return decide_match(
+            ctx, record, same_ins=same, candidates=(), frequency=None, excluded=excluded
+        )
     candidates = await blocking_candidates(conn, record, limit=ctx.max_candidates)
-    scored = best_scores(ctx, record, candidates, excluded=excluded)
-    if scored:
-        frequency = await family_frequency(conn, record)
-        scored = {
-            g: tf_adjusted(s, ctx.model, field="family_name", frequency=frequency)
-            for g, s in scored.items()
-        }
-    return decide(scored, ctx.thresholds), "probabilistic"
+    frequency = await family_frequency(conn, record) if candidates else None
+    return decide_match(
+        ctx, record, same_ins=(), candidates=candidates, frequency=frequency, excluded=excluded
+    )

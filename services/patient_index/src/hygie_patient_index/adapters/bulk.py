@@ -1,0 +1,166 @@
+"""Set-based reads and COPY writes of the bulk load (service.bulk), on the unit of work's
+own connection and transaction (asyncpg underneath SQLAlchemy)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+from uuid import UUID
+
+import asyncpg
+import orjson
+import sqlalchemy as sa
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from ..domain.golden import GoldenRecord
+from ..domain.identity import Identifier, SourceRecord
+from .codec import golden_snapshot, source_from_row, source_values
+from .tables import golden_record, source_record
+
+__all__ = [
+    "bound_identifiers",
+    "candidate_pairs",
+    "copy_goldens",
+    "copy_sources",
+    "family_counts",
+    "sources_by_id",
+    "sources_with_any_ins",
+]
+
+_SOURCE_COLUMNS = [c.name for c in source_record.columns if c.name != "created_at"]
+
+
+async def _driver(conn: AsyncConnection) -> asyncpg.Connection:
+    """The asyncpg connection, inside the unit of work's transaction: SQLAlchemy's adapter
+    sends BEGIN with its first statement, so one goes through it first (else the COPY
+    would run in autocommit, outside the transaction)."""
+    await conn.execute(sa.text("SELECT 1"))
+    raw = await conn.get_raw_connection()
+    return raw.driver_connection  # type: ignore[return-value]
+
+
+async def bound_identifiers(
+    conn: AsyncConnection, idents: Sequence[Identifier]
+) -> set[tuple[str, str]]:
+    """Which of these local identifiers already belong to a source record."""
+    pg = await _driver(conn)
+    rows = await pg.fetch(
+        "SELECT i.system, i.value FROM identifier i "
+        "JOIN unnest($1::text[], $2::text[]) AS u(system, value) USING (system, value)",
+        [i.system for i in idents],
+        [i.value for i in idents],
+    )
+    return {(r["system"], r["value"]) for r in rows}
+
+
+async def candidate_pairs(
+    conn: AsyncConnection,
+    index_keys: Sequence[tuple[int, str]],
+    lookup_keys: Sequence[tuple[int, str]],
+) -> tuple[list[tuple[int, int]], list[tuple[int, UUID]]]:
+    """Blocking of a batch, set-based: (record, earlier record of the batch) pairs and
+    (record, active source record of the index) pairs sharing a blocking key."""
+    pg = await _driver(conn)
+    await pg.execute(
+        "CREATE TEMP TABLE bulk_key (ord int, key text) ON COMMIT DROP;"
+        "CREATE TEMP TABLE bulk_lookup (ord int, key text) ON COMMIT DROP"
+    )
+    await pg.copy_records_to_table("bulk_key", records=index_keys)
+    await pg.copy_records_to_table("bulk_lookup", records=lookup_keys)
+    await pg.execute("ANALYZE bulk_key; ANALYZE bulk_lookup")
+    inner = await pg.fetch(
+        "SELECT DISTINCT q.ord AS a, k.ord AS b FROM bulk_lookup q "
+        "JOIN bulk_key k USING (key) WHERE k.ord < q.ord"
+    )
+    outer = await pg.fetch(
+        "SELECT DISTINCT q.ord AS a, s.id AS b FROM bulk_lookup q JOIN ("
+        " SELECT s.id, unnest(s.block_keys) AS key FROM source_record s"
+        " JOIN golden_record g ON g.id = s.golden_id WHERE s.active AND g.active"
+        ") s USING (key)"
+    )
+    await pg.execute("DROP TABLE bulk_key; DROP TABLE bulk_lookup")
+    return [(r["a"], r["b"]) for r in inner], [(r["a"], r["b"]) for r in outer]
+
+
+async def sources_by_id(conn: AsyncConnection, ids: Sequence[UUID]) -> dict[UUID, SourceRecord]:
+    if not ids:
+        return {}
+    rows = (
+        await conn.execute(sa.select(source_record).where(source_record.c.id.in_(list(ids))))
+    ).mappings()
+    return {r["id"]: source_from_row(r) for r in rows}
+
+
+async def sources_with_any_ins(
+    conn: AsyncConnection, matricules: Sequence[str]
+) -> list[SourceRecord]:
+    """Active sources of active patients whose INS came from INSi, for these matricules."""
+    if not matricules:
+        return []
+    rows = (
+        await conn.execute(
+            sa.select(source_record)
+            .join(golden_record, golden_record.c.id == source_record.c.golden_id)
+            .where(
+                source_record.c.ins_matricule.in_(list(matricules)),
+                source_record.c.status.in_(("RECUP", "QUAL")),
+                source_record.c.active,
+                golden_record.c.active,
+            )
+        )
+    ).mappings()
+    return [source_from_row(r) for r in rows]
+
+
+async def family_counts(conn: AsyncConnection, keys: Sequence[str]) -> tuple[dict[str, int], int]:
+    """How many active source records carry each phonetic family key, and how many there are."""
+    pg = await _driver(conn)
+    rows = await pg.fetch(
+        "SELECT k, count(*) AS n FROM source_record, unnest(family_phon) AS k "
+        "WHERE k = ANY($1::text[]) GROUP BY k",
+        list(keys),
+    )
+    total = await pg.fetchval("SELECT count(*) FROM source_record")
+    return {r["k"]: r["n"] for r in rows}, int(total)
+
+
+def _jsonb(value: Any) -> str:
+    return orjson.dumps(value).decode()
+
+
+async def copy_goldens(conn: AsyncConnection, goldens: Sequence[GoldenRecord]) -> None:
+    pg = await _driver(conn)
+    await pg.copy_records_to_table(
+        "golden_record",
+        columns=["id", "active", "replaced_by", "status", "record_of_truth", "version", "snapshot"],
+        records=[
+            (
+                g.id,
+                g.active,
+                g.replaced_by,
+                g.status.value,
+                g.record_of_truth,
+                g.version,
+                _jsonb(golden_snapshot(g)),
+            )
+            for g in goldens
+        ],
+    )
+
+
+async def copy_sources(conn: AsyncConnection, sources: Sequence[SourceRecord]) -> None:
+    """Source records and every one of their identifiers (the primary key of ``identifier``
+    still rejects one bound twice: the whole batch then fails, nothing is stored)."""
+    pg = await _driver(conn)
+    rows = []
+    for s in sources:
+        values = source_values(s)
+        values["traits"] = _jsonb(values["traits"])
+        values["other_identifiers"] = _jsonb(values["other_identifiers"])
+        rows.append(tuple(values[c] for c in _SOURCE_COLUMNS))
+    await pg.copy_records_to_table("source_record", columns=_SOURCE_COLUMNS, records=rows)
+    await pg.copy_records_to_table(
+        "identifier",
+        columns=["system", "value", "source_id"],
+        records=[(i.system, i.value, s.id) for s in sources for i in s.identifiers],
+    )

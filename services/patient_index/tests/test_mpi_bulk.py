@@ -1,0 +1,61 @@
+"""Bulk load (``hygie patients load``): the rules and events of the API, set-based."""
+
+from datetime import date
+
+import orjson
+
+from hygie_patient_index.load import parse_lines
+from hygie_patient_index.service.bulk import load_identities
+from hygie_patient_index.service.identity import record_identity
+from hygie_patient_index.synthetic import FrenchPopulation, fhir_patient
+from hygie_patient_index.testing import IPP_A, record
+
+
+def _clusters(rows):
+    by = {}
+    for r in rows:
+        by.setdefault(r["golden_id"], set()).add(r["value"])
+    return list(by.values())
+
+
+def _pairs(clusters):
+    return {tuple(sorted((a, b))) for c in clusters for a in c for b in c if a < b}
+
+
+async def test_bulk_load_links_like_one_by_one_registration(mpi):
+    data = FrenchPopulation(seed=5).dataset(persons=150)
+    ctx = mpi.runtime.app.state.patient_index
+    lines = [orjson.dumps(fhir_patient(r)) for r in data.records]
+    drafts, unparsed = parse_lines([*lines, b"{not json", b'{"resourceType": "Observation"}'])
+    assert len(unparsed) == 2
+    assert len(drafts) == len(data.records)
+    bad = record("BAD1", birth_date=date(1700, 1, 1))
+    report = await load_identities(mpi.runtime.app.state.uow, ctx, [*drafts, bad], by="t", batch=97)
+    assert [r[1] for r in report.rejected] == [f"{IPP_A}|BAD1"]
+    assert report.created == len(drafts)
+    rows = await mpi.fetch("SELECT golden_id, value FROM source_record")
+    assert len(rows) == len(drafts)  # the invalid record is not stored
+    bulk_pairs = _pairs(_clusters(rows))
+    truth = data.true_pairs()
+    assert len(bulk_pairs & truth) >= 0.9 * len(truth)
+    assert len(bulk_pairs - truth) <= 0.02 * len(bulk_pairs)
+    journal = await mpi.fetch("SELECT event_type, count(*) AS n FROM journal GROUP BY 1")
+    counts = {r["event_type"].split(".")[3]: r["n"] for r in journal}
+    goldens = await mpi.fetch("SELECT count(*) AS n FROM golden_record")
+    assert counts["registered"] == goldens[0]["n"] == report.new_patients
+    assert counts["linked"] == len(drafts)
+    reviews = await mpi.fetch("SELECT count(*) AS n FROM review_item")
+    assert counts.get("review_requested", 0) == reviews[0]["n"] == report.reviews
+
+
+async def test_bulk_load_updates_a_bound_identifier_and_links_to_the_index(mpi):
+    ctx = mpi.runtime.app.state.patient_index
+    async with mpi.runtime.app.state.uow() as uow:
+        first = await record_identity(uow, ctx, record("A1"), by="t")
+    renamed = record("A1", birth_family_name="Dupont-Durand")
+    same_person = record("B1", system="urn:oid:1.2.250.1.999.2.1")
+    report = await load_identities(mpi.runtime.app.state.uow, ctx, [renamed, same_person], by="t")
+    assert (report.updated, report.created, report.linked) == (1, 1, 1)
+    rows = await mpi.fetch("SELECT value, golden_id, version FROM source_record ORDER BY value")
+    assert [(r["value"], r["version"]) for r in rows] == [("A1", 2), ("B1", 1)]
+    assert {r["golden_id"] for r in rows} == {first.golden.id}
