@@ -143,7 +143,7 @@ CREATE TABLE {s}.patient_identifier (system text NOT NULL, value text NOT NULL,
   patient_id uuid NOT NULL, PRIMARY KEY (system, value));
 CREATE TABLE {s}.ehr (ehr_id uuid PRIMARY KEY, namespace text, subject_id text,
   person_id integer, queryable boolean NOT NULL DEFAULT true);
-CREATE INDEX ehr_subject ON {s}.ehr (namespace, subject_id);
+CREATE INDEX ehr_subject ON {s}.ehr (subject_id, namespace);
 CREATE INDEX ehr_person ON {s}.ehr (person_id);
 CREATE TABLE {s}.composition (versioned_object_id text PRIMARY KEY, ehr_id uuid NOT NULL,
   version_uid text NOT NULL, event_id uuid NOT NULL, composition jsonb,

@@ -98,54 +98,85 @@ class Store:
             for r in rows
         }
 
-    async def save_patient(self, p: PatientState, removed: Iterable[tuple[str, str]]) -> None:
+    async def save_patients(self, patients: Sequence[PatientState]) -> None:
+        """Upsert patients (in order: a later one wins an identifier); each patient's
+        identifier rows become exactly its current identifiers."""
+        if not patients:
+            return
+        ids = [p.patient_id for p in patients]
         await self._run(
             "INSERT INTO {s}.patient (patient_id, replaced_by, active, sex, birth_date, "
-            "death_date, identifiers) VALUES (:id, :rb, :a, :sex, :b, :d, CAST(:ids AS jsonb)) "
+            "death_date, identifiers) SELECT * FROM unnest(CAST(:id AS uuid[]), "
+            "CAST(:rb AS uuid[]), CAST(:a AS boolean[]), CAST(:sex AS text[]), "
+            "CAST(:b AS date[]), CAST(:d AS date[]), CAST(:ids AS jsonb[])) "
             "ON CONFLICT (patient_id) DO UPDATE SET replaced_by = excluded.replaced_by, "
             "active = excluded.active, sex = excluded.sex, birth_date = excluded.birth_date, "
             "death_date = excluded.death_date, identifiers = excluded.identifiers",
             {
-                "id": p.patient_id, "rb": p.replaced_by, "a": p.active, "sex": p.sex,
-                "b": p.birth_date, "d": p.death_date,
-                "ids": orjson.dumps([list(i) for i in p.identifiers]).decode(),
+                "id": ids, "rb": [p.replaced_by for p in patients],
+                "a": [p.active for p in patients], "sex": [p.sex for p in patients],
+                "b": [p.birth_date for p in patients], "d": [p.death_date for p in patients],
+                "ids": [orjson.dumps([list(i) for i in p.identifiers]).decode()
+                        for p in patients],
             },
         )  # fmt: skip
-        for system, value in removed:
-            await self._run(
-                "DELETE FROM {s}.patient_identifier WHERE system = :s AND value = :v "
-                "AND patient_id = :p",
-                {"s": system, "v": value, "p": p.patient_id},
-            )
-        if p.identifiers:
-            await self._run(
-                "INSERT INTO {s}.patient_identifier (system, value, patient_id) "
-                "VALUES (:s, :v, :p) ON CONFLICT (system, value) "
-                "DO UPDATE SET patient_id = excluded.patient_id",
-                [{"s": s, "v": v, "p": p.patient_id} for s, v in p.identifiers],
-            )
-
-    async def patient_by_identifier(self, system: str, value: str) -> UUID | None:
-        rows = await self._all(
-            "SELECT patient_id FROM {s}.patient_identifier WHERE system = :s AND value = :v",
-            s=system,
-            v=value,
-        )
-        return rows[0][0] if rows else None
-
-    # -- EHRs and compositions --------------------------------------------------------
-    async def ehr(self, ehr_id: UUID) -> tuple[str | None, str | None, int | None, bool] | None:
-        """(subject namespace, subject id, person id, is_queryable) of an EHR."""
-        rows = await self._all(
-            "SELECT namespace, subject_id, person_id, queryable FROM {s}.ehr WHERE ehr_id = :e",
-            e=ehr_id,
-        )
-        return (rows[0][0], rows[0][1], rows[0][2], rows[0][3]) if rows else None
-
-    async def set_ehr_person(self, ehr_id: UUID, person_id: int | None) -> None:
         await self._run(
-            "UPDATE {s}.ehr SET person_id = :p WHERE ehr_id = :e", {"p": person_id, "e": ehr_id}
+            "DELETE FROM {s}.patient_identifier WHERE patient_id = ANY(CAST(:p AS uuid[]))",
+            {"p": ids},
         )
+        owner = {pair: p.patient_id for p in patients for pair in p.identifiers}
+        if owner:
+            pairs = list(owner)
+            await self._run(
+                "INSERT INTO {s}.patient_identifier (system, value, patient_id) SELECT * FROM "
+                "unnest(CAST(:s AS text[]), CAST(:v AS text[]), CAST(:p AS uuid[])) "
+                "ON CONFLICT (system, value) DO UPDATE SET patient_id = excluded.patient_id",
+                {"s": [x[0] for x in pairs], "v": [x[1] for x in pairs],
+                 "p": [owner[x] for x in pairs]},
+            )  # fmt: skip
+
+    async def patients_by_identifiers(
+        self, pairs: Iterable[tuple[str, str]]
+    ) -> dict[tuple[str, str], UUID]:
+        """The patient holding each (system, value) source identifier."""
+        pairs = list(pairs)
+        if not pairs:
+            return {}
+        rows = await self._all(
+            "SELECT i.system, i.value, i.patient_id FROM {s}.patient_identifier i JOIN "
+            "unnest(CAST(:s AS text[]), CAST(:v AS text[])) AS w(system, value) "
+            "ON i.system = w.system AND i.value = w.value",
+            s=[p[0] for p in pairs],
+            v=[p[1] for p in pairs],
+        )
+        return {(r[0], r[1]): r[2] for r in rows}
+
+    async def ehrs(
+        self, ehr_ids: Sequence[UUID]
+    ) -> dict[UUID, tuple[str | None, str | None, int | None, bool]]:
+        """(subject namespace, subject id, person id, is_queryable) of EHRs."""
+        rows = await self._all(
+            "SELECT ehr_id, namespace, subject_id, person_id, queryable FROM {s}.ehr "
+            "WHERE ehr_id = ANY(CAST(:e AS uuid[]))",
+            e=list(ehr_ids),
+        )
+        return {r[0]: (r[1], r[2], r[3], r[4]) for r in rows}
+
+    async def set_ehr_persons(self, persons: Mapping[UUID, int | None]) -> None:
+        if persons:
+            await self._run(
+                "UPDATE {s}.ehr SET person_id = t.p FROM unnest(CAST(:e AS uuid[]), "
+                "CAST(:p AS integer[])) AS t(e, p) WHERE ehr.ehr_id = t.e",
+                {"e": list(persons), "p": list(persons.values())},
+            )
+
+    async def compositions_of_ehrs(self, ehr_ids: Sequence[UUID]) -> list[str]:
+        rows = await self._all(
+            "SELECT versioned_object_id FROM {s}.composition "
+            "WHERE ehr_id = ANY(CAST(:e AS uuid[]))",
+            e=list(ehr_ids),
+        )
+        return [r[0] for r in rows]
 
     async def ehrs_of(self, person_ids: Sequence[int], subjects: Sequence[str]) -> list[UUID]:
         """EHRs materialised for these persons or whose subject id is one of ``subjects``."""
@@ -154,12 +185,6 @@ class Store:
             "OR subject_id = ANY(CAST(:ids AS text[]))",
             p=list(person_ids),
             ids=list(subjects),
-        )
-        return [r[0] for r in rows]
-
-    async def compositions_of(self, ehr_id: UUID) -> list[str]:
-        rows = await self._all(
-            "SELECT versioned_object_id FROM {s}.composition WHERE ehr_id = :e", e=ehr_id
         )
         return [r[0] for r in rows]
 
@@ -236,12 +261,6 @@ class Store:
                 "ANY(CAST(:ids AS integer[]))",
                 {"ids": list(ids)},
             )
-
-    async def exists(self, table: str, row_id: int) -> bool:
-        rows = await self._all(
-            f"SELECT 1 FROM {{s}}.{table} WHERE {PRIMARY_KEYS[table]} = :i", i=row_id
-        )
-        return bool(rows)
 
     async def save_checkpoint(self, positions: dict[tuple[str, int], int]) -> None:
         if positions:

@@ -8,6 +8,7 @@ until its patient is known). Everything runs in the caller's unit of work.
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import partial
@@ -68,10 +69,17 @@ class Projector:
         dirty = _Dirty()
         subjects: dict[UUID, tuple[str | None, str | None, bool | None]] = {}
         compositions: dict[str, tuple[UUID, str, UUID, Any]] = {}
-        for envelope, event in items:
-            ids = _patient_ids(event)
-            state = fold.State(patients=await store.patients(ids) if ids else {})
+        named = [_patient_ids(event) for _, event in items]
+        # the patients the batch names, read once; the fold's results kept in memory
+        patients = await store.patients(set().union(*named)) if any(named) else {}
+        saved: dict[UUID, PatientState] = {}
+        for (envelope, event), ids in zip(items, named, strict=True):
+            state = fold.State(patients={i: patients[i] for i in ids if i in patients})
             changes = fold.apply(event, state)
+            for patient in changes.patients:
+                patients[patient.patient_id] = patient
+                saved.pop(patient.patient_id, None)  # order of the last change
+                saved[patient.patient_id] = patient
             for subject in changes.ehr_subjects:
                 before = subjects.get(subject.ehr_id)
                 queryable = subject.queryable
@@ -86,7 +94,8 @@ class Projector:
                     comp.composition,
                 )
             await self._store(store, changes, dirty)
-        # EHR and composition events are written in bulk, once per batch (last one wins)
+        # patient, EHR and composition events are written in bulk, once per batch
+        await store.save_patients(list(saved.values()))
         dirty.ehrs |= await store.set_ehr_subjects(subjects)
         dirty.ehrs |= await store.ensure_ehrs({c[0] for c in compositions.values()})
         await store.store_compositions(compositions)
@@ -94,8 +103,6 @@ class Projector:
         await self._materialise(uow, store, dirty, compositions)
 
     async def _store(self, store: Store, changes: fold.Changes, dirty: _Dirty) -> None:
-        for i, patient in enumerate(changes.patients):
-            await store.save_patient(patient, changes.identifiers_removed if i == 0 else ())
         dirty.patients |= changes.refresh_patients
         for term in changes.terminology:
             if term.release_label is not None:
@@ -111,44 +118,65 @@ class Projector:
             dirty.compositions.update(await store.compositions_with_problems(codes))
 
     # -- materialisation --------------------------------------------------------------
-    async def _resolve(self, store: Store, namespace: str | None, sid: str | None) -> int | None:
-        """The person of an EHR subject: a source identifier or the golden id, after merges."""
-        if sid is None:
-            return None
-        patient_id = await store.patient_by_identifier(namespace or "", sid)
-        if patient_id is None:
-            try:
-                patient_id = UUID(sid)
-            except ValueError:
-                return None
-        chain: dict[UUID, UUID | None] = {}
-        current: UUID | None = patient_id
-        while current is not None and current not in chain:
-            found = (await store.patients([current])).get(current)
+    async def _resolve_many(
+        self, store: Store, subjects: Mapping[UUID, tuple[str | None, str | None]]
+    ) -> dict[UUID, int | None]:
+        """The person of each EHR's subject: a source identifier or the golden id, followed
+        through merges; None while no person row can exist (unknown, or no birth date)."""
+        pairs = {(ns or "", sid) for ns, sid in subjects.values() if sid is not None}
+        by_identifier = await store.patients_by_identifiers(pairs)
+        start: dict[UUID, UUID] = {}
+        for ehr_id, (ns, sid) in subjects.items():
+            if sid is None:
+                continue
+            found = by_identifier.get((ns or "", sid))
             if found is None:
-                return None
-            chain[current] = found.replaced_by
-            if found.replaced_by is None and found.birth_date is None:
-                return None  # no person row can exist yet: hold the data
-            current = found.replaced_by
-        survivor = survivor_of(patient_id, chain)
-        return (await store.ids("person", [str(survivor)]))[str(survivor)]
+                with contextlib.suppress(ValueError):
+                    found = UUID(sid)
+            if found is not None:
+                start[ehr_id] = found
+        known: dict[UUID, PatientState] = {}
+        tried: set[UUID] = set()
+        wanted = set(start.values())
+        while wanted:  # the merge chains, one link at a time for every EHR at once
+            tried |= wanted
+            known.update(await store.patients(wanted))
+            wanted = {p.replaced_by for p in known.values() if p.replaced_by is not None} - tried
+        survivors: dict[UUID, UUID] = {}
+        for ehr_id, patient_id in start.items():
+            chain: dict[UUID, UUID | None] = {}
+            current: UUID | None = patient_id
+            held = False
+            while current is not None and current not in chain:
+                found_state = known.get(current)
+                if found_state is None or (
+                    found_state.replaced_by is None and found_state.birth_date is None
+                ):
+                    held = True  # no person row can exist yet: hold the data
+                    break
+                chain[current] = found_state.replaced_by
+                current = found_state.replaced_by
+            if not held:
+                survivors[ehr_id] = survivor_of(patient_id, chain)
+        ids = await store.ids("person", sorted({str(s) for s in survivors.values()}))
+        return {e: ids[str(survivors[e])] if e in survivors else None for e in subjects}
 
     async def _materialise(
         self, uow: UnitOfWork, store: Store, dirty: _Dirty,
         known: Mapping[str, tuple[UUID, str, UUID, Any]],
     ) -> None:  # fmt: skip
-        for patient_id in sorted(dirty.patients):
-            await self._refresh_person(uow, store, patient_id, dirty)
-        for ehr_id in sorted(dirty.ehrs):
-            ehr = await store.ehr(ehr_id)
-            if ehr is None:
-                continue
+        if dirty.patients:
+            await self._refresh_persons(uow, store, sorted(dirty.patients), dirty)
+        if dirty.ehrs:
+            ehrs = await store.ehrs(sorted(dirty.ehrs))
             # an EHR that is not queryable stays out of the research view (openEHR EHR_STATUS)
-            person = await self._resolve(store, ehr[0], ehr[1]) if ehr[3] else None
-            if person != ehr[2]:
-                await store.set_ehr_person(ehr_id, person)
-                dirty.compositions.update(await store.compositions_of(ehr_id))
+            persons = await self._resolve_many(
+                store, {e: (v[0], v[1]) for e, v in ehrs.items() if v[3]}
+            )
+            moved = {e: persons.get(e) for e, v in ehrs.items() if persons.get(e) != v[2]}
+            if moved:
+                await store.set_ehr_persons(moved)
+                dirty.compositions.update(await store.compositions_of_ehrs(sorted(moved)))
         announce = partial(self._announce, uow)
         if dirty.compositions:
             touched, deaths_removed = await materialise(
@@ -158,51 +186,53 @@ class Projector:
             )  # fmt: skip
             dirty.persons |= touched
             # the composition that recorded a death is gone: the patient index's date returns
-            for patient_id in await store.patients_of_persons(sorted(deaths_removed)):
-                await self._refresh_death(uow, store, patient_id)
+            if deaths_removed:
+                back = await store.patients(await store.patients_of_persons(sorted(deaths_removed)))
+                ids = await store.ids("person", [str(p) for p in back])
+                await self._refresh_deaths(uow, store, back, ids)
         await observation_periods(store, dirty.persons, announce=announce)
 
-    async def _refresh_person(
-        self, uow: UnitOfWork, store: Store, patient_id: UUID, dirty: _Dirty
+    async def _refresh_persons(
+        self, uow: UnitOfWork, store: Store, patient_ids: Sequence[UUID], dirty: _Dirty
     ) -> None:
-        patient = (await store.patients([patient_id])).get(patient_id)
-        if patient is None:
-            return
-        person_id = (await store.ids("person", [str(patient_id)]))[str(patient_id)]
-        row = person_row(patient, person_id=person_id, key=self.key)
-        await self._put(uow, store, "person", person_id, person_id, row)
-        await self._refresh_death(uow, store, patient_id, patient=patient, person_id=person_id)
-        subjects = [str(patient_id), *(v for _, v in patient.identifiers)]
-        dirty.ehrs.update(await store.ehrs_of([person_id], subjects))
-        dirty.persons.add(person_id)
+        """Person and death rows of these patients, and the EHRs to re-resolve."""
+        patients = await store.patients(patient_ids)
+        ids = await store.ids("person", [str(p) for p in patients])
+        rows = {ids[str(p)]: person_row(s, person_id=ids[str(p)], key=self.key)
+                for p, s in patients.items()}  # fmt: skip
+        await self._put_many(uow, store, "person", rows)
+        await self._refresh_deaths(uow, store, patients, ids)
+        subjects = {str(p) for p in patients} | {
+            v for s in patients.values() for _, v in s.identifiers
+        }
+        dirty.ehrs.update(await store.ehrs_of(sorted(ids.values()), sorted(subjects)))
+        dirty.persons.update(ids.values())
 
-    async def _refresh_death(
-        self, uow: UnitOfWork, store: Store, patient_id: UUID, *,
-        patient: PatientState | None = None, person_id: int | None = None,
+    async def _refresh_deaths(
+        self, uow: UnitOfWork, store: Store, patients: Mapping[UUID, PatientState],
+        ids: Mapping[str, int],
     ) -> None:  # fmt: skip
-        """The death row from the patient index, unless a composition recorded the death."""
-        if patient is None:
-            patient = (await store.patients([patient_id])).get(patient_id)
-            if patient is None:
-                return
-        if person_id is None:
-            person_id = (await store.ids("person", [str(patient_id)]))[str(patient_id)]
-        if person_id in await store.recorded_deaths([person_id]):
-            return
-        row = death_row(patient, person_id=person_id)
-        await self._put(uow, store, "death", person_id, person_id, row)
+        """Death rows from the patient index, unless a composition recorded the death."""
+        recorded = await store.recorded_deaths(sorted(ids.values()))
+        rows = {ids[str(p)]: death_row(s, person_id=ids[str(p)])
+                for p, s in patients.items() if ids[str(p)] not in recorded}  # fmt: skip
+        await self._put_many(uow, store, "death", rows)
 
-    async def _put(
-        self, uow: UnitOfWork, store: Store, table: str, row_id: int, person_id: int,
-        row: dict[str, Any] | None,
-    ) -> None:  # fmt: skip
-        """Write or remove one row (person, death, observation_period) and announce it."""
-        if row is not None:
-            await store.upsert(table, [row])
-            self._announce(uow, table, row_id, person_id, "upsert", row)
-        elif await store.exists(table, row_id):
-            await store.delete_rows(table, [row_id])
-            self._announce(uow, table, row_id, person_id, "delete", {PRIMARY_KEYS[table]: row_id})
+    async def _put_many(
+        self, uow: UnitOfWork, store: Store, table: str, rows: Mapping[int, dict[str, Any] | None]
+    ) -> None:
+        """Write the rows (person, death: keyed by person id), remove those given as None
+        that exist, and announce both."""
+        written = [row for row in rows.values() if row is not None]
+        await store.upsert(table, written)
+        for person_id, row in rows.items():
+            if row is not None:
+                self._announce(uow, table, person_id, person_id, "upsert", row)
+        gone = sorted(await store.existing(table, [i for i, r in rows.items() if r is None]))
+        await store.delete_rows(table, gone)
+        for person_id in gone:
+            self._announce(uow, table, person_id, person_id, "delete",
+                           {PRIMARY_KEYS[table]: person_id})  # fmt: skip
 
     def _announce(
         self, uow: UnitOfWork, table: str, row_id: int, person_id: int, op: str, row: dict[str, Any]
