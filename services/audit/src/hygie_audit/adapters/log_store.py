@@ -18,9 +18,11 @@ __all__ = [
     "SEQUENCER_LOCK",
     "append_pending",
     "append_records",
+    "begin_append",
     "fetch_nodes",
     "lock_log",
     "tree_size",
+    "write_entries",
 ]
 
 #: One appender at a time across replicas (transaction-scoped advisory lock).
@@ -64,22 +66,38 @@ async def fetch_nodes(
     return found
 
 
-async def append_records(conn: AsyncConnection, records: Sequence[NewRecord]) -> int:
-    """Give ``records`` the next log positions and extend the tree, in the caller's
-    transaction: the appender lock (held until it ends), the tree size and its right edge
-    (two round trips), then the records and every completed node by binary COPY.
-    Returns the position of the first record."""
+async def begin_append(conn: AsyncConnection) -> tuple[int, dict[tuple[int, int], bytes]]:
+    """Take the appender lock (held until the transaction ends); return the tree size and
+    its right edge (frontier nodes), in two round trips."""
     await lock_log(conn)
     size = await tree_size(conn)
-    if not records:
-        return size
-    frontier = await fetch_nodes(conn, frontier_keys(size))
-    rows, leaves = entry_rows(size, records)
+    return size, await fetch_nodes(conn, frontier_keys(size))
+
+
+async def write_entries(
+    conn: AsyncConnection,
+    size: int,
+    frontier: dict[tuple[int, int], bytes],
+    rows: list[tuple[Any, ...]],
+    leaves: list[bytes],
+) -> None:
+    """Write records at positions ``size`` on (``entry_rows``) and every node they
+    complete, by binary COPY, after ``begin_append`` in the same transaction."""
+    if not rows:
+        return
     driver = await _driver(conn)
     await driver.copy_records_to_table("audit_entry", records=rows, columns=ENTRY_COLUMNS)
     await driver.copy_records_to_table(
         "merkle_node", records=new_nodes(size, frontier, leaves), columns=_NODE_COLUMNS
     )
+
+
+async def append_records(conn: AsyncConnection, records: Sequence[NewRecord]) -> int:
+    """Give ``records`` the next log positions and extend the tree, in the caller's
+    transaction; returns the position of the first record."""
+    size, frontier = await begin_append(conn)
+    rows, leaves = entry_rows(size, records)
+    await write_entries(conn, size, frontier, rows, leaves)
     return size
 
 

@@ -189,21 +189,29 @@ def new_nodes(
     size: int, frontier: dict[tuple[int, int], bytes], leaves: Sequence[bytes]
 ) -> list[tuple[int, int, bytes]]:
     """Every node (level, index, hash) completed by appending ``leaves`` (leaf hashes) to a
-    tree of ``size`` leaves whose right-edge nodes are ``frontier`` (see frontier_keys)."""
-    out = [(0, size + i, h) for i, h in enumerate(leaves)]
+    tree of ``size`` leaves whose right-edge nodes are ``frontier`` (see frontier_keys).
+    Level by level: the new nodes of a level are the pairs of the level below, whose
+    first left child may be a frontier node."""
+    out = [(0, idx, h) for idx, h in enumerate(leaves, size)]
     end = size + len(leaves)
-    known = dict(frontier)
-    known.update(((0, size + i), h) for i, h in enumerate(leaves))
-    level = 1
-    while (1 << level) <= end:
-        first = size >> level  # first node of this level not complete before the append
-        last = (end >> level) - 1
-        for idx in range(first, last + 1):
-            h = node_hash(known[(level - 1, 2 * idx)], known[(level - 1, 2 * idx + 1)])
-            known[(level, idx)] = h
-            out.append((level, idx, h))
+    sha = hashlib.sha256
+    row, start = list(leaves), size  # complete nodes of the level below, from index start
+    level = 0
+    while True:
         level += 1
-    return out
+        first, last = size >> level, (end >> level) - 1
+        if last < first:  # nothing completed here, so nothing above either
+            return out
+        if 2 * first < start:  # the left child of the first new node was complete before
+            row.insert(0, frontier[(level - 1, start - 1)])
+            start -= 1
+        base = 2 * first - start
+        row = [
+            sha(b"\x01" + row[i] + row[i + 1]).digest()
+            for i in range(base, base + 2 * (last - first + 1), 2)
+        ]
+        out.extend((level, idx, h) for idx, h in enumerate(row, first))
+        start = first
 
 
 def subtree_root(leaves: list[bytes]) -> bytes:

@@ -18,10 +18,10 @@ from hygie_platform.envelope import Envelope
 from hygie_platform.ids import uuid7
 from hygie_platform.uow import UnitOfWork
 
-from ..adapters.log_store import append_records
+from ..adapters.log_store import append_records, begin_append, write_entries
 from ..adapters.tables import ehr_subject
 from ..domain.balp import from_access, from_domain_event
-from ..domain.entries import NewRecord, paused_gc
+from ..domain.entries import NewRecord, entry_rows, paused_gc
 from ..domain.records import InvalidAuditEvent, validate
 
 __all__ = ["receive_audit_events", "record_events"]
@@ -34,9 +34,12 @@ async def record_events(uow: UnitOfWork, batch: list[tuple[Envelope, Event]]) ->
     """Topic events → AuditEvents appended to the log (consumer batch handler: one
     transaction, one append per fetched batch)."""
     patients = await _ehr_patients(uow, batch)
-    with paused_gc():
-        records = [_record(uow, envelope, event, patients) for envelope, event in batch]
-    await append_records(uow.connection, records)
+    size, frontier = await begin_append(uow.connection)
+    with paused_gc():  # the AuditEvent dicts are gone before the collector runs again
+        rows, leaves = entry_rows(
+            size, [_record(uow, env, event, patients) for env, event in batch]
+        )
+    await write_entries(uow.connection, size, frontier, rows, leaves)
 
 
 def _record(
