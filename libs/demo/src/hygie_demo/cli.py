@@ -40,6 +40,7 @@ def demo(
         bool, typer.Option("--wait/--no-wait", help="Wait until OMOP and audit have caught up")
     ] = True,
     concurrency: Annotated[int, typer.Option(min=1, help="Requests in flight")] = 12,
+    wait_timeout: Annotated[float, typer.Option(help="Seconds --wait may take")] = 900,
 ) -> None:
     """Admit patients at two sites, record their stays, send some broken input, report."""
     if ctx.invoked_subcommand:
@@ -76,7 +77,9 @@ def demo(
         raise fail(f"demo stopped: {type(exc).__name__}: {exc}") from None
     if wait:
         with console.status("waiting for OMOP and the audit log to catch up..."):
-            report.catch_up = asyncio.run(wait_caught_up(settings, started=started))
+            report.catch_up = asyncio.run(
+                wait_caught_up(settings, started=started, timeout=wait_timeout)
+            )
     path = write_report(settings, report)
     _summary(report.as_dict())
     console.print(
