@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 from uuid import UUID
 
+import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -13,6 +14,7 @@ from hygie_contracts import PartyRef
 from ..domain.ehr import Ehr
 from ..service.errors import SubjectHasEhr
 from .tables import ehr as ehr_table
+from .tables import template
 
 __all__ = ["EhrRepository"]
 
@@ -51,6 +53,25 @@ class EhrRepository:
             .first()
         )
         return _ehr(row) if row is not None else None
+
+    async def get_with_template(
+        self, ehr_id: UUID, template_id: str
+    ) -> tuple[Ehr | None, str | None]:
+        """The EHR and the stored hash of a template, in one round trip (commit path)."""
+        sha = (
+            sa.select(template.c.sha256)
+            .where(template.c.template_id == template_id)
+            .scalar_subquery()
+            .label("template_sha256")
+        )
+        row = (
+            (await self.conn.execute(sa.select(ehr_table, sha).where(ehr_table.c.ehr_id == ehr_id)))
+            .mappings()
+            .first()
+        )
+        if row is None:
+            return None, None
+        return _ehr(row), row["template_sha256"]
 
     async def find_by_subject(self, subject: PartyRef) -> Ehr | None:
         """The EHR of a subject (by the unique index on namespace and id)."""

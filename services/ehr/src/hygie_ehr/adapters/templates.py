@@ -95,12 +95,19 @@ class TemplateCache:
     def remember(self, sha256: str, opt: OperationalTemplate) -> None:
         self._parsed[opt.template_id] = (sha256, opt)
 
-    async def get(self, conn: AsyncConnection, template_id: str) -> OperationalTemplate | None:
+    async def get(
+        self, conn: AsyncConnection, template_id: str, *, sha256: str | None = None
+    ) -> OperationalTemplate | None:
+        """The parsed template; ``sha256``: its stored hash when the caller already read it
+        (the commit path reads it with the EHR, saving a round trip)."""
         sha = (
-            await conn.execute(
-                sa.select(template.c.sha256).where(template.c.template_id == template_id)
-            )
-        ).scalar_one_or_none()
+            sha256
+            or (
+                await conn.execute(
+                    sa.select(template.c.sha256).where(template.c.template_id == template_id)
+                )
+            ).scalar_one_or_none()
+        )
         if sha is None:
             return None
         cached = self._parsed.get(template_id)

@@ -8,6 +8,7 @@ from datetime import datetime
 from typing import Any
 from uuid import UUID
 
+import orjson
 import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection
@@ -76,6 +77,43 @@ class StaleVersion(Exception):
         self.latest = latest
 
 
+#: A new composition in one statement: its contribution (unless it belongs to a larger
+#: one), head, version 1 and archetype-root entries. ``ON CONFLICT`` tells a taken id
+#: (no row returned) without a savepoint; foreign keys are checked at the statement's end.
+_CREATE_COMPOSITION = sa.text("""
+WITH c AS (
+  INSERT INTO contribution (contribution_id, ehr_id, system_id, time_committed, committer,
+                            change_type, description)
+  SELECT CAST(:cid AS uuid), CAST(:ehr AS uuid), :sys, CAST(:t AS timestamptz),
+         CAST(:committer AS jsonb), :change, :descr
+  WHERE CAST(:own AS boolean)
+), vo AS (
+  INSERT INTO versioned_object (vo_id, ehr_id, kind, time_created, latest_version, template_id)
+  VALUES (CAST(:vo AS uuid), CAST(:ehr AS uuid), 'COMPOSITION', CAST(:t AS timestamptz), 1,
+          :tid)
+  ON CONFLICT (vo_id) DO NOTHING
+  RETURNING vo_id
+), ov AS (
+  INSERT INTO object_version (vo_id, version, ehr_id, contribution_id, time_committed,
+                              committer, change_type, description, lifecycle_state,
+                              template_id, archetype_node_id, data)
+  SELECT vo_id, 1, CAST(:ehr AS uuid), CAST(:cid AS uuid), CAST(:t AS timestamptz),
+         CAST(:committer AS jsonb), :change, :descr, :lifecycle, :tid, :anid,
+         CAST(:data AS jsonb)
+  FROM vo
+  RETURNING vo_id
+), en AS (
+  INSERT INTO entry (vo_id, version, ord, ehr_id, template_id, archetype_id, rm_type, path,
+                     json_path)
+  SELECT ov.vo_id, 1, x.ord, CAST(:ehr AS uuid), :tid, x.archetype_id, x.rm_type, x.path,
+         x.json_path
+  FROM ov, jsonb_to_recordset(CAST(:entries AS jsonb))
+       AS x(ord smallint, archetype_id text, rm_type text, path text, json_path text[])
+)
+SELECT count(*) FROM vo
+""")
+
+
 def _version(row: Any) -> StoredVersion:
     return StoredVersion(
         vo_id=row.vo_id,
@@ -141,6 +179,56 @@ class VersionStore:
         await self._insert_version(
             vo_id, 1, ehr_id, contribution_id, audit, lifecycle_state, data, template_id
         )
+
+    async def create_composition(
+        self,
+        *,
+        vo_id: UUID,
+        ehr_id: UUID,
+        contribution_id: UUID,
+        own_contribution: bool,
+        audit: Audit,
+        lifecycle_state: str,
+        data: dict[str, Any],
+        template_id: str,
+        nodes: Sequence[ArchetypedNode],
+    ) -> None:
+        """What ``add_contribution`` + ``create`` + ``add_entries`` write for a new
+        composition, in one round trip (the commit hot path)."""
+        created = (
+            await self.conn.execute(
+                _CREATE_COMPOSITION,
+                {
+                    "cid": contribution_id,
+                    "ehr": ehr_id,
+                    "sys": audit.system_id,
+                    "t": audit.time_committed,
+                    "committer": orjson.dumps(audit.committer).decode(),
+                    "change": audit.change_type,
+                    "descr": audit.description,
+                    "own": own_contribution,
+                    "vo": vo_id,
+                    "tid": template_id,
+                    "lifecycle": lifecycle_state,
+                    "anid": data.get("archetype_node_id"),
+                    "data": orjson.dumps(data).decode(),
+                    "entries": orjson.dumps(
+                        [
+                            {
+                                "ord": i,
+                                "archetype_id": n.archetype_id,
+                                "rm_type": n.rm_type,
+                                "path": n.path,
+                                "json_path": list(n.json_path),
+                            }
+                            for i, n in enumerate(nodes)
+                        ]
+                    ).decode(),
+                },
+            )
+        ).scalar_one()
+        if not created:
+            raise ObjectExists(str(vo_id))
 
     async def append(
         self,

@@ -51,7 +51,10 @@ def event_audit(audit: Audit) -> AuditDetails:
 
 
 async def writable_ehr(uow: UnitOfWork, ehr_id: UUID) -> Ehr:
-    ehr = await EhrRepository(uow.connection).get(ehr_id)
+    return _writable(await EhrRepository(uow.connection).get(ehr_id), ehr_id)
+
+
+def _writable(ehr: Ehr | None, ehr_id: UUID) -> Ehr:
     if ehr is None:
         raise EhrNotFound(f"no EHR with id {ehr_id}")
     if not ehr.is_modifiable:
@@ -59,8 +62,19 @@ async def writable_ehr(uow: UnitOfWork, ehr_id: UUID) -> Ehr:
     return ehr
 
 
-async def checked(uow: UnitOfWork, data: Any, cache: TemplateCache) -> tuple[str, str]:
-    """Validate a composition against its template; (template id, archetype id)."""
+def template_id_of(data: Any) -> str | None:
+    """``archetype_details.template_id.value`` of a composition body, if it has one."""
+    details = data.get("archetype_details") if isinstance(data, dict) else None
+    tid = details.get("template_id") if isinstance(details, dict) else None
+    value = tid.get("value") if isinstance(tid, dict) else None
+    return value if isinstance(value, str) and value else None
+
+
+async def checked(
+    uow: UnitOfWork, data: Any, cache: TemplateCache, *, sha256: str | None = None
+) -> tuple[str, str]:
+    """Validate a composition against its template; (template id, archetype id).
+    ``sha256``: the template's stored hash when already read."""
     if not isinstance(data, dict):
         raise BadRequest("the body must be a COMPOSITION object")
     try:
@@ -81,7 +95,7 @@ async def checked(uow: UnitOfWork, data: Any, cache: TemplateCache) -> tuple[str
             "archetype_details/template_id/value is missing",
             [("/archetype_details/template_id", "the template id is mandatory")],
         )
-    opt = await cache.get(uow.connection, template_id)
+    opt = await cache.get(uow.connection, template_id, sha256=sha256)
     if opt is None:
         raise Unprocessable(
             f"unknown template {template_id!r}: upload it first",
@@ -116,10 +130,6 @@ async def _store(
     store = VersionStore(uow.connection)
     own_contribution = contribution_id is None
     contribution_id = contribution_id or uuid4()
-    if own_contribution:
-        await store.add_contribution(
-            contribution_id=contribution_id, ehr_id=ehr.ehr_id, audit=audit
-        )
     version = 1 if expected is None else expected + 1
     uid = VersionUid(vo_id, audit.system_id, version)
     data["uid"] = {"_type": "OBJECT_VERSION_ID", "value": str(uid)}
@@ -133,18 +143,27 @@ async def _store(
     }
     if expected is None:
         try:
-            await store.create(vo_id=vo_id, kind="COMPOSITION", **common)
+            await store.create_composition(
+                vo_id=vo_id,
+                own_contribution=own_contribution,
+                nodes=archetyped_nodes(data),
+                **common,
+            )
         except ObjectExists:
             raise Conflict(f"a versioned object with id {vo_id} already exists") from None
     else:
+        if own_contribution:
+            await store.add_contribution(
+                contribution_id=contribution_id, ehr_id=ehr.ehr_id, audit=audit
+            )
         await store.append(vo_id=vo_id, expected=expected, **common)
-    await store.add_entries(
-        vo_id=vo_id,
-        version=version,
-        ehr_id=ehr.ehr_id,
-        template_id=template_id,
-        nodes=archetyped_nodes(data),
-    )
+        await store.add_entries(
+            vo_id=vo_id,
+            version=version,
+            ehr_id=ehr.ehr_id,
+            template_id=template_id,
+            nodes=archetyped_nodes(data),
+        )
     preceding = str(VersionUid(vo_id, audit.system_id, expected)) if expected else None
     uow.record(
         CompositionCommitted(
@@ -174,8 +193,14 @@ async def commit_composition(
     contribution_id: UUID | None = None,
 ) -> Committed:
     """Create a composition (version 1) after validating it against its template."""
-    ehr = await writable_ehr(uow, ehr_id)
-    template_id, archetype_id = await checked(uow, data, cache)
+    wanted = template_id_of(data)
+    if wanted is None:
+        ehr = await writable_ehr(uow, ehr_id)
+        sha = None
+    else:  # the EHR and the template's hash in one round trip
+        found, sha = await EhrRepository(uow.connection).get_with_template(ehr_id, wanted)
+        ehr = _writable(found, ehr_id)
+    template_id, archetype_id = await checked(uow, data, cache, sha256=sha)
     vo_id = _requested_id(data) or uuid4()
     return await _store(
         uow,
