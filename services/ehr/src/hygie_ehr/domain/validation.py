@@ -21,6 +21,7 @@ _NUMERIC_PRIMITIVES = {"C_INTEGER", "C_REAL"}
 #: RM attributes whose value is itself a regular expression (ACTIVITY.action_archetype_id),
 #: so a template's pattern on them describes, not constrains, the instance.
 _UNCHECKED = {"action_archetype_id"}
+_AT_CODE = re.compile(r"^(at|id)\d")
 
 
 @dataclass(frozen=True, slots=True)
@@ -179,7 +180,8 @@ class _Walker:
             if rm_type and not conforms(rm_type, target.rm_type):
                 continue
             if c.kind == "ARCHETYPE_SLOT":
-                if node_id and self.slot_allows(c, node_id):
+                # a slot takes archetype roots, never a node of this archetype (at0094...)
+                if node_id and not _AT_CODE.match(node_id) and self.slot_allows(c, node_id):
                     found.append(c)
             elif c.match_id is None or not is_locatable(target.rm_type) or node_id == c.match_id:
                 found.append(c)
