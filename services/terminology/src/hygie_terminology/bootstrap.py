@@ -11,6 +11,7 @@ from hygie_contracts.terminology import TERMINOLOGY_TOPIC
 from hygie_platform.db import asyncpg_dsn, with_database
 from hygie_platform.service import Platform, ServiceParts, ServiceSpec
 
+from .adapters.read_pool import ReadPool
 from .entrypoints.fhir import (
     admin_api,
     batch_api,
@@ -54,12 +55,16 @@ def make_bootstrap(*, starter: bool) -> Callable[[Platform], ServiceParts]:
             if result is not None:
                 log.info("starter set loaded as release %s", result.release_id)
 
-        return _parts(dsn, on_start=[load_starter] if starter else [])
+        return _parts(
+            dsn,
+            on_start=[load_starter] if starter else [],
+            pool_size=platform.settings.database_pool_size,
+        )
 
     return bootstrap
 
 
-def _parts(dsn: str, *, on_start: list[Callable[[], Any]]) -> ServiceParts:
+def _parts(dsn: str, *, on_start: list[Callable[[], Any]], pool_size: int) -> ServiceParts:
     return ServiceParts(
         routers=[
             release_api.router,
@@ -70,7 +75,11 @@ def _parts(dsn: str, *, on_start: list[Callable[[], Any]]) -> ServiceParts:
             conceptmap_api.router,
         ],
         render_error=outcome.operation_outcome,
-        state={"terminology_dsn": dsn, "release_cache": ActiveReleaseCache()},
+        state={
+            "terminology_dsn": dsn,
+            "release_cache": ActiveReleaseCache(),
+            "read_pool": ReadPool(dsn, max_size=pool_size),
+        },
         on_start=on_start,
     )
 

@@ -12,7 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from ..domain.errors import LoadProblem
 
-__all__ = ["Release", "ReleaseRepository"]
+__all__ = ["ACTIVE_RELEASE_SQL", "Release", "ReleaseRepository", "release_from"]
 
 
 @dataclass(frozen=True)
@@ -35,19 +35,33 @@ _COLUMNS = (
 )
 
 
+def _json(value: Any) -> Any:
+    return orjson.loads(value) if isinstance(value, str | bytes) else value
+
+
 def _release(row: Any) -> Release:
+    """A release from a SQLAlchemy row or an asyncpg record (JSON columns as text)."""
+    get = row._mapping.__getitem__ if hasattr(row, "_mapping") else row.__getitem__
     return Release(
-        id=row.id,
-        label=row.label,
-        schema=row.schema_name,
-        status=row.status,
-        source=row.source,
-        vocabularies=row.vocabularies,
-        counts=row.counts,
-        problems=row.problems,
-        created_at=row.created_at,
-        activated_at=row.activated_at,
+        id=get("id"),
+        label=get("label"),
+        schema=get("schema_name"),
+        status=get("status"),
+        source=get("source"),
+        vocabularies=_json(get("vocabularies")),
+        counts=_json(get("counts")),
+        problems=_json(get("problems")),
+        created_at=get("created_at"),
+        activated_at=get("activated_at"),
     )
+
+
+#: The serving release (``release_from``).
+ACTIVE_RELEASE_SQL = f"SELECT {_COLUMNS} FROM release WHERE status = 'active'"
+
+
+def release_from(row: Any) -> Release | None:
+    return _release(row) if row is not None else None
 
 
 def _problems(problems: list[LoadProblem]) -> str:
@@ -115,9 +129,7 @@ class ReleaseRepository:
         return _release(row) if row else None
 
     async def active(self) -> Release | None:
-        row = (
-            await self.conn.execute(text(f"SELECT {_COLUMNS} FROM release WHERE status = 'active'"))
-        ).one_or_none()
+        row = (await self.conn.execute(text(ACTIVE_RELEASE_SQL))).one_or_none()
         return _release(row) if row else None
 
     async def by_label_or_id(self, ref: str) -> Release | None:

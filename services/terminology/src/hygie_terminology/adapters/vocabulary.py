@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from datetime import date
 from typing import Any
 
@@ -13,7 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from ..domain.concepts import CONCEPT_COLUMNS, Concept, concept_at
 
-__all__ = ["VocabularyRepository"]
+__all__ = ["Details", "VocabularyRepository", "concept_details"]
 
 
 def _json(value: Any) -> list[list[Any]]:
@@ -35,6 +35,54 @@ _TARGET_COLUMNS = ", ".join(f"t.{c.strip()}" for c in CONCEPT_COLUMNS.split(",")
 # Hierarchy of OMOP: "Is a" points from a concept to its direct parents.
 IS_A = "Is a"
 SUBSUMES = "Subsumes"
+
+
+#: A concept, its synonyms (name, language concept name) and its related concepts.
+Details = tuple[Concept, list[tuple[str, str | None]], list[tuple[str, Concept]]]
+_SOURCE_COLUMNS = ", ".join(f"c.{c.strip()}" for c in CONCEPT_COLUMNS.split(","))
+
+
+def _details_sql(schema: str, *, by_id: bool) -> str:
+    where = "c.concept_id = $1" if by_id else "c.vocabulary_id = $3 AND c.concept_code = $1"
+    return (
+        f"SELECT {_SOURCE_COLUMNS}, "
+        "(SELECT json_agg(json_build_array(s.concept_synonym_name, l.concept_name) "
+        "ORDER BY s.language_concept_id, s.concept_synonym_name) "
+        f"FROM {schema}.concept_synonym s LEFT JOIN {schema}.concept l "
+        "ON l.concept_id = s.language_concept_id WHERE s.concept_id = c.concept_id)::text, "
+        f"(SELECT json_agg(json_build_array(r.relationship_id, {_TARGET_COLUMNS}) "
+        "ORDER BY r.relationship_id, t.concept_id) "
+        f"FROM {schema}.concept_relationship r "
+        f"JOIN {schema}.concept t ON t.concept_id = r.concept_id_2 "
+        "WHERE r.concept_id_1 = c.concept_id AND r.invalid_reason IS NULL "
+        f"AND r.relationship_id = ANY($2::text[]))::text FROM {schema}.concept c WHERE {where} "
+        "ORDER BY c.invalid_reason NULLS FIRST, c.valid_end_date DESC LIMIT 1"
+    )
+
+
+async def concept_details(
+    fetchrow: Callable[..., Awaitable[Any]],
+    schema: str,
+    *,
+    vocabulary_id: str | None,
+    code: str,
+    relationships: Sequence[str],
+) -> Details | None:
+    """$lookup's one query: a concept by code (by concept id when ``vocabulary_id`` is
+    None) with its synonyms and its valid relationships of the given kinds."""
+    if vocabulary_id is None:
+        if not code.isdigit() or int(code) > 2**31 - 1:
+            return None
+        row = await fetchrow(_details_sql(schema, by_id=True), int(code), list(relationships))
+    else:
+        row = await fetchrow(
+            _details_sql(schema, by_id=False), code, list(relationships), vocabulary_id
+        )
+    if row is None:
+        return None
+    synonyms = [(str(name), lang) for name, lang in _json(row[10]) if name]
+    related = [(str(item[0]), _concept_from_json(item[1:])) for item in _json(row[11])]
+    return concept_at(row), synonyms, related
 
 
 class VocabularyRepository:
@@ -106,43 +154,16 @@ class VocabularyRepository:
 
     async def details(
         self, *, vocabulary_id: str | None, code: str, relationships: Sequence[str]
-    ) -> tuple[Concept, list[tuple[str, str | None]], list[tuple[str, Concept]]] | None:
-        """A concept with its synonyms (and their language names) and its valid
-        relationships, in one round trip ($lookup's hot path)."""
-        params: dict[str, Any]
-        if vocabulary_id is None:
-            if not code.isdigit():
-                return None
-            where, params = "c.concept_id = :i", {"i": int(code)}
-        else:
-            where = "c.vocabulary_id = :v AND c.concept_code = :c"
-            params = {"v": vocabulary_id, "c": code}
-        target = ", ".join(f"t.{c.strip()}" for c in CONCEPT_COLUMNS.split(","))
-        row = (
-            await self.conn.execute(
-                text(
-                    f"SELECT {', '.join('c.' + c.strip() for c in CONCEPT_COLUMNS.split(','))}, "
-                    "(SELECT json_agg(json_build_array(s.concept_synonym_name, l.concept_name) "
-                    "ORDER BY s.language_concept_id, s.concept_synonym_name) "
-                    f"FROM {self.s}.concept_synonym s LEFT JOIN {self.s}.concept l "
-                    "ON l.concept_id = s.language_concept_id WHERE s.concept_id = c.concept_id), "
-                    f"(SELECT json_agg(json_build_array(r.relationship_id, {target}) "
-                    "ORDER BY r.relationship_id, t.concept_id) "
-                    f"FROM {self.s}.concept_relationship r "
-                    f"JOIN {self.s}.concept t ON t.concept_id = r.concept_id_2 "
-                    "WHERE r.concept_id_1 = c.concept_id AND r.invalid_reason IS NULL "
-                    "AND r.relationship_id = ANY(CAST(:rels AS text[]))) "
-                    f"FROM {self.s}.concept c WHERE {where} "
-                    "ORDER BY c.invalid_reason NULLS FIRST, c.valid_end_date DESC LIMIT 1"
-                ),
-                {**params, "rels": list(relationships)},
-            )
-        ).one_or_none()
-        if row is None:
-            return None
-        synonyms = [(str(name), lang) for name, lang in _json(row[10]) if name]
-        related = [(str(item[0]), _concept_from_json(item[1:])) for item in _json(row[11])]
-        return concept_at(row), synonyms, related
+    ) -> Details | None:
+        """A concept with its synonyms and its valid relationships (one round trip)."""
+        raw = await self.conn.get_raw_connection()
+        return await concept_details(
+            raw.driver_connection.fetchrow,
+            self.s,
+            vocabulary_id=vocabulary_id,
+            code=code,
+            relationships=relationships,
+        )
 
     async def has_ancestry(self) -> bool:
         """Whether CONCEPT_ANCESTOR was delivered (vocabulary shards may lack it)."""

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
 from sqlalchemy.ext.asyncio import AsyncConnection
@@ -20,6 +21,7 @@ __all__ = [
     "FhirSystem",
     "OmopSystem",
     "SystemRef",
+    "omop_system_of",
     "open_catalog",
 ]
 
@@ -60,28 +62,35 @@ class Catalog:
     def release_vocabularies(self) -> set[str]:
         return {v["vocabulary_id"] for v in self.release.vocabularies} if self.release else set()
 
-    def _versions(self, vocabulary_id: str | None) -> set[str]:
-        """Versions a request may name for an OMOP vocabulary: its own, or the release's."""
-        assert self.release is not None
-        own = {
-            str(v["version"])
-            for v in self.release.vocabularies
-            if v["vocabulary_id"] == vocabulary_id and v.get("version")
-        }
-        return own | {self.release.label, str(self.release.id)}
-
     async def resolve(self, system: str, version: str | None = None) -> SystemRef:
         """The code system named by ``system`` (UnknownSystem when none): a vocabulary of
         the OMOP release first, else a stored FHIR CodeSystem."""
         if self.release is not None:
-            vocabulary = None if system == OMOP_SYSTEM else vocabulary_of(system)
-            known = system == OMOP_SYSTEM or vocabulary in self.release_vocabularies()
-            if known and (version is None or version in self._versions(vocabulary)):
-                return OmopSystem(system, vocabulary)
+            omop = omop_system_of(self.release, system, version)
+            if omop is not None:
+                return omop
         stored = await self.fhir.get("CodeSystem", system, version)
         if stored is not None and stored.content.get("content") != "not-present":
             return FhirSystem(system, stored.version, stored.content.get("name"))
         raise UnknownSystem(system)
+
+
+def omop_system_of(release: Release, system: str, version: str | None) -> OmopSystem | None:
+    """The vocabulary of the release that ``system`` (and ``version``: the vocabulary's
+    own, or the release's label or id) names, if any."""
+    vocabulary = None if system == OMOP_SYSTEM else vocabulary_of(system)
+    vocabularies = {v["vocabulary_id"] for v in release.vocabularies}
+    if system != OMOP_SYSTEM and vocabulary not in vocabularies:
+        return None
+    if version is not None:
+        own = {
+            str(v["version"])
+            for v in release.vocabularies
+            if v["vocabulary_id"] == vocabulary and v.get("version")
+        }
+        if version not in own | {release.label, str(release.id)}:
+            return None
+    return OmopSystem(system, vocabulary)
 
 
 class ActiveReleaseCache:
@@ -96,9 +105,12 @@ class ActiveReleaseCache:
         self._value = None
 
     async def get(self, repo: ReleaseRepository) -> Release | None:
+        return await self.get_via(repo.active)
+
+    async def get_via(self, load: Callable[[], Awaitable[Release | None]]) -> Release | None:
         now = time.monotonic()
         if self._value is None or now - self._value[0] > self.ttl:
-            self._value = (now, await repo.active())
+            self._value = (now, await load())
         return self._value[1]
 
 

@@ -7,14 +7,24 @@ from typing import Any
 
 from sqlalchemy import text
 
-from ..adapters.vocabulary import IS_A, SUBSUMES
+from ..adapters.read_pool import ReadPool
+from ..adapters.releases import ACTIVE_RELEASE_SQL, Release, release_from
+from ..adapters.vocabulary import IS_A, SUBSUMES, Details, concept_details
 from ..domain.concepts import Concept
 from ..domain.errors import NotFound
 from ..domain.languages import language_code
 from ..domain.systems import OMOP_SYSTEM
-from .catalog import Catalog, FhirSystem, OmopSystem
+from .catalog import ActiveReleaseCache, Catalog, FhirSystem, OmopSystem, omop_system_of
 
-__all__ = ["Designation", "LookupResult", "Property", "find_concept", "lookup"]
+__all__ = [
+    "Designation",
+    "LookupResult",
+    "Property",
+    "fast_lookup",
+    "find_concept",
+    "lookup",
+    "omop_result",
+]
 
 
 @dataclass(frozen=True)
@@ -52,24 +62,60 @@ async def find_concept(cat: Catalog, ref: OmopSystem, code: str) -> Concept | No
     return await cat.vocab.by_code(ref.vocabulary_id, code)
 
 
+LOOKUP_RELATIONSHIPS = (IS_A, SUBSUMES, "Maps to")
+
+
 async def _omop(cat: Catalog, ref: OmopSystem, code: str) -> LookupResult:
     found = await cat.vocab.details(
-        vocabulary_id=ref.vocabulary_id, code=code, relationships=[IS_A, SUBSUMES, "Maps to"]
+        vocabulary_id=ref.vocabulary_id, code=code, relationships=LOOKUP_RELATIONSHIPS
     )
+    assert cat.release is not None
+    return omop_result(cat.release, ref, code, found)
+
+
+async def fast_lookup(
+    pool: ReadPool,
+    cache: ActiveReleaseCache,
+    *,
+    system: str,
+    code: str,
+    version: str | None = None,
+) -> LookupResult | None:
+    """$lookup of a code of the active OMOP release in one round trip; None when the
+    request needs the general path (a FHIR CodeSystem, an unknown system or version)."""
+    release = await cache.get_via(lambda: _active(pool))
+    if release is None:
+        return None
+    ref = omop_system_of(release, system, version)
+    if ref is None:
+        return None
+    found = await concept_details(
+        pool.fetchrow,
+        release.schema,
+        vocabulary_id=ref.vocabulary_id,
+        code=code,
+        relationships=LOOKUP_RELATIONSHIPS,
+    )
+    return omop_result(release, ref, code, found)
+
+
+async def _active(pool: ReadPool) -> Release | None:
+    return release_from(await pool.fetchrow(ACTIVE_RELEASE_SQL))
+
+
+def omop_result(
+    release: Release, ref: OmopSystem, code: str, found: Details | None
+) -> LookupResult:
+    """The $lookup answer for a concept of an OMOP release (NotFound when absent)."""
     if found is None:
         raise NotFound(f"code {code!r} is not in {ref.system}")
     concept, synonyms, related = found
-    assert cat.release is not None
     version = (
         next(
-            (
-                v["version"]
-                for v in cat.release.vocabularies
-                if v["vocabulary_id"] == ref.vocabulary_id
-            ),
+            (v["version"] for v in release.vocabularies if v["vocabulary_id"] == ref.vocabulary_id),
             None,
         )
-        or cat.release.label
+        or release.label
     )
     result = LookupResult(
         system=ref.system,

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Request, Response
 
+from ...domain.errors import NotFound
 from ...service.codes import subsumes, validate_in_code_system
-from ...service.lookup import lookup
-from .common import Reader, catalog
+from ...service.lookup import fast_lookup, lookup
+from .common import Reader, catalog, to_problem
 from .outcome import fhir_response
 from .params import Params, bad_request, read_params
 from .render import lookup_parameters, validation_parameters
@@ -35,8 +36,19 @@ async def lookup_code(request: Request, principal: Reader) -> Response:
     """Display, designations and properties (parents, children, OMOP attributes) of a code."""
     params = await read_params(request)
     system, code = _system_code(params)
-    async with catalog(request, params.get("release")) as cat:
-        result = await lookup(cat, system=system, code=code, version=params.get("version"))
+    version = params.get("version")
+    result = None
+    if not params.get("release"):  # the active release: one round trip
+        state = request.app.state
+        try:
+            result = await fast_lookup(
+                state.read_pool, state.release_cache, system=system, code=code, version=version
+            )
+        except NotFound as exc:
+            raise to_problem(exc) from None
+    if result is None:
+        async with catalog(request, params.get("release")) as cat:
+            result = await lookup(cat, system=system, code=code, version=version)
     wanted = {str(p) for p in params.values.get("property") or []}
     if wanted:  # FHIR R4 $lookup: "property" names the properties to return
         result.properties = [p for p in result.properties if p.code in wanted]
