@@ -13,7 +13,6 @@ from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 
-import httpx
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
@@ -27,9 +26,10 @@ from hygie_contracts.patient import (
 from hygie_platform.config import Settings
 
 from . import compositions as C
+from .broken import INS_DEMO_OID, send_broken_input
+from .catchup import wait_caught_up
 from .client import Hygie, Outcome, ensure_templates
 from .hospital import Plan, Registration, Stay
-from .identities import corrupt_nir
 
 __all__ = [
     "INS_DEMO_OID",
@@ -40,8 +40,6 @@ __all__ = [
     "wait_caught_up",
 ]
 
-#: the INS authority OID for demonstration identities (Référentiel INS: ...4.11 = DEMO)
-INS_DEMO_OID = "1.2.250.1.213.1.4.11"
 INGEST_SOURCE = "/hospital/{site}/admissions"
 #: when the demo's qualified identities were checked against INSi and an identity document
 INS_VALIDATED = date(2025, 12, 1)
@@ -216,123 +214,6 @@ async def run_demo(
     return report
 
 
-async def send_broken_input(hygie: Hygie, plan: Plan) -> list[dict[str, Any]]:
-    """What a real hospital also sends: each goes somewhere visible, none blocks."""
-    out: list[dict[str, Any]] = []
-    stay = plan.stays[0]
-    reg = stay.registration
-    person = reg.identity
-    bad_nir = corrupt_nir(person.nir)
-    # 1. an INS with a wrong control key typed at the desk, through the FHIR API (ITI-104)
-    system, value = reg.site.system, f"ERR{plan.seed:04d}01"
-    body = {
-        "resourceType": "Patient",
-        "identifier": [
-            {"system": system, "value": value},
-            {
-                "system": f"urn:oid:{INS_DEMO_OID}",
-                "value": bad_nir,
-                "type": {
-                    "coding": [
-                        {
-                            "system": "https://hl7.fr/ig/fhir/core/CodeSystem/fr-core-cs-v2-0203",
-                            "code": "INS-NIR",
-                        }
-                    ]
-                },
-            },
-        ],
-        "name": [
-            {
-                "use": "official",
-                "family": person.birth_family_name,
-                "given": list(person.given_names),
-            }
-        ],
-        "gender": person.sex,
-        "birthDate": person.birth_date.isoformat(),
-    }
-    resp = await hygie.mpi.put(
-        "/fhir/Patient",
-        params={"identifier": f"{system}|{value}"},
-        json=body,
-        headers={**hygie.headers, "Content-Type": "application/fhir+json"},
-    )
-    out.append(
-        {
-            "kind": "invalid-nir-api",
-            "what": f"INS {bad_nir} (wrong control key) sent with PUT /fhir/Patient",
-            "where": f"HTTP {resp.status_code} (FHIR OperationOutcome), nothing stored",
-            "detail": _diagnostics(resp),
-        }
-    )
-    # 2. the same mistake on the identity feed: refused by the index, dead-lettered
-    ingest = PatientRecorded(
-        identifier=PatientIdentifier(system=system, value=f"ERR{plan.seed:04d}02"),
-        birth_family_name=person.birth_family_name,
-        birth_given_names=person.given_names,
-        sex=person.sex,  # type: ignore[arg-type]
-        birth_date=person.birth_date,
-        ins=InsIdentifier(matricule=bad_nir, oid=INS_DEMO_OID),
-        identity_status="QUAL",
-    )
-    await hygie.record_patient(
-        ingest, key=f"broken|{plan.seed}|nir-ingest", source="/hospital/nord/admissions"
-    )
-    await hygie.flush()
-    out.append(
-        {
-            "kind": "invalid-nir-ingest",
-            "what": f"INS {bad_nir} on hygie.ingest.patient.v1 "
-            f"(identifier {system}|ERR{plan.seed:04d}02)",
-            "where": "hygie.ingest.patient.v1.dlq (hygie dlq list), with the reason",
-            "detail": "",
-        }
-    )
-    # 3. a composition outside its template: a temperature of 48 °C (template: 25..45)
-    comp = C.vital_signs(stay, 0) if stay.vitals else None
-    if comp is not None:
-        comp["uid"]["value"] = stay.uid("broken-vitals")
-        temp = comp["content"][2]["data"]["events"][0]["data"]["items"][0]["value"]
-        temp["magnitude"] = 48.0
-        status, detail = await hygie.commit(reg.ehr_id, comp)
-        out.append(
-            {
-                "kind": "composition-violates-template",
-                "what": "vital signs with a body temperature of 48 °C "
-                "(hygie.vital_signs.v1 allows 25..45 Cel)",
-                "where": f"{detail.split(' ', 1)[0] if detail else status} from "
-                f"POST /ehr/{reg.ehr_id}/composition, nothing stored",
-                "detail": detail[4:] if detail else "",
-            }
-        )
-    # 4. a diagnosis code that exists in no terminology: stored, then reported unmapped by OMOP
-    comp = C.problem_list(stay, diagnoses=[("ICD10", "X99.9Z", "Code saisi par erreur")])
-    comp["uid"]["value"] = stay.uid("broken-code")
-    status, detail = await hygie.commit(reg.ehr_id, comp)
-    out.append(
-        {
-            "kind": "unknown-code",
-            "what": "diagnosis coded ICD10 X99.9Z (no such code)",
-            "where": f"EHR store: {status} (composition {comp['uid']['value']}); OMOP: concept 0 "
-            "and a row of GET /omop/unmapped",
-            "detail": detail,
-        }
-    )
-    return out
-
-
-def _diagnostics(resp: httpx.Response) -> str:
-    try:
-        body = resp.json()
-    except ValueError:
-        return resp.text[:300]
-    issues = body.get("issue") or []
-    return "; ".join(
-        f"{i.get('diagnostics', '')} ({', '.join(i.get('expression') or [])})" for i in issues
-    )[:500]
-
-
 def registration_summary(reg: Registration) -> dict[str, Any]:
     """What the tour shows of a registration (its site, IPP, EHR id, traits)."""
     p = reg.identity
@@ -376,65 +257,6 @@ def examples(plan: Plan) -> dict[str, Any]:
     if qualified is not None:
         out["qualified"] = registration_summary(qualified)
     return out
-
-
-async def wait_caught_up(
-    settings: Settings, *, timeout: float = 600, started: float | None = None
-) -> dict[str, Any]:
-    """Poll the services' health (outbox backlog, consumer lag) and the OMOP status until
-    nothing is left to deliver; seconds until OMOP and audit each reached lag 0."""
-    started = started or time.monotonic()
-    from hygie_platform.security import issue_token
-
-    token = issue_token(settings, user="demo-hospital-admin", roles=["admin"], ttl_seconds=3600)
-    headers = {"Authorization": f"Bearer {token}"}
-    done: dict[str, float | None] = {"omop_projection": None, "audit": None, "platform": None}
-    last: dict[str, Any] = {}
-    stable = 0
-    async with httpx.AsyncClient(timeout=10) as client:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            pending: dict[str, Any] = {}
-            for name in ("ehr", "patient_index", "terminology", "audit", "omop_projection"):
-                try:
-                    body = (await client.get(f"{settings.url_of(name)}/health")).json()
-                except (httpx.HTTPError, ValueError):
-                    continue  # a service that is not running has nothing to deliver
-                lag = sum(int(c.get("lag") or 0) for c in body.get("consumers", []))
-                backlog = int(body.get("outbox_backlog") or 0)
-                if lag or backlog:
-                    pending[name] = {"lag": lag, "outbox": backlog}
-            omop_lag = await _omop_lag(client, settings, headers)
-            if omop_lag:
-                pending.setdefault("omop_projection", {})["generation_lag"] = omop_lag
-            now = time.monotonic() - started
-            for name in ("omop_projection", "audit"):
-                if name not in pending and done[name] is None:
-                    done[name] = round(now, 1)
-                elif name in pending:
-                    done[name] = None
-            last = pending
-            stable = stable + 1 if not pending else 0
-            if stable >= 3:  # three quiet polls in a row: nothing in flight
-                done["platform"] = round(now, 1)
-                break
-            await asyncio.sleep(1)
-    return {"seconds_until_lag_0": done, "still_pending": last}
-
-
-async def _omop_lag(client: httpx.AsyncClient, settings: Settings, headers: dict[str, str]) -> int:
-    try:
-        resp = await client.get(
-            f"{settings.url_of('omop_projection')}/omop/status", headers=headers
-        )
-        body = resp.json()
-    except (httpx.HTTPError, ValueError):
-        return 0
-    serving = body.get("serving")
-    progress = body.get(f"g{serving}") if serving is not None else None
-    if not isinstance(progress, dict):
-        return 0
-    return int(progress.get("lag") or 0)
 
 
 def write_report(settings: Settings, report: DemoReport) -> Path:
