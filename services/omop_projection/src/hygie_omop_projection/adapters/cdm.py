@@ -136,6 +136,7 @@ CLINICAL_TABLES = (
 )
 
 #: the projection's own state, beside the CDM tables in each generation schema
+#: (compositions as ``json``: kept as sent, only re-read whole, cheaper to write than jsonb)
 STATE_DDL = """
 CREATE TABLE {s}.patient (patient_id uuid PRIMARY KEY, replaced_by uuid, active boolean NOT NULL,
   sex text NOT NULL, birth_date date, death_date date, identifiers jsonb NOT NULL DEFAULT '[]');
@@ -146,7 +147,7 @@ CREATE TABLE {s}.ehr (ehr_id uuid PRIMARY KEY, namespace text, subject_id text,
 CREATE INDEX ehr_subject ON {s}.ehr (subject_id, namespace);
 CREATE INDEX ehr_person ON {s}.ehr (person_id);
 CREATE TABLE {s}.composition (versioned_object_id text PRIMARY KEY, ehr_id uuid NOT NULL,
-  version_uid text NOT NULL, event_id uuid NOT NULL, composition jsonb,
+  version_uid text NOT NULL, event_id uuid NOT NULL, composition json,
   deleted boolean NOT NULL DEFAULT false);
 CREATE INDEX composition_ehr ON {s}.composition (ehr_id);
 CREATE TABLE {s}.lineage (omop_table text NOT NULL, omop_id integer NOT NULL,

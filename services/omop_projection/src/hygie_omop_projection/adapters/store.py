@@ -436,7 +436,7 @@ class Store:
         vois = list(found)
         await self._run(
             "INSERT INTO {s}.composition (versioned_object_id, ehr_id, version_uid, event_id, "
-            "composition, deleted) SELECT v, e, u, ev, CAST(c AS jsonb), c IS NULL FROM "
+            "composition, deleted) SELECT v, e, u, ev, CAST(c AS json), c IS NULL FROM "
             "unnest(CAST(:v AS text[]), CAST(:e AS uuid[]), CAST(:u AS text[]), "
             "CAST(:ev AS uuid[]), CAST(:c AS text[])) AS t(v, e, u, ev, c) "
             "ON CONFLICT (versioned_object_id) DO UPDATE SET version_uid = excluded.version_uid,"

@@ -177,6 +177,14 @@ def _first_time(
     return next((f for f in fallbacks if f is not None), None)
 
 
+def _own_time(loc: Located, times: dict[int, datetime | None]) -> datetime | None:
+    """The node's own ``time`` (an event's, an action's), memoised per mapping run."""
+    key = id(loc.node)
+    if key not in times:
+        times[key] = _first_time(loc, None, [])
+    return times[key]
+
+
 def _concept_of(
     rule: Rule, loc: Located, lookup: Lookup, problems: list[Problem], archetype: str
 ) -> tuple[int, int, str | None] | None:
@@ -252,6 +260,7 @@ def map_composition(
     context_start = _first_time(root, "context/start_time", [])
     context_end = _first_time(root, "context/end_time", [])
     entries = index_entries(composition)
+    times: dict[int, datetime | None] = {}  # own time of entries and events, read once
     for archetype_id, mapping in mappings.items():
         for entry in entries.get(archetype_id, ()):
             for index, rule in enumerate(mapping.rules):
@@ -259,7 +268,7 @@ def map_composition(
                 for ctx in contexts:
                     for sub in select(ctx, rule.within) if rule.within else [ctx]:
                         row = _row(rule, index, sub, ctx, entry, key, archetype_id, lookup,
-                                   out.problems, context_start, context_end)  # fmt: skip
+                                   out.problems, context_start, context_end, times)  # fmt: skip
                         if row is not None:
                             out.rows.append(row)
     return out
@@ -277,6 +286,7 @@ def _row(
     problems: list[Problem],
     context_start: datetime | None,
     context_end: datetime | None,
+    times: dict[int, datetime | None],
 ) -> OmopRow | None:
     role = ROLES[rule.table]
     value: Value | None = None
@@ -290,8 +300,8 @@ def _row(
     concept = _concept_of(rule, ctx, lookup, problems, archetype)
     if concept is None:
         return None
-    entry_time = _first_time(entry, None, [context_start])
-    outer_time = _first_time(outer, None, [entry_time]) if outer is not ctx else entry_time
+    entry_time = _own_time(entry, times) or context_start
+    outer_time = (_own_time(outer, times) or entry_time) if outer is not ctx else entry_time
     start = _first_time(ctx, rule.start, [outer_time, context_start])
     if start is None and rule.start is not None and rule.start_fallback:
         start = _first_time(ctx, None, [outer_time, context_start])
