@@ -22,8 +22,10 @@ from .lookup import display_in, find_concept
 __all__ = ["Expansion", "ExpansionItem", "expand", "resolve_value_set", "value_set_contains"]
 
 MAX_COUNT = 10_000
-#: Expansions larger than this are materialised at first use (per release).
+#: Expansions larger than this are materialised at first use (per release)...
 MATERIALISE_ABOVE = 10_000
+#: ... up to this size (a whole large vocabulary is paged by top-N sorts instead).
+MATERIALISE_MAX = 1_000_000
 
 
 @dataclass(frozen=True)
@@ -147,42 +149,48 @@ async def expand(
     display_language: str | None = None,
     materialise_above: int = MATERIALISE_ABOVE,
 ) -> Expansion:
-    """One page of the expansion, with the total. A large expansion is stored when a page
-    after the first is asked for; later pages are read by position."""
+    """One page of the expansion, with the total. An expansion of more than
+    ``materialise_above`` codes is stored at its first request (per release, up to
+    ``MATERIALISE_MAX`` codes); later requests read their page by position."""
     if count < 0 or offset < 0:
         raise UnsupportedRequest("count and offset must not be negative")
     count = min(count, MAX_COUNT)
-    q, includes, excludes = await _query(cat, definition)
-    members = q.members(includes, excludes, text_filter=text_filter)
-    stored = None
+    store = ExpansionStore(cat.conn)
     key = None
     if text_filter is None:
         release_id = cat.release.id if cat.release else None
         key = hashlib.sha256(repr((definition, release_id)).encode()).hexdigest()
-        stored = await ExpansionStore(cat.conn).find(key)
-    if stored is not None:
-        expansion_id, total = stored
-        rows = await ExpansionStore(cat.conn).page(expansion_id, count=count, offset=offset)
-        items = [ExpansionItem(r[0], r[1], r[2], r[4], r[3]) for r in rows]
-    else:
-        rows = list(
-            (
-                await cat.conn.execute(text(q.page(members, count=count, offset=offset)), q.params)
-            ).all()
-        )
-        if rows:
-            total = rows[0].total
-        else:
-            total = (
-                await cat.conn.execute(text(f"SELECT count(*) FROM ({members}) x"), q.params)
-            ).scalar_one()
-        items = [ExpansionItem(r.system, r.code, r.display, r.inactive, r.concept_id) for r in rows]
-        # The first page is a top-N sort, cheap; a client paging further is served from a
-        # stored copy from then on.
-        if key is not None and total > materialise_above and offset > 0:
-            await ExpansionStore(cat.conn).materialise(
-                key, cat.release.id if cat.release else None, members, q.params
+        stored = await store.find(key)
+        if stored is not None:
+            expansion_id, total = stored
+            rows = await store.page(expansion_id, count=count, offset=offset)
+            items = [ExpansionItem(r[0], r[1], r[2], r[4], r[3]) for r in rows]
+            return await _translated(
+                cat, Expansion(definition, total, offset, items), display_language
             )
+    q, includes, excludes = await _query(cat, definition)
+    members = q.members(includes, excludes, text_filter=text_filter)
+    rows = list(
+        (await cat.conn.execute(text(q.page(members, count=count, offset=offset)), q.params)).all()
+    )
+    if rows:
+        total = rows[0].total
+    else:
+        total = (
+            await cat.conn.execute(text(f"SELECT count(*) FROM ({members}) x"), q.params)
+        ).scalar_one()
+    items = [ExpansionItem(r.system, r.code, r.display, r.inactive, r.concept_id) for r in rows]
+    # The page was a top-N sort; a large expansion is worth storing in order once.
+    if key is not None and materialise_above < total <= MATERIALISE_MAX:
+        await store.materialise(key, cat.release.id if cat.release else None, members, q.params)
+    return await _translated(cat, Expansion(definition, total, offset, items), display_language)
+
+
+async def _translated(
+    cat: Catalog, expansion: Expansion, display_language: str | None
+) -> Expansion:
+    """Displays in ``displayLanguage`` where the release has a synonym in it."""
+    items = expansion.items
     if display_language and not display_language.lower().startswith("en"):
         translated = await display_in(
             cat, [i.concept_id for i in items if i.concept_id is not None], display_language
@@ -197,7 +205,8 @@ async def expand(
             )
             for i in items
         ]
-    return Expansion(definition, total, offset, items)
+    expansion.items = items
+    return expansion
 
 
 async def value_set_contains(
