@@ -18,11 +18,14 @@ is-a value set < 100 ms.
   into bare tables (no error handling, no line numbers, no checks, no index); ratio = ours
   (COPY phase) / raw. The load target is met when the whole release (every file, checks,
   indexes, activation) loads within ``concepts / 100,000 + relationships / 200,000`` s.
+- **HTTP floor**: the same ``$lookup`` refused for its missing ``code`` (400: token check,
+  middlewares, parameters, OperationOutcome, no database): what any request costs.
 - **operations**, through HTTP on the service run as its own process
   (``python -m hygie_terminology``, uvicorn), from this process with httpx:
   ``$lookup`` of random codes one at a time (light) and from 16 concurrent clients
   (loaded); batch translate of 10,000 random source codes (mapped, unmapped and a few
-  unknown); ``$expand`` of ``<SYN>?fhir_vs=isa/<root>`` (50,000 codes), first page of 100.
+  unknown); ``$expand`` of ``<SYN>?fhir_vs=isa/<root>`` (50,000 codes), first page of 100:
+  the first request (computes the page and stores the expansion) and the next ones.
   Raw baselines: the same reads as one asyncpg query each (primary-key lookup; the batch
   join) on a connection of this process.
 - **correctness**: row counts, every translated code's targets equal the generated
@@ -338,6 +341,18 @@ async def _operations(
     def syn_code() -> str:
         i = rnd.randint(1, concepts)
         return f"C{i if i % 5 else i - 1}"
+
+    # The platform's floor: a $lookup refused for its missing code (authentication,
+    # middlewares, parameters, an OperationOutcome; no database).
+    floor = []
+    for _ in range(1000):
+        started = time.perf_counter()
+        r = await client.get("/fhir/CodeSystem/$lookup", params={"system": SYN})
+        floor.append((time.perf_counter() - started) * 1000)
+        if r.status_code != 400:
+            raise RuntimeError(f"expected 400, got {r.status_code}")
+    out["http_floor_400"] = _summary(floor[200:])
+    console.print(f"HTTP floor (400 without database): p95 {out['http_floor_400']['p95_ms']} ms")
 
     # $lookup, one at a time, after a warm-up.
     for _ in range(200):
