@@ -185,7 +185,8 @@ class _Walker:
                     found.append(c)
             elif c.match_id is None or not is_locatable(target.rm_type) or node_id == c.match_id:
                 found.append(c)
-        found.sort(key=lambda c: 0 if (c.target or c).rm_type == rm_type else 1)
+        # the exact type first; a node the template names before a slot that also takes it
+        found.sort(key=lambda c: ((c.target or c).rm_type != rm_type, c.kind == "ARCHETYPE_SLOT"))
         return found
 
     def best(self, item: Any, candidates: list[CObject], path: str) -> CObject:
