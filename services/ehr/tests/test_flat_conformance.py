@@ -76,8 +76,6 @@ REFUSED = {
     "test-ism.vitagroup.de.v1__ism_wrong_current_state.json": "'245' is not in the list",
     # the strength cluster needs its numerator and denominator (template [4..*] items)
     "dv_duration_max__.json": "occurs 0 times",
-    # the mandatory timing cluster is missing
-    "medications_statement.v0__.json": "occurs 0 times",
     # no ism_transition, which the RM makes mandatory on an ACTION (and no default: the
     # template constrains no careflow step)
     "minimal_action_2_20211018102553_000001_1.xml.flat.json": "mandatory",

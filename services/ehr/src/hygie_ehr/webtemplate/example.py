@@ -104,6 +104,16 @@ def _leaf(node: WebNode, now: datetime) -> dict[str, Any]:
     return {}
 
 
+def _empty_event(node: WebNode) -> bool:
+    """An optional EVENT whose data the template leaves unconstrained: nothing to fill, and
+    an EVENT without data is not valid."""
+    return (
+        node.rm_type in ("EVENT", "POINT_EVENT", "INTERVAL_EVENT")
+        and node.min == 0
+        and all(c.node_id is None for c in node.children)
+    )
+
+
 def example_flat(wt: WebTemplate, *, now: datetime) -> dict[str, Any]:
     """A FLAT document filling every node of ``wt`` once."""
     out: dict[str, Any] = {
@@ -113,13 +123,23 @@ def example_flat(wt: WebTemplate, *, now: datetime) -> dict[str, Any]:
         "ctx/time": now.isoformat(),
     }
 
+    used: dict[int, int] = {}
+
     def walk(node: WebNode, prefix: str) -> None:
         choices = node.rm_type == "ELEMENT"
         for child in node.children:
-            if child.display_only:
+            if child.display_only or _empty_event(child):
                 continue
-            if child.id in _DEFAULTED or (child.id in _SKIP and node.rm_type != "INTERVAL_EVENT"):
+            rm_attr = child.node_id is None
+            if rm_attr and (
+                child.id in _DEFAULTED or (child.id in _SKIP and node.rm_type != "INTERVAL_EVENT")
+            ):
                 continue
+            if child.cobj is not None and child.node_id:  # one constraint, several named
+                upper = child.cobj.occurrences.upper  # nodes: as often as it may occur
+                if upper is not None and used.get(id(child.cobj), 0) >= upper:
+                    continue
+                used[id(child.cobj)] = used.get(id(child.cobj), 0) + 1
             path = f"{prefix}/{child.id}" + (":0" if child.max != 1 else "")
             if is_leaf(child):
                 for suffix, value in _leaf(child, now).items():
