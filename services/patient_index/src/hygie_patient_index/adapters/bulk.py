@@ -21,6 +21,7 @@ __all__ = [
     "bound_identifiers",
     "candidate_pairs",
     "copy_goldens",
+    "copy_reviews",
     "copy_sources",
     "family_counts",
     "sources_by_id",
@@ -163,4 +164,17 @@ async def copy_sources(conn: AsyncConnection, sources: Sequence[SourceRecord]) -
         "identifier",
         columns=["system", "value", "source_id"],
         records=[(i.system, i.value, s.id) for s in sources for i in s.identifiers],
+    )
+
+
+async def copy_reviews(conn: AsyncConnection, items: Sequence[tuple[Any, ...]]) -> None:
+    """Review items of new source records (id, source, candidate, score, contributions,
+    reason): none can already be open for a source record created in the same batch."""
+    if not items:
+        return
+    pg = await _driver(conn)
+    await pg.copy_records_to_table(
+        "review_item",
+        columns=["id", "source_id", "candidate_id", "score", "contributions", "reason"],
+        records=[(*item[:4], _jsonb(item[4]), item[5]) for item in items],
     )

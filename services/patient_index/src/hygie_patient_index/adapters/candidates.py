@@ -46,18 +46,18 @@ async def family_frequency(conn: AsyncConnection, record: SourceRecord) -> float
     keys = source_values(record)["family_phon"]
     if not keys:
         return None
-    total = (
+    # One round trip: the planner's row estimate (no count of the table) and the count of
+    # the name's records on the GIN index.
+    row = (
         await conn.execute(
-            sa.text("SELECT reltuples::bigint FROM pg_class WHERE relname = 'source_record'")
+            sa.text(
+                "SELECT (SELECT reltuples::bigint FROM pg_class WHERE relname = 'source_record'),"
+                " (SELECT count(*) FROM source_record WHERE family_phon && :keys)"
+            ),
+            {"keys": keys},
         )
-    ).scalar()
+    ).one()
+    total, same = row
     if total is None or total < TF_MIN_POPULATION:
         return None
-    same = (
-        await conn.execute(
-            sa.select(sa.func.count())
-            .select_from(source_record)
-            .where(source_record.c.family_phon.overlap(keys))
-        )
-    ).scalar_one()
     return max(int(same), 1) / int(total)

@@ -24,7 +24,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from uuid import UUID
 
-from hygie_contracts.patient import PatientLinked, PatientRegistered
+from hygie_contracts.patient import PatientLinked, PatientRegistered, ReviewRequested
 from hygie_platform.ids import uuid7
 from hygie_platform.uow import UnitOfWork
 
@@ -41,7 +41,7 @@ from ..domain.validation import validate_record
 from .context import IndexContext
 from .events import contract_identifier, snapshot_event
 from .golden_ops import refresh_golden
-from .identity import open_review, record_identity
+from .identity import record_identity
 from .matching import decide_match
 
 __all__ = ["BulkReport", "load_identities"]
@@ -130,6 +130,7 @@ async def _load_batch(
         uow.record(snapshot_event(PatientRegistered, g))
     for g in sorted(set(members) - created):
         await refresh_golden(uow, g)
+    reviews = []
     for record, place in zip(records, placements, strict=True):
         d = place.decision
         uow.record(
@@ -142,16 +143,23 @@ async def _load_batch(
             )  # type: ignore[arg-type]
         )
         if d.review and d.golden_id is not None and d.score is not None:
-            await open_review(
-                uow,
-                record,
-                place.golden_id,
-                d.golden_id,
-                score=d.score.weight,
-                contributions=d.score.as_dict(),
-                reason=d.reason or "review",
+            review_id = uuid7()
+            reason = d.reason or "review"
+            reviews.append(
+                (review_id, record.id, d.golden_id, d.score.weight, d.score.as_dict(), reason)
             )
-            report.reviews += 1
+            uow.record(
+                ReviewRequested(
+                    patient_id=place.golden_id,
+                    review_id=review_id,
+                    candidate_id=d.golden_id,
+                    score=d.score.weight,
+                    reason=reason,
+                    source_identifier=contract_identifier(record.identifier),
+                )
+            )
+    await store.copy_reviews(conn, reviews)
+    report.reviews += len(reviews)
     report.created += len(records)
     report.new_patients += len(new_goldens)
     report.linked += sum(not p.creates for p in placements)
