@@ -3,7 +3,10 @@ same row ids; the change stream and the rebuild event are journaled."""
 
 from __future__ import annotations
 
+import asyncio
 from uuid import uuid4
+
+from sqlalchemy import text
 
 from hygie_omop_projection.testing import blood_pressure, committed, composition, registered
 from hygie_platform.testing import eventually
@@ -79,6 +82,51 @@ async def test_an_interrupted_rebuild_resumes_at_the_next_start(
                 await create_generation(uow.connection, state="building")
         finally:
             await svc.runtime.app.state.generations.stop()
+    async with start_service(spec, hygie_settings) as svc:
+        try:
+
+            async def serving_two():
+                found = await svc.fetch("SELECT state FROM omop_generation WHERE generation = 2")
+                return found == [{"state": "serving"}] or None
+
+            await eventually(serving_two, timeout=30)
+            assert await svc.fetch(ROWS) == before
+        finally:
+            await svc.runtime.app.state.generations.stop()
+
+
+async def test_topics_refilled_from_the_journals_trigger_a_rebuild_and_a_restart_does_not(
+    hygie_settings, translator, publish
+):
+    from hygie_omop_projection.bootstrap import spec_with
+    from hygie_platform.testing import start_service
+
+    from .conftest import KEY
+
+    spec = spec_with(translator=translator, key=KEY)
+    patient, ehr = uuid4(), uuid4()
+    generations = "SELECT generation, state FROM omop_generation ORDER BY generation"
+    async with start_service(spec, hygie_settings) as svc:
+        try:
+            await publish(
+                registered(patient, ipp="TR"),
+                committed(ehr, composition(blood_pressure(133, 88)), subject=(IPP, "TR")),
+            )
+            before = await eventually(lambda: svc.fetch(ROWS))
+        finally:
+            await svc.runtime.app.state.generations.stop()
+    async with start_service(spec, hygie_settings) as svc:  # a plain restart: no rebuild
+        try:
+            await eventually(lambda: svc.fetch("SELECT 1 FROM omop_g1.refresh"))
+            await asyncio.sleep(1.5)
+            assert await svc.fetch(generations) == [{"generation": 1, "state": "serving"}]
+        finally:
+            await svc.runtime.app.state.generations.stop()
+        # topics lost and refilled from the journals: the offsets no longer name the events
+        async with svc.runtime.app.state.uow() as uow:
+            await uow.connection.execute(
+                text("UPDATE omop_g1.checkpoint SET next_offset = next_offset + 1000")
+            )
     async with start_service(spec, hygie_settings) as svc:
         try:
 

@@ -75,6 +75,7 @@ class GenerationRunner:
         *,
         on_caught_up: Callable[[GenerationRunner], Awaitable[None]] | None = None,
         on_release: Callable[[], Awaitable[None]] | None = None,
+        on_topics_reset: Callable[[], Awaitable[None]] | None = None,
         refresh_seconds: float = 2.0,
         gather_seconds: float = 0.1,
     ) -> None:
@@ -85,6 +86,7 @@ class GenerationRunner:
         self.logical = topics
         self.on_caught_up = on_caught_up
         self.on_release = on_release
+        self.on_topics_reset = on_topics_reset
         self.progress = Progress(projector.generation)
         self.refresh_seconds = refresh_seconds
         self.gather_seconds = gather_seconds
@@ -110,6 +112,19 @@ class GenerationRunner:
                 consumer.assign(partitions)
                 async with self.uow() as uow:
                     done = await Store(uow.connection, self.projector.schema).checkpoints()
+                ends = await consumer.end_offsets(partitions) if done else {}
+                behind = [
+                    f"{tp.topic}/{tp.partition}" for tp in partitions
+                    if done.get((tp.topic, tp.partition), 0) > ends.get(tp, 0)
+                ]  # fmt: skip
+                if behind and self.on_topics_reset is not None:
+                    # checkpoints past the end: the topics were lost and recreated (then
+                    # refilled from the services' journals, ``hygie replay``); offsets no
+                    # longer name the same events, so a fresh generation is built from 0
+                    log.warning("omop: topics reset under generation %s (%s): rebuilding",
+                                self.projector.generation, ", ".join(behind))  # fmt: skip
+                    self.progress.last_error = f"topics reset: {', '.join(behind)}"
+                    await self.on_topics_reset()
                 for tp in partitions:
                     consumer.seek(tp, done.get((tp.topic, tp.partition), 0))
                 backoff = 0.5

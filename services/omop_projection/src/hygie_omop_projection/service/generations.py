@@ -160,6 +160,7 @@ class Generations:
             SOURCE_TOPICS,
             on_caught_up=None if publish else self._swap,
             on_release=self._release if publish else None,
+            on_topics_reset=self._topics_reset if publish else None,
         )
         task = asyncio.create_task(runner.run(), name=f"omop-g{generation.generation}")
         self.runners[generation.generation] = (runner, task)
@@ -194,6 +195,13 @@ class Generations:
                 "omop: vocabulary release activated, rebuilding into g%s", generation.generation
             )
 
+    async def _topics_reset(self) -> None:
+        """The serving generation's checkpoints are past the ends of the topics (lost and
+        refilled from the journals): rebuild from offset 0 while it keeps serving."""
+        with contextlib.suppress(RebuildInProgress):
+            generation = await self.rebuild()
+            log.info("omop: topics reset, rebuilding into g%s", generation.generation)
+
     async def _swap(self, runner: GenerationRunner) -> None:
         """The building generation caught up: serve it, drop the old one."""
         async with self._swap_lock:
@@ -224,6 +232,7 @@ class Generations:
             runner.on_caught_up = None
             runner.projector.release_activated = False  # the release is in its history
             runner.on_release = self._release
+            runner.on_topics_reset = self._topics_reset
             self.serving, self.building = new, None
             _, old_task = self.runners.pop(old.generation, (None, None))
             if old_task is not None:
