@@ -156,7 +156,7 @@ def test_flat_compositions_convert_validate_and_round_trip() -> None:
     assert set(refused) == set(REFUSED) | NO_TEMPLATE
     # the others write a value by an alias we read but do not write (a bare DV_IDENTIFIER
     # or DV_PROPORTION, ``|terminology_id``, ``timing|value``)
-    assert len(same_flat) >= 76
+    assert len(same_flat) >= 77
     assert len(converted) == total - len(REFUSED) - len(NO_TEMPLATE)
     assert not lossy
     assert "minimal_evaluation.en.v1_20211018102718_000001_1.xml.flat.json" in converted
