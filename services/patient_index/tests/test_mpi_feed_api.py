@@ -194,3 +194,24 @@ async def test_reads_and_searches_are_journaled_as_access_events(mpi):
     assert actions[0] == "R"  # FHIR AuditEvent action code of a read
     assert len(actions) == 2  # the read, then the search that returned the patient
     assert accesses[0]["event_key"] == f"Patient/{golden}"
+
+
+async def test_updating_with_a_stale_if_match_returns_412_and_keeps_version_2(mpi):
+    url = f"/fhir/Patient?identifier={IPP_A}|A1"
+    assert (await put(mpi, fhir_patient("A1"))).status_code == 201
+    h = {**mpi.auth(*W), "If-Match": 'W/"1"'}
+    moved = fhir_patient("A1", address=[{"city": "Lyon", "postalCode": "69003"}])
+    updated = await mpi.client.put(url, json=moved, headers=h)
+    assert updated.status_code == 200, updated.text
+    assert updated.headers["ETag"] == 'W/"2"'
+    stale = await mpi.client.put(url, json=fhir_patient("A1"), headers=h)
+    assert stale.status_code == 412
+    assert stale.json()["resourceType"] == "OperationOutcome"
+    rows = await mpi.fetch("SELECT version, traits FROM source_record")
+    assert [r["version"] for r in rows] == [2]
+    assert rows[0]["traits"]["addresses"][0]["city"] == "Lyon"
+    bad = await mpi.client.put(url, json=moved, headers={**h, "If-Match": "yesterday"})
+    assert bad.status_code == 400
+    missing = f"/fhir/Patient?identifier={IPP_A}|NOPE"
+    absent = await mpi.client.put(missing, json=fhir_patient("NOPE"), headers=h)
+    assert absent.status_code == 412

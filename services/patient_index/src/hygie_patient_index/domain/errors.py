@@ -12,6 +12,7 @@ __all__ = [
     "MergeRefused",
     "PatientIndexError",
     "PatientNotFound",
+    "PreconditionFailed",
     "ReviewItemClosed",
     "ReviewItemNotFound",
     "VersionConflict",
@@ -61,6 +62,10 @@ class MergeRefused(PatientIndexError):
 
 class VersionConflict(PatientIndexError):
     """The record changed since the version the caller read (If-Match)."""
+
+
+class PreconditionFailed(PatientIndexError):
+    """If-Match names another version than the current one (FHIR: 412)."""
 
 
 class ReviewItemNotFound(PatientIndexError):

@@ -18,7 +18,7 @@ from hygie_platform.uow import UnitOfWork
 from ..adapters.repository import PatientRepository
 from ..adapters.review import ReviewRepository
 from ..domain.comparators import MatchView
-from ..domain.errors import InvalidIdentity
+from ..domain.errors import InvalidIdentity, PreconditionFailed
 from ..domain.golden import GoldenRecord, survive
 from ..domain.identity import Identifier, SourceRecord
 from ..domain.rniv import reconcile_status
@@ -51,10 +51,13 @@ async def record_identity(
     by: str | None,
     lookup: Identifier | None = None,
     create_only: bool = False,
+    expected_version: int | None = None,
 ) -> RecordResult:
     """Create the source record of ``draft`` (matching it to a golden record) or update the
     one holding ``lookup`` (default: the draft's identifier). Nothing is stored on error;
-    with ``create_only`` an identifier already bound is an error (IdentifierTaken)."""
+    with ``create_only`` an identifier already bound is an error (IdentifierTaken); with
+    ``expected_version`` (If-Match) the record must exist at that version
+    (PreconditionFailed)."""
     issues = validate_record(draft, today=ctx.today())
     if issues:
         raise InvalidIdentity(issues)
@@ -62,6 +65,11 @@ async def record_identity(
     if create_only:
         return await _register(uow, ctx, draft, by=by)
     existing = await repo.source_by_identifier(lookup or draft.identifier, lock=True)
+    if expected_version is not None and (existing is None or existing.version != expected_version):
+        current = f"version {existing.version}" if existing else "no such record"
+        raise PreconditionFailed(
+            f"If-Match names version {expected_version} of {lookup or draft.identifier}: {current}"
+        )
     if existing is None:
         return await _register(uow, ctx, draft, by=by)
     return await _update(uow, ctx, existing, draft)

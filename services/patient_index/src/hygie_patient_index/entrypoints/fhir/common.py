@@ -20,6 +20,7 @@ from ...domain.errors import (
     Issue,
     MergeRefused,
     PatientNotFound,
+    PreconditionFailed,
     ReviewItemClosed,
     ReviewItemNotFound,
     VersionConflict,
@@ -118,3 +119,5 @@ async def mapped_errors() -> AsyncIterator[None]:
         raise Problem(409, "review-closed", str(exc)) from None
     except VersionConflict as exc:
         raise Problem(409, "version-conflict", str(exc)) from None
+    except PreconditionFailed as exc:
+        raise Problem(412, "version-mismatch", str(exc), code="conflict") from None

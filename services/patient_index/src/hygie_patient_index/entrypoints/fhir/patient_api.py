@@ -104,6 +104,7 @@ async def _record(
 ) -> Response:
     body = await json_body(request)
     lookup = identifier_param(lookup_raw) if lookup_raw is not None else None
+    expected = _if_match(request)
     async with mapped_errors():
         parsed = parse_patient(body, primary=lookup)
         for attempt in (1, 2):
@@ -116,6 +117,7 @@ async def _record(
                         by=principal.subject,
                         lookup=lookup,
                         create_only=create_only,
+                        expected_version=expected,
                     )
                     if parsed.replaced_by:
                         result = await replace_identity(
@@ -135,6 +137,17 @@ async def _record(
     return fhir_response(
         source_resource(source), status=201 if result.created else 200, headers=headers
     )
+
+
+def _if_match(request: Request) -> int | None:
+    """The version named by If-Match (FHIR versioned update: ``W/"3"``), if any."""
+    raw = request.headers.get("if-match")
+    if raw is None:
+        return None
+    value = raw.strip().removeprefix("W/").strip('"')
+    if not value.isdigit():
+        raise Problem(400, "invalid-header", f'If-Match {raw!r} is not a version (W/"n")')
+    return int(value)
 
 
 @router.post("/Patient")
