@@ -88,7 +88,7 @@ class ExpressionCompiler:
                 jp, variables = jsonpath(self.binds, path.steps[start : i + 1])
                 alias = self.clause.alias("m")
                 self.laterals.append(
-                    f"LATERAL jsonb_path_query({base}, {jp}, {variables}) AS {alias}(v)"
+                    f"LATERAL aql_elements({base}, {jp}, {variables}) AS {alias}(v)"
                 )
                 self.nodes[key] = f"{alias}.v"
             base, start = self.nodes[key], i + 1
@@ -102,11 +102,31 @@ class ExpressionCompiler:
         status = self.ehr_status(path)
         if status is not None:
             return status
+        composition = self.composition(path, ("archetype_details", "template_id", "value"))
+        if composition is not None:  # indexed with the entry: no need to read the document
+            return f"to_jsonb({composition.alias}.template_id)"
         base, rest = self.anchor(path)
         if not rest:
             return base
         jp, variables = jsonpath(self.binds, rest)
         return f"jsonb_path_query_first({base}, {jp}, {variables})"
+
+    def composition(self, operand: Operand, *attributes: tuple[str, ...]) -> Source | None:
+        """The COMPOSITION source when ``operand`` is one of its plain attribute paths."""
+        if not isinstance(operand, IdentifiedPath) or any(s.predicate for s in operand.steps):
+            return None
+        source = self.source(operand.variable)
+        if source.kind != "entry" or source.rm_type != "COMPOSITION":
+            return None
+        steps = tuple(s.attribute for s in operand.steps)
+        return source if steps in attributes else None
+
+    def start_time(self, operand: Operand) -> str | None:
+        """SQL of ``c/context/start_time[/value]`` as an instant, on the indexed expression."""
+        source = self.composition(
+            operand, ("context", "start_time", "value"), ("context", "start_time")
+        )
+        return None if source is None else f"aql_start_time({source.value_sql()})"
 
     def ehr_status(self, path: IdentifiedPath) -> str | None:
         """``e/ehr_status/...``: the EHR's current EHR_STATUS (not the OBJECT_REF the EHR
@@ -175,6 +195,10 @@ class ExpressionCompiler:
                 # EHRbase compares c/uid/value with a composition id)
                 x = f"split_part(aql_text({self.operand(left)}), '::', 1)"
                 return f"({x} {_SQL_OP[op]} {self.binds.text(value)})"
+            start = self.start_time(left)
+            if start is not None and isinstance(value, str) and _DATE_LIKE.match(value):
+                # the indexed start time (migration ehr_0007): a period reads its rows only
+                return f"({start} {_SQL_OP[op]} aql_ts({self.binds.text(value)}))"
             return self.against_value(self.operand(left), _SQL_OP[op], value)
         a, b = self.operand(left), self.operand(right)
         return f"(aql_ordered({a}) {_SQL_OP[op]} aql_ordered({b}))"

@@ -115,6 +115,8 @@ def uuid_condition(binds: Binds, column: str, op: str, value: Value) -> str:
     ids = [u for u in (uuid_or_none(v) for v in values) if u is not None]
     if not ids:
         return "false" if op == "=" else "true"
+    if len(ids) == 1:  # "=": the planner carries a constant through the joins on it
+        return f"{column} {'=' if op == '=' else '<>'} {binds.add(ids[0], 'uuid')}"
     listed = ", ".join(binds.add(u, "uuid") for u in ids)
     return f"{column} {'IN' if op == '=' else 'NOT IN'} ({listed})"
 

@@ -243,9 +243,11 @@ def _scope(clause: FromClause, parent: Source | None, column: str) -> list[str]:
 
 
 def _latest(alias: str, vo_id: str, version: str) -> str:
+    """The version is its object's latest, not deleted: a primary-key lookup per row (as a
+    semi-join the planner, misled by the estimates, could rescan the whole table)."""
     return (
-        f"EXISTS (SELECT 1 FROM versioned_object {alias} WHERE {alias}.vo_id = {vo_id}"
-        f" AND {alias}.latest_version = {version} AND NOT {alias}.deleted)"
+        f"{version} = (SELECT {alias}.latest_version FROM versioned_object {alias}"
+        f" WHERE {alias}.vo_id = {vo_id} AND NOT {alias}.deleted)"
     )
 
 
@@ -258,7 +260,9 @@ def _entry_root(clause: FromClause, expr: Containment, parent: Source | None, jo
         root = f"{parent.alias}.data"
     else:
         conds += _scope(clause, parent, f"{a}.ehr_id")
-        conds.append(_latest(clause.alias("l"), f"{a}.vo_id", f"{a}.version"))
+        latest = clause.alias("l")
+        if join != "JOIN":
+            conds.append(_latest(latest, f"{a}.vo_id", f"{a}.version"))
         d = clause.alias("d")
         doc = Doc(d, f"object_version {d} ON {d}.vo_id = {a}.vo_id AND {d}.version = {a}.version")
         root = f"{d}.data"
@@ -274,6 +278,15 @@ def _entry_root(clause: FromClause, expr: Containment, parent: Source | None, jo
         tested = own if expr.rm_type == "COMPOSITION" else f"({own} #> {a}.json_path)"
     conds.extend(_predicate_tests(clause, expr.predicate, tested))
     clause.pieces.append(Piece(join, f"entry {a}", " AND ".join(conds), doc))
+    if join == "JOIN" and doc is not None:  # latest, not deleted: a join the planner can
+        clause.pieces.append(  # estimate (one versioned object per composition)
+            Piece(
+                "JOIN",
+                f"versioned_object {latest}",
+                f"{latest}.vo_id = {a}.vo_id AND {latest}.latest_version = {a}.version"
+                f" AND NOT {latest}.deleted",
+            )
+        )
     return source
 
 
@@ -281,12 +294,27 @@ def _entry_conds(clause: FromClause, expr: Containment, a: str) -> list[str]:
     conds: list[str] = []
     if expr.rm_type == "COMPOSITION":
         conds.append(f"{a}.ord = 0")
+    elif _implied(clause, expr):
+        pass  # the archetype id says the RM type (a redundant test misleads the planner)
     elif expr.rm_type not in ("CLUSTER", "ITEM", "LOCATABLE") or expr.predicate is None:
         conds.append(_types(clause, f"{a}.rm_type", expr.rm_type))
     node_id = _node_id(clause, expr.predicate)
     if node_id is not None:
         conds.append(f"{a}.archetype_id = {node_id}")
     return conds
+
+
+def _implied(clause: FromClause, expr: Containment) -> bool:
+    """The archetype id of the predicate names an RM type conforming to the variable's
+    (``openEHR-EHR-OBSERVATION.x.v1`` for ``OBSERVATION``)."""
+    node = expr.predicate.node_id if expr.predicate else None
+    if node is None:
+        return False
+    value = clause.binds.parameter(node.name) if isinstance(node, Parameter) else node.value
+    parts = str(value).split("-")
+    if len(parts) < 3 or parts[0] != "openEHR":
+        return False
+    return parts[2].split(".")[0] in concrete(expr.rm_type)
 
 
 def _entry_child(clause: FromClause, expr: Containment, parent: Source, join: str) -> Source:

@@ -26,6 +26,11 @@ __all__ = [
 ]
 
 
+#: a containment chain joins many relations (entries, documents, versions, list elements):
+#: let the planner reorder them all rather than follow the order they are written in
+JOIN_COLLAPSE = 12
+
+
 @dataclass(frozen=True, slots=True)
 class QueryLimits:
     """Row cap (a bigger result without LIMIT/fetch is refused) and statement timeout."""
@@ -80,8 +85,15 @@ async def run_aql(
         typed.append(sa.column("_ehr", PG_UUID(as_uuid=True)))
     statement = sa.text(compiled.sql).columns(*typed)
     conn = uow.connection
+    # each statement planned for its values (a cached generic plan would guess the
+    # selectivity of a date range or an archetype and could loop over a whole table)
     await conn.execute(
-        sa.text("SELECT set_config('statement_timeout', :t, true)"),
+        sa.text(
+            "SELECT set_config('statement_timeout', :t, true),"
+            " set_config('plan_cache_mode', 'force_custom_plan', true),"
+            f" set_config('join_collapse_limit', '{JOIN_COLLAPSE}', true),"
+            f" set_config('from_collapse_limit', '{JOIN_COLLAPSE}', true)"
+        ),
         {"t": str(limits.timeout_ms)},
     )
     try:
