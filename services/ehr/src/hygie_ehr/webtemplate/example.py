@@ -3,6 +3,7 @@ alternative of every choice, values taken from the template's lists and ranges."
 
 from __future__ import annotations
 
+import re
 from datetime import datetime
 from typing import Any
 
@@ -37,6 +38,48 @@ def _bound(node: WebNode, suffix: str, default: float) -> float:
     return float(rng.get("min", default))
 
 
+def _constraint(node: WebNode, attr: str) -> Any:
+    """The template's constraint on ``attr`` of the node's data value (None if free)."""
+    c = node.steps[-1].cobj if node.steps else node.cobj
+    a = c.attribute(attr) if c is not None else None
+    return a.children[0] if a is not None and a.children else None
+
+
+def _pattern(node: WebNode, attr: str) -> str | None:
+    p = _constraint(node, attr)
+    return p.primitive.pattern if p is not None and p.primitive is not None else None
+
+
+def _matching(node: WebNode, attr: str, default: str) -> str:
+    """``default``, or a value the template's regular expression on ``attr`` accepts when
+    it is a literal prefix (``XYZ.*``)."""
+    pattern = _pattern(node, attr)
+    if not pattern or re.fullmatch(pattern, default):
+        return default
+    prefix = pattern.removesuffix(".*")
+    if re.escape(prefix) == prefix and re.fullmatch(pattern, prefix + default):
+        return prefix + default
+    return default
+
+
+def _temporal(node: WebNode, value: str) -> str:
+    """A date/time cut before the first part the template's pattern forbids (``XX``)."""
+    pattern = _pattern(node, "value") or ""
+    date, _, time = value.partition("T")
+    p_date, _, p_time = pattern.partition("T")
+    if node.rm_type == "DV_DATE" or node.rm_type == "DV_DATE_TIME":
+        parts = p_date.split("-")
+        if len(parts) == 3 and "XX" in (parts[1].upper(), parts[2].upper()):
+            keep = 1 if parts[1].upper() == "XX" else 2
+            return "-".join(date.split("-")[:keep])
+    if node.rm_type == "DV_DATE_TIME" and p_time:
+        fields = p_time.split(":")
+        if any(f.upper().startswith("XX") for f in fields):
+            keep = next(i for i, f in enumerate(fields) if f.upper().startswith("XX"))
+            return date if keep == 0 else f"{date}T{':'.join(time.split(':')[:keep])}"
+    return value
+
+
 def _leaf(node: WebNode, now: datetime) -> dict[str, Any]:
     t = node.rm_type
     if t in ("DV_CODED_TEXT", "DV_STATE"):
@@ -69,9 +112,9 @@ def _leaf(node: WebNode, now: datetime) -> dict[str, Any]:
         items = (_first(node, "") or {}).get("list") or []
         return {"": items[0]["value"] if items else "Lorem ipsum"}
     if t == "DV_DATE_TIME":
-        return {"": now.isoformat()}
+        return {"": _temporal(node, now.isoformat())}
     if t == "DV_DATE":
-        return {"": now.date().isoformat()}
+        return {"": _temporal(node, now.date().isoformat())}
     if t == "DV_TIME":
         return {"": now.time().isoformat(timespec="seconds")}
     if t == "DV_DURATION":
@@ -94,11 +137,18 @@ def _leaf(node: WebNode, now: datetime) -> dict[str, Any]:
             "|type": kind,
         }
     if t == "DV_IDENTIFIER":
-        return {"|id": "42", "|issuer": "Hygie", "|assigner": "Hygie", "|type": "example"}
+        return {
+            "|id": _matching(node, "id", "42"),
+            "|issuer": _matching(node, "issuer", "Hygie"),
+            "|assigner": _matching(node, "assigner", "Hygie"),
+            "|type": _matching(node, "type", "example"),
+        }
     if t in ("DV_URI", "DV_EHR_URI"):
         return {"": "ehr://example/" if t == "DV_EHR_URI" else "https://example.org/"}
     if t == "DV_MULTIMEDIA":
-        return {"": "https://example.org/image.png", "|mediatype": "image/png", "|size": 1}
+        media = _constraint(node, "media_type")
+        kind = media.codes[0] if media is not None and media.codes else "image/png"
+        return {"": "https://example.org/example", "|mediatype": kind, "|size": 1}
     if t == "DV_PARSABLE":
         return {"": "example", "|formalism": "text/plain"}
     return {}
