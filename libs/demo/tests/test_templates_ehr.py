@@ -9,6 +9,7 @@ from collections.abc import AsyncIterator
 from datetime import date
 from typing import Any
 
+import httpx
 import pytest
 from hygie_demo import compositions as C
 from hygie_demo.client import ensure_templates
@@ -156,3 +157,35 @@ async def test_compositions_outside_their_template_are_refused_with_paths(
     )
     assert listed.status_code == 200, listed.text
     assert listed.json()["rows"] == []  # nothing of the refused ones was stored
+
+
+async def test_a_stay_commits_as_one_contribution_and_a_second_time_conflicts(
+    ehr: RunningService,
+) -> None:
+    from hygie_demo.client import Hygie
+
+    headers = ehr.auth("integration")
+    await ensure_templates(ehr.client, headers, root=API)
+    ehr_id = await _ehr_id(ehr, headers)
+    stay = _stay()
+    docs = [C.encounter(stay, discharged=False), C.vital_signs(stay, 0), C.laboratory(stay, 0)]
+    hygie = Hygie.__new__(Hygie)  # only its EHR client: the service under test over ASGI
+    transport = httpx.ASGITransport(app=ehr.runtime.app)  # type: ignore[arg-type]
+    hygie.ehr = httpx.AsyncClient(transport=transport, base_url=f"http://test{API}")
+    hygie.headers = headers
+    assert await hygie.contribute(ehr_id, docs) == ("created", "")
+    assert (await hygie.contribute(ehr_id, docs))[0] == "conflict"
+    broken = C.vital_signs(stay, 1)
+    broken["content"][2]["data"]["events"][0]["data"]["items"][0]["value"]["magnitude"] = 99.0
+    status, detail = await hygie.contribute(ehr_id, [C.vital_signs(stay, 2), broken])
+    assert status == "refused"
+    assert detail.startswith("422")
+    rows = await ehr.client.post(
+        f"{API}/query/aql",
+        json={"q": "SELECT c/uid/value FROM EHR e CONTAINS COMPOSITION c"},
+        headers=headers,
+    )
+    assert sorted(r[0].split("::")[0] for r in rows.json()["rows"]) == sorted(
+        d["uid"]["value"] for d in docs
+    )  # all or none: the refused contribution left nothing
+    await hygie.ehr.aclose()

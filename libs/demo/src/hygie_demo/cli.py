@@ -41,6 +41,13 @@ def demo(
     ] = True,
     concurrency: Annotated[int, typer.Option(min=1, help="Requests in flight")] = 12,
     wait_timeout: Annotated[float, typer.Option(help="Seconds --wait may take")] = 900,
+    batch: Annotated[
+        bool,
+        typer.Option(
+            "--batch/--one-by-one",
+            help="Commit each stay's documents as one openEHR CONTRIBUTION, or one by one",
+        ),
+    ] = True,
 ) -> None:
     """Admit patients at two sites, record their stays, send some broken input, report."""
     if ctx.invoked_subcommand:
@@ -72,7 +79,9 @@ def demo(
     )
     started = time.monotonic()
     try:
-        report = asyncio.run(run_demo(settings, plan, concurrency=concurrency, console=console))
+        report = asyncio.run(
+            run_demo(settings, plan, concurrency=concurrency, console=console, batch=batch)
+        )
     except Exception as exc:  # the platform is not there, or answered what we cannot use
         raise fail(f"demo stopped: {type(exc).__name__}: {exc}") from None
     if wait:

@@ -140,6 +140,30 @@ class Hygie:
             return "existing", ""
         return "refused", f"{resp.status_code} {resp.text[:600]}"
 
+    async def contribute(self, ehr_id: str, compositions: list[dict[str, Any]]) -> tuple[str, str]:
+        """POST one CONTRIBUTION creating every composition (all or none): ('created' |
+        'conflict' | 'refused', detail); a conflict means some exist (a re-run)."""
+        body = {
+            "versions": [
+                {"_type": "ORIGINAL_VERSION", "data": c, "lifecycle_state": _COMPLETE}
+                for c in compositions
+            ]
+        }
+        resp = await self.ehr.post(
+            f"/ehr/{ehr_id}/contribution",
+            content=orjson.dumps(body),
+            headers={
+                **self.headers,
+                "Content-Type": "application/json",
+                "Prefer": "return=minimal",
+            },
+        )
+        if resp.status_code == 201:
+            return "created", ""
+        if resp.status_code == 409:
+            return "conflict", ""
+        return "refused", f"{resp.status_code} {resp.text[:600]}"
+
     async def update(
         self, ehr_id: str, composition: dict[str, Any], *, version: int
     ) -> tuple[str, str]:
@@ -163,6 +187,17 @@ class Hygie:
         if resp.status_code == 412:
             return "existing", ""
         return "refused", f"{resp.status_code} {resp.text[:600]}"
+
+
+_COMPLETE = {
+    "_type": "DV_CODED_TEXT",
+    "value": "complete",
+    "defining_code": {
+        "_type": "CODE_PHRASE",
+        "terminology_id": {"_type": "TERMINOLOGY_ID", "value": "openehr"},
+        "code_string": "532",
+    },
+}
 
 
 class DemoError(RuntimeError):

@@ -105,32 +105,32 @@ def _weight(stay: Stay) -> float:
     return round(random.Random(stay.uid("weight")).gauss(72, 14), 1)
 
 
-def _stay_steps(stay: Stay) -> list[tuple[str, Callable[[Hygie], Awaitable[tuple[str, str]]]]]:
-    """The writes of a stay, in the order the hospital makes them."""
-    ehr = stay.registration.ehr_id
-    steps: list[tuple[str, Callable[[Hygie], Awaitable[tuple[str, str]]]]] = []
+Step = Callable[[Hygie], Awaitable[tuple[str, str]]]
 
-    def commit(kind: str, build: Callable[[], dict[str, Any]]) -> None:
-        steps.append((kind, lambda h: h.commit(ehr, build())))
 
-    commit("encounter", lambda: C.encounter(stay, discharged=False))
-    commit("medication_orders", lambda: C.medication_orders(stay))
+def _stay_writes(stay: Stay) -> tuple[list[tuple[str, Callable[[], dict[str, Any]]]], Step | None]:
+    """The compositions a stay creates, in the order the hospital makes them (kind, build),
+    and the discharge (a new version of the encounter) when the stay is over."""
+    creations: list[tuple[str, Callable[[], dict[str, Any]]]] = [
+        ("encounter", lambda: C.encounter(stay, discharged=False)),
+        ("medication_orders", lambda: C.medication_orders(stay)),
+    ]
     for n in range(len(stay.vitals)):
-        commit(
-            "vital_signs",
-            lambda n=n: C.vital_signs(stay, n, weight=_weight(stay) if n == 0 else None),
-        )  # type: ignore[misc]
-    for n in range(len(stay.labs)):
-        commit("laboratory", lambda n=n: C.laboratory(stay, n))  # type: ignore[misc]
-    if stay.discharged is not None:
-        commit("problem_list", lambda: C.problem_list(stay))
-        steps.append(
-            (
-                "encounter_discharge",
-                lambda h: h.update(ehr, C.encounter(stay, discharged=True), version=1),
-            )
+        weight = _weight(stay) if n == 0 else None
+        creations.append(
+            ("vital_signs", lambda n=n, w=weight: C.vital_signs(stay, n, weight=w))  # type: ignore[misc]
         )
-    return steps
+    for n in range(len(stay.labs)):
+        creations.append(("laboratory", lambda n=n: C.laboratory(stay, n)))  # type: ignore[misc]
+    discharge: Step | None = None
+    if stay.discharged is not None:
+        creations.append(("problem_list", lambda: C.problem_list(stay)))
+        ehr = stay.registration.ehr_id
+
+        def discharge(h: Hygie) -> Awaitable[tuple[str, str]]:
+            return h.update(ehr, C.encounter(stay, discharged=True), version=1)
+
+    return creations, discharge
 
 
 async def run_demo(
@@ -140,6 +140,7 @@ async def run_demo(
     concurrency: int = 12,
     console: Console | None = None,
     broken: bool = True,
+    batch: bool = True,
 ) -> DemoReport:
     """Send the whole plan; every write is idempotent (deterministic ids)."""
     console = console or Console()
@@ -153,10 +154,11 @@ async def run_demo(
         }
     )
     started = time.monotonic()
-    steps = {id(s): _stay_steps(s) for s in plan.stays}
+    writes = {id(s): _stay_writes(s) for s in plan.stays}
     deaths = {id(s.registration): s.discharged for s in plan.stays if s.died}
     regs = plan.registrations
-    total = len(regs) * 2 + len(deaths) + sum(len(v) for v in steps.values())
+    total = len(regs) * 2 + len(deaths)
+    total += sum(len(c) + (d is not None) for c, d in writes.values())
     async with Hygie(settings) as hygie:
         report.templates = await ensure_templates(hygie.ehr, hygie.headers)
         with Progress(
@@ -198,10 +200,26 @@ async def run_demo(
             progress.update(task, description="stays (compositions)")
 
             async def play(stay: Stay) -> None:
-                for kind, step in steps[id(stay)]:
+                creations, discharge = writes[id(stay)]
+                ehr = stay.registration.ehr_id
+                status = "conflict"
+                if batch:  # one CONTRIBUTION per stay: all its documents, atomically
                     async with sem:
-                        status, detail = await step(hygie)
-                    report.outcome.add(kind, status, detail)
+                        status, _ = await hygie.contribute(ehr, [build() for _, build in creations])
+                    if status == "created":
+                        for kind, _ in creations:
+                            report.outcome.add(kind, "created")
+                        progress.advance(task, len(creations))
+                if status != "created":  # one by one: a re-run finds some already there
+                    for kind, build in creations:
+                        async with sem:
+                            status, detail = await hygie.commit(ehr, build())
+                        report.outcome.add(kind, status, detail)
+                        progress.advance(task)
+                if discharge is not None:
+                    async with sem:
+                        status, detail = await discharge(hygie)
+                    report.outcome.add("encounter_discharge", status, detail)
                     progress.advance(task)
 
             await asyncio.gather(*(play(s) for s in plan.stays))
