@@ -165,3 +165,33 @@ async def test_corrected_traits_revealing_a_duplicate_open_a_review(mpi):
     assert [(i["reason"], i["candidate"]) for i in items["items"]] == [
         ("match-after-update", f"Patient/{a}")
     ]
+
+
+async def test_review_items_read_as_fhir_tasks(mpi):
+    a = await golden_of(mpi, fhir_patient("A1"))
+    await golden_of(mpi, fhir_patient("B1", IPP_B, birth_date="1985-09-21", address=[]), IPP_B)
+    admin = mpi.auth("admin", user="iv-cell")
+    bundle = (await mpi.client.get("/fhir/Task", headers=admin)).json()
+    assert bundle["total"] == 1
+    task = bundle["entry"][0]["resource"]
+    assert task["status"] == "requested"
+    assert task["intent"] == "proposal"
+    assert task["for"] == {"reference": f"Patient/{a}"}
+    assert task["reasonCode"]["coding"][0]["code"] == "strict-trait-disagreement"
+    assert "birth_date" in task["input"][1]["valueString"]
+    resp = await mpi.client.post(
+        f"/fhir/review-items/{task['id']}/resolve",
+        json={"resolution": "not-a-match", "comment": "two sisters"},
+        headers=admin,
+    )
+    assert resp.status_code == 200
+    done = (await mpi.client.get(f"/fhir/Task/{task['id']}", headers=admin)).json()
+    assert done["status"] == "completed"
+    assert done["output"][0]["valueCode"] == "not-a-match"
+    assert done["note"][0] == {"text": "two sisters", "authorString": "iv-cell"}
+    assert (await mpi.client.get("/fhir/Task", headers=admin)).json()["total"] == 0
+    completed = await mpi.client.get("/fhir/Task?status=completed", headers=admin)
+    assert completed.json()["total"] == 1
+    assert (await mpi.client.get("/fhir/Task?status=bogus", headers=admin)).status_code == 400
+    assert (await mpi.client.get("/fhir/Task", headers=mpi.auth("clinician"))).status_code == 403
+    assert (await mpi.client.get(f"/fhir/Task/{a}", headers=admin)).status_code == 404

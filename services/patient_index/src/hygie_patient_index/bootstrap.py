@@ -8,7 +8,7 @@ from hygie_contracts.access import ACCESS_TOPIC
 from hygie_contracts.patient import PATIENT_TOPIC
 from hygie_platform.service import Platform, ServiceParts, ServiceSpec
 
-from .entrypoints.fhir import admin_api, patient_api, pix_api
+from .entrypoints.fhir import admin_api, patient_api, pix_api, task_api
 from .entrypoints.fhir.outcome import operation_outcome
 from .entrypoints.subscribers import identity_feed
 from .service.context import IndexContext
@@ -28,7 +28,7 @@ def make_bootstrap(ctx: IndexContext | None = None):  # type: ignore[no-untyped-
 
         # $ihe-pix and $match are declared before Patient/{id} so they are not taken for ids.
         return ServiceParts(
-            routers=[pix_api.router, admin_api.router, patient_api.router],
+            routers=[pix_api.router, admin_api.router, task_api.router, patient_api.router],
             subscriptions=[identity_feed(context)],
             render_error=operation_outcome,
             state={"patient_index": context},

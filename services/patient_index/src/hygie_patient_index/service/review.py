@@ -12,7 +12,7 @@ from ..adapters.review import ReviewItem, ReviewRepository
 from ..domain.errors import ReviewItemClosed, ReviewItemNotFound
 from .links import link_source, unlink_source
 
-__all__ = ["list_reviews", "resolve_review"]
+__all__ = ["get_review", "list_reviews", "resolve_review"]
 
 Resolution = Literal["link", "not-a-match"]
 
@@ -21,6 +21,13 @@ async def list_reviews(
     uow: UnitOfWork, *, status: str | None = "open", limit: int = 100
 ) -> list[ReviewItem]:
     return await ReviewRepository(uow.connection).list(status=status, limit=limit)
+
+
+async def get_review(uow: UnitOfWork, item_id: UUID) -> ReviewItem:
+    item = await ReviewRepository(uow.connection).get(item_id)
+    if item is None:
+        raise ReviewItemNotFound(item_id)
+    return item
 
 
 async def resolve_review(
