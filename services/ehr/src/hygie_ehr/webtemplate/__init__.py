@@ -49,10 +49,12 @@ def _from_tree(
     written: dict[int, str] | None = None,
     *,
     check: bool = False,
+    unread: list[tuple[str, str]] | None = None,
 ) -> dict[str, Any]:
     wt = web_template(opt)
     root = wt.tree
     issues = Issues(written)
+    issues.extend(unread or [])
     for key in tree:
         if key != root.id:
             issues.append(
@@ -92,8 +94,8 @@ def flat_to_canonical(
     """A FLAT composition as canonical JSON; :class:`FlatError` lists every key it cannot
     place and, when ``validated``, every template violation named by the FLAT key that
     placed the offending data."""
-    ctx, tree, written = parse_flat(flat)
-    return _from_tree(opt, ctx, tree, written, check=validated)
+    ctx, tree, written, unread = parse_flat(flat)
+    return _from_tree(opt, ctx, tree, written, check=validated, unread=unread)
 
 
 def structured_to_canonical(

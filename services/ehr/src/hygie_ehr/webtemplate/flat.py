@@ -25,8 +25,12 @@ class FlatError(ValueError):
         self.issues = issues
 
 
-def parse_flat(flat: Any) -> tuple[dict[str, Any], Instance, dict[int, str]]:
-    """(ctx values, root instance tree, id(leaf instance) → its FLAT key prefix)."""
+def parse_flat(
+    flat: Any,
+) -> tuple[dict[str, Any], Instance, dict[int, str], list[tuple[str, str]]]:
+    """(ctx values, root instance tree, id(instance) → its FLAT key prefix, the keys that
+    cannot be read). The tree holds every readable key (an index gap is an empty
+    instance), so that placing it reports the other faults too."""
     if not isinstance(flat, dict):
         raise FlatError([("", "a FLAT composition is a JSON object of path → value")])
     ctx: dict[str, Any] = {}
@@ -62,14 +66,13 @@ def parse_flat(flat: Any) -> tuple[dict[str, Any], Instance, dict[int, str]]:
         node[slot] = value
     for lst, written in gaps:
         stem = written.rsplit(":", 1)[0]
-        issues.extend(
-            (f"{stem}:{i}" if i or "/" in stem else stem, "index gap: no values for this index")
-            for i, item in enumerate(lst)
-            if item is None
-        )
-    if issues:
-        raise FlatError(issues)
-    return ctx, root, keys
+        for i, item in enumerate(lst):
+            if item is None:
+                key = f"{stem}:{i}" if i or "/" in stem else stem
+                issues.append((key, "index gap: no values for this index"))
+                lst[i] = {}
+                keys[id(lst[i])] = key
+    return ctx, root, keys, issues
 
 
 @functools.lru_cache(maxsize=65536)
