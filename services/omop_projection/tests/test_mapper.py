@@ -349,3 +349,17 @@ def test_death_summary_gives_the_death_date_without_a_cause():
     assert death["cause_concept_id"] == 0
     assert death["death_type_concept_id"] == 32817
     assert "visit_occurrence_id" not in death
+
+
+def test_a_mapping_of_a_cluster_archetype_finds_the_clusters_inside_entries():
+    from hygie_omop_projection.domain.mappings import Mapping, Rule
+
+    analyte = Mapping(
+        archetype_id="openEHR-EHR-CLUSTER.laboratory_test_analyte.v1",
+        rules=(Rule(table="measurement", concept="items[at0024]", value="items[at0001]"),),
+    )
+    body = composition(lab_result([("2345-7", quantity(95, "mg/dL"))]))
+    mapped = map_composition(body, {analyte.archetype_id: analyte}, TABLE.get, key="c1")
+    (row,) = mapped.rows
+    assert row.columns["measurement_concept_id"] == 3004501
+    assert row.columns["measurement_date"] == date(2024, 3, 1)  # the composition's start

@@ -42,6 +42,12 @@ _VOCABULARIES = {
 }
 
 
+_ENTRY_IDS = tuple(
+    f"openEHR-EHR-{kind}."
+    for kind in ("OBSERVATION", "EVALUATION", "INSTRUCTION", "ACTION", "ADMIN_ENTRY")
+)
+
+
 def vocabulary_of(terminology: str) -> str:
     """The OMOP vocabulary id of an openEHR terminology id (else unchanged)."""
     return _VOCABULARIES.get(terminology.upper(), terminology)
@@ -259,7 +265,11 @@ def map_composition(
     root = Located(composition, "")
     context_start = _first_time(root, "context/start_time", [])
     context_end = _first_time(root, "context/end_time", [])
-    entries = index_entries(composition)
+    # no mapping of a CLUSTER archetype: entries are not walked into (their clusters are
+    # reached by the rules' paths)
+    deep = any(not a.startswith(("openEHR-EHR-COMPOSITION.", "openEHR-EHR-SECTION.", *_ENTRY_IDS))
+               for a in mappings)  # fmt: skip
+    entries = index_entries(composition, inside_entries=deep)
     times: dict[int, datetime | None] = {}  # own time of entries and events, read once
     for archetype_id, mapping in mappings.items():
         for entry in entries.get(archetype_id, ()):

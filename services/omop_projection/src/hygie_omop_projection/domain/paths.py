@@ -91,9 +91,19 @@ def _descendants(start: Located) -> list[Located]:
     return out
 
 
-def index_entries(composition: dict[str, Any]) -> dict[str, list[Located]]:
+#: archetype id prefixes of the ENTRY classes: an entry holds no other entry (openEHR RM)
+_ENTRIES = tuple(
+    f"openEHR-EHR-{kind}."
+    for kind in ("OBSERVATION", "EVALUATION", "INSTRUCTION", "ACTION", "ADMIN_ENTRY")
+)
+
+
+def index_entries(
+    composition: dict[str, Any], *, inside_entries: bool = True
+) -> dict[str, list[Located]]:
     """Every archetyped node of the composition (the root included), by archetype id,
-    in one walk."""
+    in one walk; ``inside_entries=False`` does not walk into entries (their clusters are
+    not indexed: enough when no mapping names a CLUSTER archetype, and much less work)."""
     found: dict[str, list[Located]] = {}
     root = Located(composition, "")
     root_id = composition.get("archetype_node_id") or (
@@ -101,10 +111,18 @@ def index_entries(composition: dict[str, Any]) -> dict[str, list[Located]]:
     )
     if root_id:
         found[root_id] = [root]
-    for loc in _descendants(root)[1:]:
-        nid = loc.node.get("archetype_node_id", "")
-        if nid.startswith("openEHR-"):
-            found.setdefault(nid, []).append(loc)
+    stack = [root]
+    while stack:
+        loc = stack.pop()
+        if loc is not root:
+            nid = loc.node.get("archetype_node_id", "")
+            if nid.startswith("openEHR-"):
+                found.setdefault(nid, []).append(loc)
+                if not inside_entries and nid.startswith(_ENTRIES):
+                    continue
+        for attr in _WALKED:
+            if attr in loc.node:
+                stack.extend(c for c in _children(loc, attr) if isinstance(c.node, dict))
     for located in found.values():
         located.sort(key=lambda x: x.path)
     return found
