@@ -312,9 +312,12 @@ def _row(
         return None
     entry_time = _own_time(entry, times) or context_start
     outer_time = (_own_time(outer, times) or entry_time) if outer is not ctx else entry_time
-    start = _first_time(ctx, rule.start, [outer_time, context_start])
+    start = (
+        _first_time(ctx, rule.start, []) if rule.start is not None
+        else _own_time(ctx, times) or outer_time or context_start
+    )  # fmt: skip
     if start is None and rule.start is not None and rule.start_fallback:
-        start = _first_time(ctx, None, [outer_time, context_start])
+        start = _own_time(ctx, times) or outer_time or context_start
     if start is None:
         problems.append(Problem("no-date", path, archetype, f"no date for a {rule.table} row"))
         return None
