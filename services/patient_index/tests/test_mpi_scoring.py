@@ -124,3 +124,32 @@ def test_term_frequency_adjustment_weighs_rare_names_more():
     assert tf_adjusted(s, DEFAULT_MODEL, field="family_name", frequency=None) is s
     other = score(record("A1"), record("B1", birth_family_name="Dupond"))
     assert tf_adjusted(other, DEFAULT_MODEL, field="family_name", frequency=0.02) is other
+
+
+def test_phone_street_and_swapped_names_levels():
+    from hygie_patient_index.domain.comparators import (
+        compare_family_name,
+        compare_given_name,
+        compare_phone,
+        compare_street,
+    )
+    from hygie_patient_index.domain.identity import Address, Telecom
+
+    def view(**kw):
+        return MatchView(record("X", **kw))
+
+    phone = view(telecoms=(Telecom("phone", "+33 6 12 34 56 78"),))
+    assert compare_phone(phone, view(telecoms=(Telecom("phone", "06.12.34.56.78"),))) == "exact"
+    assert compare_phone(phone, view(telecoms=(Telecom("phone", "0612345687"),))) == "typo"
+    assert compare_phone(phone, view(telecoms=(Telecom("phone", "0499999999"),))) == "different"
+    assert compare_phone(phone, view()) is None
+    street = view(addresses=(Address(lines=("12, rue de l'Église",)),))
+    assert compare_street(street, view(addresses=(Address(lines=("12 RUE DE L EGLISE",)),))) == (
+        "exact"
+    )
+    assert compare_street(street, view(addresses=(Address(lines=("12 rue de l'Eglize",)),))) == (
+        "close"
+    )
+    swapped = view(birth_family_name="Marie", birth_given_names=("Dupont",))
+    assert compare_family_name(view(), swapped) == "swapped"
+    assert compare_given_name(view(), swapped) == "swapped"

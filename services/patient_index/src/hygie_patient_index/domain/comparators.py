@@ -78,6 +78,12 @@ class MatchView:
     def birth_date(self) -> date | None:
         return self.record.traits.birth_date
 
+    @cached_property
+    def birth_digits(self) -> str:
+        """YYYYMMDD, for the one-typo comparison."""
+        d = self.record.traits.birth_date
+        return f"{d.year:04d}{d.month:02d}{d.day:02d}" if d else ""
+
     @property
     def sex(self) -> Sex:
         return self.record.traits.sex
@@ -183,7 +189,7 @@ def compare_birth_date(a: MatchView, b: MatchView) -> str | None:
         return "exact"
     if x.year == y.year and x.day == y.month and x.month == y.day:
         return "swap"
-    if DamerauLevenshtein.distance(x.strftime("%Y%m%d"), y.strftime("%Y%m%d")) <= 1:
+    if DamerauLevenshtein.distance(a.birth_digits, b.birth_digits) <= 1:
         return "typo"
     if x.year == y.year:
         return "year"
@@ -223,13 +229,20 @@ def compare_phone(a: MatchView, b: MatchView) -> str | None:
         return None
     if a.phones & b.phones:
         return "exact"
-    if any(
-        len(x) == len(y) and DamerauLevenshtein.distance(x, y) <= 1
-        for x in a.phones
-        for y in b.phones
-    ):
+    if any(_one_digit(x, y) for x in a.phones for y in b.phones):
         return "typo"
     return "different"
+
+
+def _one_digit(x: str, y: str) -> bool:
+    """Same length and one digit mistyped or two neighbours swapped."""
+    if len(x) != len(y):
+        return False
+    diffs = [i for i, (p, q) in enumerate(zip(x, y, strict=True)) if p != q]
+    if len(diffs) == 1:
+        return True
+    i = diffs[0]
+    return len(diffs) == 2 and diffs[1] == i + 1 and x[i] == y[i + 1] and x[i + 1] == y[i]
 
 
 def compare_street(a: MatchView, b: MatchView) -> str | None:

@@ -20,6 +20,7 @@ import math
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
+from functools import cached_property
 from uuid import UUID
 
 from . import comparators as c
@@ -49,8 +50,12 @@ class FieldModel:
     levels: Mapping[str, tuple[float, float]]
 
     def weight(self, level: str) -> float:
-        m, u = self.levels[level]
-        return math.log2(m / u)
+        return self.weights[level]
+
+    @cached_property
+    def weights(self) -> dict[str, float]:
+        """log2(m/u) per level, computed once."""
+        return {level: math.log2(m / u) for level, (m, u) in self.levels.items()}
 
 
 @dataclass(frozen=True)
