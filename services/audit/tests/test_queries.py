@@ -85,7 +85,7 @@ async def test_invalid_audit_events_are_refused_with_the_offending_path(hygie_se
         for body, path in cases:
             resp = await audit.client.post("/fhir/AuditEvent", json=body, headers=headers)
             assert resp.status_code == 422, resp.text
-            assert resp.json()["path"].startswith(path)
+            assert outcome(resp)["expression"][0].startswith(path)
         bundle = {
             "resourceType": "Bundle",
             "type": "transaction",
@@ -93,14 +93,30 @@ async def test_invalid_audit_events_are_refused_with_the_offending_path(hygie_se
         }
         resp = await audit.client.post("/fhir/AuditEvent", json=bundle, headers=headers)
         assert resp.status_code == 422
-        assert resp.json()["path"].startswith("Bundle.entry[1].resource")
+        assert outcome(resp)["expression"] == ["Bundle.entry[1].resource.resourceType"]
         resp = await audit.client.post("/fhir/AuditEvent", content=b"{nope", headers=headers)
         assert resp.status_code == 400
+        assert outcome(resp)["details"]["coding"][0]["code"] == "invalid-json"
         assert await audit.fetch("SELECT seq FROM audit_entry") == []  # all or none
         clinician = await audit.client.post(
             "/fhir/AuditEvent", json=audit_event(), headers=audit.auth("clinician")
         )
         assert clinician.status_code == 403
+        assert outcome(clinician)["code"] == "forbidden"
+        anonymous = await audit.client.post("/fhir/AuditEvent", json=audit_event())
+        assert anonymous.status_code == 401
+        assert outcome(anonymous)["code"] == "login"
+        assert anonymous.headers["www-authenticate"].startswith("Bearer")
+
+
+def outcome(resp):  # type: ignore[no-untyped-def]
+    """The one issue of an OperationOutcome answer (FHIR R4: errors of the FHIR API)."""
+    assert resp.headers["content-type"].startswith("application/fhir+json"), resp.text
+    body = resp.json()
+    assert body["resourceType"] == "OperationOutcome", body
+    assert len(body["issue"]) == 1
+    assert body["issue"][0]["severity"] == "error"
+    return body["issue"][0]
 
 
 async def test_search_filters_and_pages(hygie_settings):
@@ -149,13 +165,33 @@ async def test_search_filters_and_pages(hygie_settings):
         rest = (await audit.client.get(next_url, headers=admin)).json()
         assert len(rest["entry"]) == 2
         assert not [link for link in rest["link"] if link["relation"] == "next"]
-        bad = await audit.client.get("/fhir/AuditEvent", params={"date": "ge-soon"}, headers=admin)
-        assert bad.status_code == 400
-        assert (
-            await audit.client.get("/fhir/AuditEvent", params={"_count": 0}, headers=admin)
-        ).status_code == 400
+        for params, expression in [
+            ({"date": "ge-soon"}, "date"),
+            ({"_count": 0}, "_count"),
+            ({"_count": "many"}, "_count"),
+            ({"_cursor": "x"}, "_cursor"),
+        ]:
+            bad = await audit.client.get("/fhir/AuditEvent", params=params, headers=admin)
+            assert bad.status_code == 400, (params, bad.text)
+            issue = outcome(bad)
+            assert issue["code"] == "invalid"
+            assert issue["expression"] == [expression]
+        lenient = await audit.client.get(
+            "/fhir/AuditEvent", params={"colour": "red"}, headers=admin
+        )
+        assert lenient.status_code == 200  # unknown parameters are ignored by default
+        strict = await audit.client.get(
+            "/fhir/AuditEvent",
+            params={"colour": "red"},
+            headers={**admin, "Prefer": "handling=strict"},
+        )
+        assert strict.status_code == 400
+        assert outcome(strict)["expression"] == ["colour"]
         missing = await audit.client.get("/fhir/AuditEvent/nope", headers=admin)
         assert missing.status_code == 404
+        assert outcome(missing)["code"] == "not-found"
+        problem = await audit.client.get("/audit/proof/inclusion?leaf=99", headers=admin)
+        assert problem.headers["content-type"] == "application/problem+json"  # not FHIR
         assert (
             await audit.client.get("/fhir/AuditEvent", headers=audit.auth("clinician"))
         ).status_code == 403

@@ -1,5 +1,5 @@
 """FHIR R4 AuditEvent under /fhir: the ATX feed (ITI-20, resource or Bundle), search
-(ITI-81 style) and read."""
+(ITI-81 style) and read. Errors are OperationOutcome resources (``fhir_errors``)."""
 
 from __future__ import annotations
 
@@ -15,13 +15,18 @@ from ..domain.records import InvalidAuditEvent
 from ..service.ingest import receive_audit_events
 from ..service.search import InvalidSearch, SearchQuery, read_event, search_events
 from .auth import PRIVACY_OFFICER, require
+from .fhir_errors import FHIR_JSON, FhirRoute
 
 __all__ = ["router"]
 
-router = APIRouter(prefix="/fhir", tags=["fhir"])
+router = APIRouter(prefix="/fhir", tags=["fhir"], route_class=FhirRoute)
 FEED = Depends(require("integration", "admin"))
 READ = Depends(require("admin", PRIVACY_OFFICER))
-FHIR_JSON = "application/fhir+json"
+#: AuditEvent search parameters (and the result parameters) this server understands.
+SEARCH_PARAMETERS = frozenset(
+    {"patient", "agent", "date", "type", "subtype", "action", "outcome", "entity"}
+    | {"_count", "_cursor", "_format"}
+)
 
 
 def _fhir(body: Any, status: int = 200, headers: dict[str, str] | None = None) -> Response:
@@ -39,7 +44,9 @@ async def post_audit_event(request: Request) -> Response:
     if is_bundle:
         entries = body.get("entry") or []
         if not isinstance(entries, list) or not entries:
-            raise Problem(400, "invalid-audit-event", "Bundle.entry: at least one AuditEvent")
+            raise Problem(
+                400, "invalid-audit-event", "at least one AuditEvent", path="Bundle.entry"
+            )
         resources: list[Any] = [e.get("resource") if isinstance(e, dict) else None for e in entries]
     else:
         resources = [body]
@@ -47,9 +54,10 @@ async def post_audit_event(request: Request) -> Response:
         async with request.app.state.uow() as uow:
             ids = await receive_audit_events(uow, resources)
     except InvalidAuditEvent as exc:
-        where = exc.path
-        if is_bundle:
-            where = f"Bundle.entry[{exc.index}].resource.{exc.path}"
+        where = "AuditEvent" if exc.path == "(root)" else exc.path
+        if is_bundle:  # AuditEvent.x of entry i is Bundle.entry[i].resource.x
+            inner = exc.path.partition(".")[2] if exc.path.startswith("AuditEvent.") else ""
+            where = f"Bundle.entry[{exc.index}].resource" + (f".{inner}" if inner else "")
         raise Problem(422, "invalid-audit-event", f"{where}: {exc.message}", path=where) from None
     if not is_bundle:
         return _fhir(
@@ -83,7 +91,18 @@ async def search(
     count: Annotated[int, Query(alias="_count")] = 50,
     cursor: Annotated[int, Query(alias="_cursor")] = -1,
 ) -> Response:
-    """Searchset Bundle in log order; ``next`` link continues after the last position."""
+    """Searchset Bundle in log order; ``next`` link continues after the last position.
+    Unknown parameters are ignored, or refused with ``Prefer: handling=strict`` (FHIR R4
+    search: handling of unknown parameters)."""
+    unknown = sorted(set(request.query_params) - SEARCH_PARAMETERS)
+    if unknown and "handling=strict" in request.headers.get("prefer", ""):
+        raise Problem(
+            400,
+            "invalid-search",
+            f"unknown search parameter {unknown[0]!r}"
+            f" (known: {', '.join(sorted(SEARCH_PARAMETERS))})",
+            path=unknown[0],
+        )
     query = SearchQuery(
         patient=patient,
         agent=agent,
@@ -100,7 +119,7 @@ async def search(
         async with request.app.state.audit_engine.connect() as conn:
             found, after = await search_events(conn, query)
     except InvalidSearch as exc:
-        raise Problem(400, "invalid-search", str(exc)) from None
+        raise Problem(400, "invalid-search", str(exc), path=exc.param) from None
     links = [{"relation": "self", "url": str(request.url)}]
     if after is not None:
         links.append(

@@ -22,6 +22,10 @@ _PREFIXES = ("ge", "gt", "le", "lt", "eq")
 class InvalidSearch(ValueError):
     """A search parameter that cannot be understood (HTTP 400)."""
 
+    def __init__(self, param: str, message: str) -> None:
+        super().__init__(f"{param}: {message}")
+        self.param = param
+
 
 @dataclass(frozen=True)
 class SearchQuery:
@@ -55,7 +59,7 @@ def _date(param: str) -> sa.ColumnElement[bool]:
                 start = start.replace(tzinfo=UTC)
             end = start
     except ValueError:
-        raise InvalidSearch(f"date: {param!r} is not a FHIR date or dateTime") from None
+        raise InvalidSearch("date", f"{param!r} is not a FHIR date or dateTime") from None
     col = audit_entry.c.recorded
     return {
         "ge": col >= start,
@@ -90,7 +94,7 @@ def _where(q: SearchQuery) -> list[sa.ColumnElement[bool]]:
 async def search_events(conn: AsyncConnection, q: SearchQuery) -> tuple[list[Any], int | None]:
     """Matching records in log order, and the position to continue after (None at the end)."""
     if not 1 <= q.count <= MAX_COUNT:
-        raise InvalidSearch(f"_count must be between 1 and {MAX_COUNT}")
+        raise InvalidSearch("_count", f"must be between 1 and {MAX_COUNT}")
     rows = (
         await conn.execute(
             sa.select(audit_entry.c.seq, audit_entry.c.body)
