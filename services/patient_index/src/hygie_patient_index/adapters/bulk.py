@@ -149,13 +149,16 @@ async def copy_goldens(conn: AsyncConnection, goldens: Sequence[GoldenRecord]) -
     )
 
 
-async def copy_sources(conn: AsyncConnection, sources: Sequence[SourceRecord]) -> None:
-    """Source records and every one of their identifiers (the primary key of ``identifier``
-    still rejects one bound twice: the whole batch then fails, nothing is stored)."""
+async def copy_sources(
+    conn: AsyncConnection, sources: Sequence[SourceRecord], block_keys: Sequence[list[str]]
+) -> None:
+    """Source records (with their blocking keys) and every one of their identifiers (the
+    primary key of ``identifier`` still rejects one bound twice: the whole batch then
+    fails, nothing is stored)."""
     pg = await _driver(conn)
     rows = []
-    for s in sources:
-        values = source_values(s)
+    for s, keys in zip(sources, block_keys, strict=True):
+        values = source_values(s, block_keys=keys)
         values["traits"] = _jsonb(values["traits"])
         values["other_identifiers"] = _jsonb(values["other_identifiers"])
         rows.append(tuple(values[c] for c in _SOURCE_COLUMNS))

@@ -90,8 +90,9 @@ def _search_text(names: list[str | None]) -> str:
     return " " + " ".join(parts) + " " if parts else ""
 
 
-def source_values(r: SourceRecord) -> dict[str, Any]:
-    """Column values of a source record (without created_at)."""
+def source_values(r: SourceRecord, *, block_keys: list[str] | None = None) -> dict[str, Any]:
+    """Column values of a source record (without created_at); ``block_keys`` when they
+    are already computed."""
     t = r.traits
     family = [t.birth_family_name, t.used_family_name]
     first = core_key(t.first_given_name)
@@ -120,7 +121,7 @@ def source_values(r: SourceRecord) -> dict[str, Any]:
         "sex": t.sex.value,
         "birth_place_code": t.birth_place_code,
         "postal_code": t.postal_code,
-        "block_keys": blocking_keys(r),
+        "block_keys": blocking_keys(r) if block_keys is None else block_keys,
         "updated_at": r.updated_at,
     }
 

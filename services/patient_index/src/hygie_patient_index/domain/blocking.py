@@ -58,9 +58,12 @@ def blocking_keys(record: SourceRecord, view: MatchView | None = None) -> list[s
     return keys
 
 
-def query_keys(record: SourceRecord, view: MatchView | None = None) -> list[str]:
-    """The keys a record is looked up with: its own, and its birth date day/month swapped."""
-    keys = blocking_keys(record, view)
+def query_keys(
+    record: SourceRecord, view: MatchView | None = None, *, own: list[str] | None = None
+) -> list[str]:
+    """The keys a record is looked up with: its own (``own`` when already computed), and
+    its birth date day/month swapped."""
+    keys = list(own) if own is not None else blocking_keys(record, view)
     born = record.traits.birth_date
     _, _, initial, _ = _parts(record)
     swapped = _swapped(born) if born is not None else None

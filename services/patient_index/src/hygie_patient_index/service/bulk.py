@@ -115,7 +115,7 @@ async def _load_batch(
         else:
             seen |= keys
             fresh.append(draft.evolve(id=uuid7(), version=1, updated_at=now, golden_id=None))
-    placements = await _match(uow, ctx, fresh)
+    placements, block_keys = await _match(uow, ctx, fresh)
     members: dict[UUID, list[SourceRecord]] = defaultdict(list)
     records = []
     for record, place in zip(fresh, placements, strict=True):
@@ -125,7 +125,7 @@ async def _load_batch(
     created = {p.golden_id for p in placements if p.creates}
     new_goldens = [survive(g, members[g]) for g in members if g in created]
     await store.copy_goldens(conn, new_goldens)
-    await store.copy_sources(conn, records)
+    await store.copy_sources(conn, records, block_keys)
     for g in new_goldens:
         uow.record(snapshot_event(PatientRegistered, g))
     for g in sorted(set(members) - created):
@@ -180,19 +180,17 @@ class _Placement:
 
 async def _match(
     uow: UnitOfWork, ctx: IndexContext, records: Sequence[SourceRecord]
-) -> list[_Placement]:
-    """Where each record goes, decided in order (a record may join one placed before)."""
+) -> tuple[list[_Placement], list[list[str]]]:
+    """Where each record goes, decided in order (a record may join one placed before),
+    and the blocking keys of each."""
     conn = uow.connection
     views = [MatchView(r) for r in records]
-    index_keys = [
-        (i, k)
-        for i, (r, v) in enumerate(zip(records, views, strict=True))
-        for k in blocking_keys(r, v)
-    ]
+    own = [blocking_keys(r, v) for r, v in zip(records, views, strict=True)]
+    index_keys = [(i, k) for i, keys in enumerate(own) for k in keys]
     lookup_keys = [
         (i, k)
-        for i, (r, v) in enumerate(zip(records, views, strict=True))
-        for k in query_keys(r, v)
+        for i, (r, keys) in enumerate(zip(records, own, strict=True))
+        for k in query_keys(r, own=keys)
     ]
     inner, outer = await store.candidate_pairs(conn, index_keys, lookup_keys)
     earlier: dict[int, list[int]] = defaultdict(list)
@@ -239,4 +237,4 @@ async def _match(
         placed.append(record.evolve(golden_id=out[-1].golden_id))
         if ins is not None:
             ins_holders[(ins.matricule, ins.oid)].append(placed[-1])
-    return out
+    return out, own
