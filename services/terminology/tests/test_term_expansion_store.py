@@ -7,7 +7,7 @@ import pytest
 from sqlalchemy import text
 
 from hygie_terminology.service.catalog import open_catalog
-from hygie_terminology.service.expand import expand, resolve_value_set
+from hygie_terminology.service.expand import expand, precompute_expansions, resolve_value_set
 
 from .conftest import VOCAB
 
@@ -54,3 +54,30 @@ async def test_a_large_expansion_is_stored_and_pages_match(loaded):
     )
     assert r.status_code == 200
     assert await loaded.fetch("SELECT id FROM expansion") == []  # content changed: forgotten
+
+
+async def test_large_expansions_of_stored_value_sets_are_precomputed(loaded):
+    vs_url = "urn:hygie:test:vs:all-ucum"
+    r = await loaded.client.post(
+        "/terminology/resources",
+        json={
+            "resourceType": "ValueSet",
+            "url": vs_url,
+            "status": "active",
+            "compose": {"include": [{"system": "http://unitsofmeasure.org"}]},
+        },
+        headers=loaded.auth("admin"),
+    )
+    assert r.status_code == 200, r.text
+    async with loaded.runtime.app.state.uow() as u:
+        cat = await open_catalog(u.connection)
+        assert await precompute_expansions(cat, above=100) == [vs_url]
+    assert await loaded.fetch("SELECT total FROM expansion") == [{"total": 1042}]
+    r = await loaded.client.get(
+        "/fhir/ValueSet/$expand",
+        params={"url": vs_url, "count": 5, "offset": 1000},
+        headers=loaded.auth("clinician"),
+    )
+    assert r.json()["expansion"]["total"] == 1042
+    assert r.json()["expansion"]["offset"] == 1000
+    assert len(r.json()["expansion"]["contains"]) == 5

@@ -101,7 +101,8 @@ def _statement(schema: str | None) -> str:
         "x AS MATERIALIZED (SELECT q.ord, q.system, q.code, q.fhir, q.maybe_unknown, "
         f"{concept_id} AS concept_id, {explicit} AS explicit, "
         f"q.mapped AND EXISTS (SELECT 1 FROM fhir_map m WHERE {explicit_where}) "
-        "AS has_explicit FROM q) "
+        # Probed in code order: neighbouring codes share index and heap pages.
+        "AS has_explicit FROM (SELECT * FROM q ORDER BY q.vocab, q.code) q) "
         "SELECT coalesce(json_agg(json_build_object("
         "'system', x.system, 'code', x.code, 'status', CASE "
         "WHEN t.targets IS NOT NULL THEN 'mapped' "

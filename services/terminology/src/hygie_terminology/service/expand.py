@@ -10,16 +10,24 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from sqlalchemy import text
+from sqlalchemy.exc import DBAPIError
 
 from ..adapters.expansion import ExpansionQuery, UnsupportedFilter
 from ..adapters.expansion_store import ExpansionStore
-from ..domain.errors import NotFound, UnsupportedRequest
+from ..domain.errors import NoActiveRelease, NotFound, UnknownSystem, UnsupportedRequest
 from ..domain.valueset import Include, InvalidValueSet, ValueSetDefinition, implicit_value_set
 from ..domain.valueset import parse_compose as parse_compose
 from .catalog import Catalog, FhirSystem, OmopSystem
 from .lookup import display_in, find_concept
 
-__all__ = ["Expansion", "ExpansionItem", "expand", "resolve_value_set", "value_set_contains"]
+__all__ = [
+    "Expansion",
+    "ExpansionItem",
+    "expand",
+    "precompute_expansions",
+    "resolve_value_set",
+    "value_set_contains",
+]
 
 MAX_COUNT = 10_000
 #: Expansions larger than this are materialised at first use (per release)...
@@ -207,6 +215,24 @@ async def _translated(
         ]
     expansion.items = items
     return expansion
+
+
+async def precompute_expansions(cat: Catalog, *, above: int = MATERIALISE_ABOVE) -> list[str]:
+    """Store the large expansions of the stored ValueSets (each url's latest version) on
+    the catalog's release; the urls stored. A value set that cannot be expanded on this
+    release is left to fail when it is requested."""
+    done = []
+    urls = sorted({r.url for r in await cat.fhir.search("ValueSet")})
+    for url in urls:
+        try:
+            async with cat.conn.begin_nested():  # a failure rolls back this one only
+                definition = await resolve_value_set(cat, url=url)
+                result = await expand(cat, definition, count=0, materialise_above=above)
+        except (NotFound, UnsupportedRequest, UnknownSystem, NoActiveRelease, DBAPIError):
+            continue
+        if above < result.total <= MATERIALISE_MAX:
+            done.append(url)
+    return done
 
 
 async def value_set_contains(

@@ -13,6 +13,8 @@ from ..adapters.expansion_store import ExpansionStore
 from ..adapters.release_schema import drop_schema
 from ..adapters.releases import Release, ReleaseRepository
 from ..domain.errors import NotFound, UnsupportedRequest
+from .catalog import Catalog
+from .expand import precompute_expansions
 
 __all__ = ["activate_release", "drop_release", "list_releases"]
 
@@ -43,6 +45,8 @@ async def activate_release(uow: UnitOfWorkFactory, release_id: int) -> Release:
         )
         activated = await repo.get(release_id)
         assert activated is not None
+        # Large expansions of the stored value sets are ready before the first request.
+        await precompute_expansions(Catalog(u.connection, activated))
         return activated
 
 
