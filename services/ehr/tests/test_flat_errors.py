@@ -5,13 +5,20 @@ violations of the converted composition named by the FLAT key that placed the da
 from __future__ import annotations
 
 import json
+from datetime import UTC, datetime
 from typing import Any
 
 import pytest
 from test_flat_conformance import CONFORMANCE, _by_root
 
 from hygie_ehr.domain.opt import OperationalTemplate
-from hygie_ehr.webtemplate import FlatError, flat_to_canonical, structured_to_canonical
+from hygie_ehr.webtemplate import (
+    FlatError,
+    flat_to_canonical,
+    structured_to_canonical,
+    web_template,
+)
+from hygie_ehr.webtemplate.example import example_flat
 
 FLAT_DIR = CONFORMANCE / "compositions" / "FLAT"
 MINIMAL = FLAT_DIR / "minimal_evaluation.en.v1_20211018102718_000001_1.xml.flat.json"
@@ -102,3 +109,49 @@ def test_a_structured_document_is_named_by_flat_keys_too() -> None:
     del doc["minimal"]["minimal"][1]
     issues = _issues(_template("minimal_evaluation.en.v1"), doc, flat=False)
     assert list(issues) == ["minimal/minimal:0/quantity|unit"]
+
+
+def test_the_ctx_defaults_ehrbase_knows_are_filled() -> None:
+    """``ctx/action_time``, ``ctx/action_ism_transition_current_state`` (code or rubric),
+    ``ctx/provider_*`` fill every ACTION that does not say them; the body's own values win."""
+    action_doc = FLAT_DIR / "minimal_action.en.v1_20211018102623_000001_1.xml.flat.json"
+    flat = {
+        k: v
+        for k, v in json.loads(action_doc.read_text()).items()
+        if "/ism_transition/" not in k and not k.endswith(":0/time")
+    }
+    flat |= {
+        "ctx/action_time": "2022-02-03T04:05:06Z",
+        "ctx/action_ism_transition_current_state": "completed",
+        "ctx/provider_name": "Dr. Who",
+        "ctx/provider_id": "42",
+        "ctx/id_namespace": "HOSPITAL-NS",
+        "ctx/id_scheme": "HOSPITAL-NS",
+    }
+    opt = _template("minimal_action.en.v1")
+    action = flat_to_canonical(opt, flat, validated=True)["content"][0]
+    assert action["time"]["value"] == "2022-02-03T04:05:06Z"
+    assert action["ism_transition"]["current_state"]["defining_code"]["code_string"] == "532"
+    assert action["provider"]["name"] == "Dr. Who"
+    assert action["provider"]["external_ref"]["id"]["value"] == "42"
+    flat["minimal/minimal:0/time"] = "2021-10-18T22:26:23.544-03:00"
+    action = flat_to_canonical(opt, flat, validated=True)["content"][0]
+    assert action["time"]["value"] == "2021-10-18T22:26:23.544-03:00"
+    flat["ctx/action_ism_transition_current_state"] = "dormant"
+    issues = _issues(opt, flat)
+    assert "not an ISM state" in issues["ctx/action_ism_transition_current_state"]
+
+
+def test_history_origin_and_instruction_defaults_come_from_ctx() -> None:
+    observation = json.loads(
+        (FLAT_DIR / "minimal_observation.en.v1_20211018102756_000001_1.xml.flat.json").read_text()
+    )
+    observation["ctx/history_origin"] = "2020-01-01T00:00:00Z"
+    data = flat_to_canonical(_template("minimal_observation.en.v1"), observation, validated=True)
+    assert data["content"][0]["data"]["origin"]["value"] == "2020-01-01T00:00:00Z"
+    opt = _template("minimal_instruction.en.v1")
+    flat = example_flat(web_template(opt), now=datetime(2026, 11, 28, tzinfo=UTC))
+    flat = {k: v for k, v in flat.items() if not k.endswith("/narrative")}
+    flat["ctx/instruction_narrative"] = "Take one a day"
+    data = flat_to_canonical(opt, flat, validated=True)
+    assert data["content"][0]["narrative"]["value"] == "Take one a day"

@@ -55,6 +55,7 @@ _ALLOWED = {
     "_health_care_facility": {"EVENT_CONTEXT"},
     "_participation": {"EVENT_CONTEXT"},
     "_other_participation": _ENTRY,
+    "_provider": _ENTRY,
     "_work_flow_id": _ENTRY,
     "_guideline_id": _ENTRY,
     "_instruction_details": {"ACTION"},

@@ -3,6 +3,7 @@ category, composer, subject PARTY_SELF, times, setting)."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
@@ -30,6 +31,15 @@ CTX_KEYS = {
     "health_care_facility|name",
     "health_care_facility|id_scheme",
     "health_care_facility|id_namespace",
+    # EHRbase's other defaults (DefaultValuePath)
+    "category",
+    "history_origin",
+    "action_time",
+    "activity_timing",
+    "provider_name",
+    "provider_id",
+    "action_ism_transition_current_state",
+    "instruction_narrative",
 }
 _PARTICIPATION = (
     "participation_name",
@@ -105,6 +115,12 @@ def apply_defaults(
             data["composer"] = {"_type": "PARTY_SELF"}
     if "category" not in data:
         code = _template_category(opt)
+        given = ctx.get("category")
+        if given is not None:  # ``ctx/category``: a code or its rubric
+            code = _openehr_code(str(given), ("431", "433", "451"))
+            if code is None:
+                issues.append(("ctx/category", f"{given!r} is not a composition category"))
+                code = _template_category(opt)
         data["category"] = _coded(openehr_rubric(code) or code, "openehr", code)
     context = data.get("context")
     if context is None and _has_context(opt):
@@ -121,8 +137,52 @@ def apply_defaults(
         hcf = {k.split("|")[1]: v for k, v in ctx.items() if k.startswith("health_care_facility|")}
         if "health_care_facility" not in context and hcf:
             context["health_care_facility"] = _party({f"|{k}": v for k, v in hcf.items()})
-    participations = _participations(ctx)
-    _walk(data, language, encoding, time, participations)
+    entry = _EntryDefaults(
+        language=language,
+        encoding=encoding,
+        time=time,
+        participations=_participations(ctx),
+        origin=str(ctx["history_origin"]) if ctx.get("history_origin") else None,
+        action_time=str(ctx["action_time"]) if ctx.get("action_time") else None,
+        timing=str(ctx["activity_timing"]) if ctx.get("activity_timing") else None,
+        narrative=str(ctx["instruction_narrative"]) if ctx.get("instruction_narrative") else "",
+        provider=_provider(ctx),
+        state=_state(ctx, issues),
+    )
+    _walk(data, entry)
+
+
+def _openehr_code(given: str, codes: tuple[str, ...]) -> str | None:
+    """An openEHR code of ``codes`` given as the code or as its rubric."""
+    if given in codes:
+        return given
+    return next((c for c in codes if openehr_rubric(c) == given.lower()), None)
+
+
+_STATES = ("524", "526", "527", "528", "529", "245", "530", "531", "532", "533")
+
+
+def _state(ctx: dict[str, Any], issues: Issues) -> dict[str, Any] | None:
+    given = ctx.get("action_ism_transition_current_state")
+    if given is None:
+        return None
+    code = _openehr_code(str(given), _STATES)
+    if code is None:
+        issues.append(("ctx/action_ism_transition_current_state", f"{given!r} is not an ISM state"))
+        return None
+    return _coded(openehr_rubric(code) or code, "openehr", code)
+
+
+def _provider(ctx: dict[str, Any]) -> dict[str, Any] | None:
+    if not (ctx.get("provider_name") or ctx.get("provider_id")):
+        return None
+    spec = {
+        "|name": ctx.get("provider_name"),
+        "|id": ctx.get("provider_id"),
+        "|id_scheme": ctx.get("id_scheme"),
+        "|id_namespace": ctx.get("id_namespace"),
+    }
+    return _party({k: v for k, v in spec.items() if v is not None})
 
 
 def _template_category(opt: OperationalTemplate) -> str:
@@ -144,37 +204,63 @@ def _has_context(opt: OperationalTemplate) -> bool:
 _STRUCTURE = ("content", "items", "data", "events", "activities")
 
 
-def _walk(node: Any, language: Any, encoding: Any, time: str, participations: list[Any]) -> None:
+@dataclass(frozen=True, slots=True)
+class _EntryDefaults:
+    """What the FLAT format fills in every ENTRY, HISTORY, EVENT and ACTIVITY."""
+
+    language: Any
+    encoding: Any
+    time: str
+    participations: list[Any]
+    origin: str | None = None
+    action_time: str | None = None
+    timing: str | None = None
+    narrative: str = ""
+    provider: Any = None
+    state: Any = None
+
+
+def _walk(node: Any, d: _EntryDefaults) -> None:
     if isinstance(node, list):
         for item in node:
-            _walk(item, language, encoding, time, participations)
+            _walk(item, d)
         return
     if not isinstance(node, dict):
         return
     kind = node.get("_type")
     if kind in ("OBSERVATION", "EVALUATION", "INSTRUCTION", "ACTION", "ADMIN_ENTRY"):
-        node.setdefault("language", language)
-        node.setdefault("encoding", encoding)
+        node.setdefault("language", d.language)
+        node.setdefault("encoding", d.encoding)
         node.setdefault("subject", {"_type": "PARTY_SELF"})
-        if participations and "other_participations" not in node:
-            node["other_participations"] = [dict(p) for p in participations]
+        if d.provider is not None:
+            node.setdefault("provider", dict(d.provider))
+        if d.participations and "other_participations" not in node:
+            node["other_participations"] = [dict(p) for p in d.participations]
     if kind == "ACTION":
-        node.setdefault("time", {"_type": "DV_DATE_TIME", "value": time})
+        node.setdefault("time", {"_type": "DV_DATE_TIME", "value": d.action_time or d.time})
+        if d.state is not None:
+            ism = node.setdefault("ism_transition", {"_type": "ISM_TRANSITION"})
+            ism.setdefault("current_state", dict(d.state))
     if kind == "INSTRUCTION":
-        node.setdefault("narrative", {"_type": "DV_TEXT", "value": ""})
+        node.setdefault("narrative", {"_type": "DV_TEXT", "value": d.narrative})
     if kind == "ACTIVITY":
         node.setdefault("action_archetype_id", "/.*/")
+        if d.timing is not None:
+            node.setdefault(
+                "timing", {"_type": "DV_PARSABLE", "value": d.timing, "formalism": "timing"}
+            )
     if kind == "POINT_EVENT" and ("width" in node or "math_function" in node):
         node["_type"] = kind = "INTERVAL_EVENT"
     if kind in ("POINT_EVENT", "INTERVAL_EVENT"):
-        node.setdefault("time", {"_type": "DV_DATE_TIME", "value": time})
+        node.setdefault("time", {"_type": "DV_DATE_TIME", "value": d.time})
     for attr in _STRUCTURE:
         value = node.get(attr)
         if value is not None:
-            _walk(value, language, encoding, time, participations)
+            _walk(value, d)
     if kind == "HISTORY":
         events = node.get("events") or []
         first = events[0].get("time") if events and isinstance(events[0], dict) else None
-        node.setdefault(
-            "origin", dict(first) if first else {"_type": "DV_DATE_TIME", "value": time}
-        )
+        default = {"_type": "DV_DATE_TIME", "value": d.origin or d.time}
+        if first and not d.origin:
+            default = dict(first)
+        node.setdefault("origin", default)

@@ -214,6 +214,7 @@ ATTRS: dict[str, tuple[str, bool, Any, Any]] = {
         _party_back,
     ),
     "_participation": ("participations", True, _participation, _participation_back),
+    "_provider": ("provider", False, _party, _party_back),
     "_other_participation": ("other_participations", True, _participation, _participation_back),
     "_work_flow_id": ("workflow_id", False, _object_ref, _object_ref_back),
     "_guideline_id": ("guideline_id", False, _object_ref, _object_ref_back),
