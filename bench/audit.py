@@ -5,15 +5,19 @@ Targets (issue 8): append ≥ 5,000 records/s sustained from Kafka; inclusion pr
 with 10,000 accesses < 200 ms.
 
 - **append**: N access events are put on ``hygie.access.v1`` first; then the audit service
-  (real ``ServiceRuntime``: consumer → ``audit_pending`` → batched Merkle appender) starts
-  in this process and the clock runs until the log holds N records. Raw baseline, same
-  broker, same run: a plain aiokafka consumer group reading the same N records.
-  ratio = ours / raw.
+  (real ``ServiceRuntime``: the platform's batched consumer, one transaction per fetch that
+  builds the BALP records, takes the appender lock and COPYs records and Merkle nodes)
+  starts in this process and the clock runs until the log holds N records. Raw baseline,
+  same broker, same run: a plain aiokafka consumer group reading the same N records.
+  ratio = ours / raw. CPU seconds of this process and of PostgreSQL during the phase are
+  recorded (per record), with the load average: other work on the machine slows both.
 - **proofs**: a tree of ``--proof-leaves`` leaves (nodes only, bulk-loaded with the
   service's own ``new_nodes``) in its own database; p50/p95/p99 of the service's
   ``inclusion_proof`` for random leaves. Raw baseline: one primary-key lookup.
 - **verify**: ``--verify-records`` synthetic BALP records appended with the service's own
-  functions (canonical bytes, leaf hash, nodes), then ``verify_log`` over the whole log.
+  functions (``entry_rows``, ``new_nodes``), then ``verify_log`` over the whole log. Raw
+  baselines in the same run: streaming the same records by binary COPY without hashing,
+  and SHA-256 alone over their bytes in this process.
 - **report**: 10,000 accesses of one patient among them; ``access_report`` timed.
 
 ``python -m bench.audit [--events N] [--proof-leaves N] [--verify-records N]`` (or
@@ -36,10 +40,9 @@ from pathlib import Path
 from typing import Any
 
 import asyncpg
-import orjson
 from rich.console import Console
 
-from .machine import machine_info
+from .machine import load_average, machine_info, process_cpu_seconds
 
 DEFAULT_EVENTS = 50_000
 TARGETS = {"append_per_s": 5_000, "proof_p95_ms": 5.0, "verify_per_s": 200_000, "report_ms": 200.0}
@@ -104,9 +107,8 @@ async def _raw_consume(settings: Any, n: int) -> float:
 async def _append_synthetic(dsn: str, records: int, *, patient_of: Any) -> None:
     """Append records to the log with the service's own functions, by COPY."""
     from hygie_audit.domain.balp import from_access
-    from hygie_audit.domain.merkle import frontier_keys, leaf_hash, new_nodes
-    from hygie_audit.domain.records import canonical_entry, index_of
-    from hygie_audit.domain.summary import summary_of
+    from hygie_audit.domain.entries import ENTRY_COLUMNS, NewRecord, entry_rows
+    from hygie_audit.domain.merkle import frontier_keys, new_nodes
 
     conn = await asyncpg.connect(dsn)
     try:
@@ -125,72 +127,16 @@ async def _append_synthetic(dsn: str, records: int, *, patient_of: Any) -> None:
                 [k[1] for k in keys],
             )
             frontier = {(r["level"], r["idx"]): bytes(r["hash"]) for r in rows}
-            entries, leaves = [], []
+            batch = []
             for seq in range(start, end):
-                event_id = uuid.uuid4()
-                resource = {
-                    **template,
-                    "id": str(event_id),
-                    "entity": [
-                        {
-                            **template["entity"][0],
-                            "what": {
-                                "identifier": {
-                                    "system": "bench",
-                                    "value": patient_of(seq).split("|")[1],
-                                }
-                            },
-                        },
-                        *template["entity"][1:],
-                    ],
-                }
-                body = canonical_entry(seq, resource)
-                leaves.append(leaf_hash(body))
-                ix = index_of(resource)
-                entries.append(
-                    (
-                        seq,
-                        event_id,
-                        ix.recorded,
-                        now,
-                        ix.patient,
-                        ix.agents,
-                        ix.type,
-                        ix.subtypes,
-                        ix.action,
-                        ix.outcome,
-                        ix.entities,
-                        ix.purposes,
-                        None,
-                        None,
-                        None,
-                        body,
-                        orjson.dumps(summary_of(resource)),
-                    )
-                )
-            await conn.copy_records_to_table(
-                "audit_entry",
-                records=entries,
-                columns=[
-                    "seq",
-                    "event_id",
-                    "recorded",
-                    "stored_at",
-                    "patient",
-                    "agents",
-                    "type",
-                    "subtypes",
-                    "action",
-                    "outcome",
-                    "entities",
-                    "purposes",
-                    "source_event_type",
-                    "subject",
-                    "trace_id",
-                    "body",
-                    "report_line",
-                ],
-            )
+                patient = {"system": "bench", "value": patient_of(seq).split("|")[1]}
+                entity = [
+                    {**template["entity"][0], "what": {"identifier": patient}},
+                    *template["entity"][1:],
+                ]
+                batch.append(NewRecord(uuid.uuid4(), {**template, "entity": entity}))
+            entries, leaves = entry_rows(start, batch)
+            await conn.copy_records_to_table("audit_entry", records=entries, columns=ENTRY_COLUMNS)
             await conn.copy_records_to_table(
                 "merkle_node",
                 records=new_nodes(start, frontier, leaves),
@@ -198,6 +144,66 @@ async def _append_synthetic(dsn: str, records: int, *, patient_of: Any) -> None:
             )
     finally:
         await conn.close()
+
+
+async def _raw_verify_baselines(dsn: str, size: int) -> dict[str, float]:
+    """Records per second of streaming the records by binary COPY without hashing, and of
+    SHA-256 alone over their bytes (no database), in this process."""
+    import hashlib
+
+    conn = await asyncpg.connect(dsn)
+    try:
+        received = 0
+
+        async def sink(chunk: bytes) -> None:
+            nonlocal received
+            received += len(chunk)
+
+        started = time.perf_counter()
+        await conn.copy_from_query(
+            f"SELECT seq, body FROM audit_entry WHERE seq < {int(size)} ORDER BY seq",
+            output=sink,
+            format="binary",
+        )
+        copy_rate = size / (time.perf_counter() - started)
+        bodies = [r[0] for r in await conn.fetch("SELECT body FROM audit_entry LIMIT 20000")]
+    finally:
+        await conn.close()
+    sha = hashlib.sha256
+    started = time.perf_counter()
+    for body in bodies:
+        sha(b"\x00" + body).digest()
+    return {
+        "copy_records_per_s": round(copy_rate),
+        "sha256_records_per_s": round(len(bodies) / (time.perf_counter() - started)),
+        "bytes_per_record": round(received / max(size, 1)),
+    }
+
+
+def _postgres_pid(work: Path) -> int | None:
+    pid_file = work / "pgdata" / "postmaster.pid"
+    return int(pid_file.read_text().split()[0]) if pid_file.exists() else None
+
+
+class _Cpu:
+    """CPU seconds of this process and of PostgreSQL (its processes) over a phase."""
+
+    def __init__(self, pg_pid: int | None) -> None:
+        self.pg_pid = pg_pid
+        self.ours = time.process_time()
+        self.pg = process_cpu_seconds(pg_pid)
+        self.load = load_average()
+
+    def done(self, records: int) -> dict[str, Any]:
+        ours = time.process_time() - self.ours
+        pg_now = process_cpu_seconds(self.pg_pid)
+        pg = None if pg_now is None or self.pg is None else pg_now - self.pg
+        return {
+            "python_cpu_us_per_record": round(ours / records * 1e6, 1),
+            "postgres_cpu_us_per_record": None if pg is None else round(pg / records * 1e6, 1),
+            "load_average_before": self.load,
+            "load_average_after": load_average(),
+        }
 
 
 async def _proof_tree(dsn: str, leaves: int, console: Console) -> None:
@@ -251,6 +257,7 @@ async def _bench(options: argparse.Namespace, console: Console, work: Path) -> d
     stops: list[Any] = []
     database_url, kafka = os.environ.get("HYGIE_DATABASE_URL"), os.environ.get("HYGIE_KAFKA")
     try:
+        database_url_is_ours = database_url is None
         if database_url is None:
             server = EmbeddedPostgres(work / "pgdata", durable=True)
             database_url = server.start()
@@ -278,6 +285,8 @@ async def _bench(options: argparse.Namespace, console: Console, work: Path) -> d
         runtime = ServiceRuntime(make_spec(AuditOptions(poll_seconds=0.05)), settings)
         await runtime.prepare()
         assert runtime.engine is not None
+        pg_pid = _postgres_pid(work) if database_url_is_ours else None
+        cpu = _Cpu(pg_pid)
         started = time.perf_counter()
         runtime.start()
         async with runtime.engine.connect() as conn:
@@ -289,6 +298,7 @@ async def _bench(options: argparse.Namespace, console: Console, work: Path) -> d
             "records_per_s": round(append),
             "raw_consume_per_s": round(raw),
             "ratio": round(append / raw, 3),
+            **cpu.done(n),
         }
         console.print(f"append: {append:,.0f}/s (raw consume {raw:,.0f}/s)")
 
@@ -297,11 +307,21 @@ async def _bench(options: argparse.Namespace, console: Console, work: Path) -> d
         console.print(f"appending {records:,} synthetic records (+10,000 for one patient)")
         await _append_synthetic(dsn, records, patient_of=lambda s: f"bench|P{s % 1000}")
         await _append_synthetic(dsn, 10_000, patient_of=lambda s: "bench|REPORT")
+        # A log verified in production was written over months and vacuumed meanwhile
+        # (autovacuum of insert-only tables): hint bits set, statistics current. Without
+        # this the first scan after the bulk load also pays for setting the hint bits.
+        vacuum = await asyncpg.connect(dsn)
+        try:
+            await vacuum.execute("VACUUM (ANALYZE) audit_entry, merkle_node")
+        finally:
+            await vacuum.close()
         verifier = create_engine(settings, runtime.database)
         async with verifier.connect() as conn:
+            cpu = _Cpu(pg_pid)
             t = time.perf_counter()
             report = await verify_log(conn, runtime.app.state.audit_key)  # type: ignore[union-attr]
             took = time.perf_counter() - t
+            verify_cpu = cpu.done(report.tree_size)
             assert report.ok, report.problems[:5]
             times = []
             for _ in range(10):
@@ -310,10 +330,14 @@ async def _bench(options: argparse.Namespace, console: Console, work: Path) -> d
                 times.append((time.perf_counter() - t) * 1000)
             assert result["accesses"] == 10_000
         await verifier.dispose()
+        raw_verify = await _raw_verify_baselines(dsn, report.tree_size)
         out["verify"] = {
             "records": report.tree_size,
             "seconds": round(took, 2),
             "records_per_s": round(report.tree_size / took),
+            "raw": raw_verify,
+            "ratio_to_copy": round(report.tree_size / took / raw_verify["copy_records_per_s"], 3),
+            **verify_cpu,
         }
         out["report"] = {
             "accesses": 10_000,
