@@ -3,9 +3,12 @@ afterwards."""
 
 from __future__ import annotations
 
+import asyncio
+
 import pytest
 from sqlalchemy import text
 
+from hygie_terminology.service import expand as expand_module
 from hygie_terminology.service.catalog import open_catalog
 from hygie_terminology.service.expand import expand, precompute_expansions, resolve_value_set
 
@@ -81,3 +84,26 @@ async def test_large_expansions_of_stored_value_sets_are_precomputed(loaded):
     assert r.json()["expansion"]["total"] == 1042
     assert r.json()["expansion"]["offset"] == 1000
     assert len(r.json()["expansion"]["contains"]) == 5
+
+
+async def test_a_large_expansion_requested_over_http_is_stored_after_the_answer(
+    loaded, monkeypatch
+):
+    monkeypatch.setattr(expand_module, "MATERIALISE_ABOVE", 100)
+    async with loaded.runtime.app.state.uow() as u:  # what other tests stored
+        await u.connection.execute(text("DELETE FROM expansion"))
+    h = loaded.auth("clinician")
+    first = await loaded.client.get(
+        "/fhir/ValueSet/$expand", params={"url": URL, "count": 10}, headers=h
+    )
+    assert first.status_code == 200
+    for _ in range(100):  # stored by a task of its own once the page is answered
+        if await loaded.fetch("SELECT total FROM expansion"):
+            break
+        await asyncio.sleep(0.05)
+    assert await loaded.fetch("SELECT total FROM expansion") == [{"total": 1042}]
+    again = await loaded.client.get(
+        "/fhir/ValueSet/$expand", params={"url": URL, "count": 10}, headers=h
+    )
+    assert again.json()["expansion"]["contains"] == first.json()["expansion"]["contains"]
+    assert again.json()["expansion"]["total"] == 1042

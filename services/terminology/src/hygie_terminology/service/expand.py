@@ -6,11 +6,13 @@ displayLanguage."""
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
 from sqlalchemy import text
 from sqlalchemy.exc import DBAPIError
+from sqlalchemy.ext.asyncio import AsyncConnection
 
 from ..adapters.expansion import ExpansionQuery, UnsupportedFilter
 from ..adapters.expansion_store import ExpansionStore
@@ -30,6 +32,8 @@ __all__ = [
 ]
 
 MAX_COUNT = 10_000
+#: Runs a piece of work in a transaction of its own, after the request.
+Later = Callable[[Callable[[AsyncConnection], Awaitable[None]]], None]
 #: Expansions larger than this are materialised at first use (per release)...
 MATERIALISE_ABOVE = 10_000
 #: ... up to this size (a whole large vocabulary is paged by top-N sorts instead).
@@ -155,14 +159,18 @@ async def expand(
     count: int = 1000,
     offset: int = 0,
     display_language: str | None = None,
-    materialise_above: int = MATERIALISE_ABOVE,
+    materialise_above: int | None = None,
+    later: Later | None = None,
 ) -> Expansion:
     """One page of the expansion, with the total. An expansion of more than
     ``materialise_above`` codes is stored at its first request (per release, up to
-    ``MATERIALISE_MAX`` codes); later requests read their page by position."""
+    ``MATERIALISE_MAX`` codes), in this transaction or, given ``later``, in its own after
+    the answer; later requests read their page by position."""
     if count < 0 or offset < 0:
         raise UnsupportedRequest("count and offset must not be negative")
     count = min(count, MAX_COUNT)
+    if materialise_above is None:
+        materialise_above = MATERIALISE_ABOVE
     store = ExpansionStore(cat.conn)
     key = None
     if text_filter is None:
@@ -190,7 +198,15 @@ async def expand(
     items = [ExpansionItem(r.system, r.code, r.display, r.inactive, r.concept_id) for r in rows]
     # The page was a top-N sort; a large expansion is worth storing in order once.
     if key is not None and materialise_above < total <= MATERIALISE_MAX:
-        await store.materialise(key, cat.release.id if cat.release else None, members, q.params)
+        release_id = cat.release.id if cat.release else None
+
+        async def store_it(conn: AsyncConnection) -> None:
+            await ExpansionStore(conn).materialise(key, release_id, members, q.params)
+
+        if later is None:
+            await store_it(cat.conn)
+        else:
+            later(store_it)
     return await _translated(cat, Expansion(definition, total, offset, items), display_language)
 
 

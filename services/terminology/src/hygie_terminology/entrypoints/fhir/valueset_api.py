@@ -9,7 +9,7 @@ from fastapi import APIRouter, Request, Response
 
 from ...service.codes import validate_in_value_set
 from ...service.expand import expand, resolve_value_set
-from .common import Reader, catalog
+from .common import Reader, catalog, later
 from .outcome import fhir_response
 from .params import bad_request, read_params
 from .render import expansion_resource, validation_parameters
@@ -40,6 +40,7 @@ async def expand_value_set(request: Request, principal: Reader) -> Response:
             count=count,
             offset=offset,
             display_language=params.get("displayLanguage"),
+            later=later(request),
         )
     body = expansion_resource(result, identifier=f"urn:uuid:{uuid4()}")
     body["expansion"]["timestamp"] = datetime.now(UTC).isoformat()
