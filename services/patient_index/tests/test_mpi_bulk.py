@@ -59,3 +59,17 @@ async def test_bulk_load_updates_a_bound_identifier_and_links_to_the_index(mpi):
     rows = await mpi.fetch("SELECT value, golden_id, version FROM source_record ORDER BY value")
     assert [(r["value"], r["version"]) for r in rows] == [("A1", 2), ("B1", 1)]
     assert {r["golden_id"] for r in rows} == {first.golden.id}
+
+
+async def test_load_command_reads_an_ndjson_file_and_reports_bad_lines(hygie_settings, tmp_path):
+    from hygie_patient_index.load import load_file
+    from hygie_patient_index.testing import fhir_patient as patient
+
+    path = tmp_path / "patients.ndjson"
+    bad_date = patient("A3", birth_date="1985-13-01")
+    other = patient("A2", family="Martin", given=("Paul",), gender="male", birth_date="1950-01-02")
+    lines = [patient("A1"), other, bad_date]
+    path.write_bytes(b"\n".join(orjson.dumps(x) for x in lines) + b"\n\n")
+    report = await load_file(path, settings=hygie_settings, batch=2)
+    assert (report.received, report.created, report.new_patients) == (3, 2, 2)
+    assert [(n, issues[0].rule) for n, _, issues in report.rejected] == [(3, "date-format")]

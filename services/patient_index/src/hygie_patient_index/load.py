@@ -9,7 +9,7 @@ from pathlib import Path
 
 import orjson
 
-from hygie_platform.config import load_settings
+from hygie_platform.config import Settings, load_settings
 from hygie_platform.service import ServiceRuntime
 
 from .bootstrap import SPEC
@@ -47,9 +47,11 @@ def parse_lines(
     return drafts, rejected
 
 
-async def load_file(path: Path, *, batch: int = 25_000, by: str = "bulk-load") -> BulkReport:
-    """Load a file into the index of the configured environment."""
-    runtime = ServiceRuntime(SPEC, load_settings())
+async def load_file(
+    path: Path, *, batch: int = 25_000, by: str = "bulk-load", settings: Settings | None = None
+) -> BulkReport:
+    """Load a file into the index of the configured environment (or of ``settings``)."""
+    runtime = ServiceRuntime(SPEC, settings or load_settings())
     app = await runtime.prepare()
     try:
         ctx: IndexContext = app.state.patient_index
