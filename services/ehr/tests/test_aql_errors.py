@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import pytest
 from ehr_support import Client
 from test_aql_query import (  # noqa: F401 - ehr_service: the fixture, relay off
     AQL,
@@ -45,9 +46,9 @@ async def test_semantic_errors_and_unsupported_features_are_named(client: Client
     missing = await post(client, "SELECT c FROM COMPOSITION c WHERE c/name/value = $name")
     assert missing.status_code == 400
     assert "$name" in missing.json()["message"]
-    folder = await post(client, "SELECT f FROM EHR e CONTAINS FOLDER f")
-    assert folder.status_code == 422
-    assert "FOLDER" in folder.json()["message"]
+    folder = await post(client, "SELECT f FROM COMPOSITION c CONTAINS FOLDER f")
+    assert folder.status_code == 400
+    assert "FOLDER can only be contained in an EHR or a FOLDER" in folder.json()["message"]
     function = await post(client, "SELECT SOUNDEX(c/name/value) FROM COMPOSITION c")
     assert function.status_code == 422
     assert "SOUNDEX" in function.json()["message"]
@@ -104,3 +105,12 @@ async def test_a_runaway_query_is_cancelled_with_408(client: Client) -> None:
     resp = await post(client, q)
     assert resp.status_code == 408, resp.text
     assert "statement timeout" in resp.json()["message"]
+
+
+def test_limits_are_read_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("HYGIE_EHR_AQL_TIMEOUT_MS", "1500")
+    monkeypatch.setenv("HYGIE_EHR_AQL_MAX_ROWS", "50")
+    assert QueryLimits() == QueryLimits(max_rows=50, timeout_ms=1500)
+    monkeypatch.setenv("HYGIE_EHR_AQL_TIMEOUT_MS", "soon")
+    with pytest.raises(ValueError, match="HYGIE_EHR_AQL_TIMEOUT_MS must be an integer"):
+        QueryLimits()

@@ -149,6 +149,44 @@ async def test_distinct_and_aggregates(client: Client) -> None:
     assert tops == {ehrs[0]: 150, ehrs[1]: 135}
 
 
+async def test_order_by_a_path_not_selected_with_distinct_or_aggregates(client: Client) -> None:
+    """Each distinct row (or group) sorts where it first appears in the requested order."""
+    ehrs = await load(client)
+    q = f"SELECT DISTINCT e/ehr_id/value {FROM_BP} ORDER BY {SYSTOLIC}/magnitude"
+    assert (await aql(client, q + " DESC"))["rows"] == [[ehrs[0]], [ehrs[1]]]  # 150 > 135
+    assert (await aql(client, q + " ASC"))["rows"] == [[ehrs[0]], [ehrs[1]]]  # 120 < 135
+    by_time = await aql(
+        client,
+        f"SELECT e/ehr_id/value, COUNT(*) {FROM_BP} ORDER BY c/context/start_time/value DESC",
+    )
+    assert by_time["rows"] == [[ehrs[1], 1], [ehrs[0], 2]]  # March, then February
+    by_count = await aql(
+        client,
+        f"SELECT e/ehr_id/value, MAX({SYSTOLIC}/magnitude) {FROM_BP} ORDER BY COUNT(*) ASC",
+    )
+    assert by_count["rows"] == [[ehrs[1], 135], [ehrs[0], 150]]
+
+
+async def test_durations_compare_and_sort_by_length(client: Client) -> None:
+    """P2D is longer than PT30M (as text it would sort before it)."""
+    ehrs = await load(client)
+    long = blood_pressure(99, "2024-04-01T10:00:00Z")
+    long["content"][0]["data"]["events"][0]["offset"] = {"_type": "DV_DURATION", "value": "P2D"}
+    resp = await client.commit(ehrs[2], long)
+    assert resp.status_code == 201, resp.text
+    offset = "o/data[at0001]/events[at0002]/offset"
+    longer = await aql(client, f"SELECT {SYSTOLIC}/magnitude {FROM_BP} WHERE {offset} > 'PT30M'")
+    assert longer["rows"] == [[99]]
+    shorter = await aql(
+        client, f"SELECT {SYSTOLIC}/magnitude {FROM_BP} WHERE {offset}/value <= 'PT1H'"
+    )
+    assert sorted(r[0] for r in shorter["rows"]) == [120, 135, 150]
+    ordered = await aql(
+        client, f"SELECT {offset}/value, {SYSTOLIC}/magnitude {FROM_BP} ORDER BY {offset} DESC"
+    )
+    assert ordered["rows"][0] == ["P2D", 99]
+
+
 async def test_ehr_scope_by_predicate_parameter_and_header(client: Client) -> None:
     ehrs = await load(client)
     q = (

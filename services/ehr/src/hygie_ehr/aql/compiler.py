@@ -13,8 +13,8 @@ from typing import Any
 from uuid import UUID
 
 from .ast import Column, FunctionCall, IdentifiedPath, OrderItem, Query
-from .binds import AqlError, Binds, Unsupported
-from .expressions import ExpressionCompiler
+from .binds import AqlError, Binds
+from .expressions import ExpressionCompiler, interval
 from .functions import aggregate, has_aggregate
 from .sources import Piece, build_from
 
@@ -83,21 +83,31 @@ def compile_query(
 
     order_sql: list[str] = []
     extra: list[str] = []
+    collapsed = False  # DISTINCT rows ordered by another path: grouped instead
     for item in query.order_by:
         index = _selected_index(query, item, clause.sources)
         if index is not None:
             target = f"q.c{index}"
         else:
-            if query.distinct or grouped:
-                what = "DISTINCT" if query.distinct else "aggregate functions"
-                raise Unsupported(
-                    f"ORDER BY {_text(item)} must also be selected when the query uses {what}"
-                )
+            direction = "DESC" if item.descending else "ASC"
             if has_aggregate(item.expr):
-                raise AqlError("ORDER BY an aggregate requires it to be selected")
-            extra.append(expressions.operand(item.expr))
+                if not grouped:
+                    raise AqlError("ORDER BY an aggregate requires aggregate functions in SELECT")
+                assert isinstance(item.expr, FunctionCall)
+                extra.append(aggregate(expressions, item.expr))
+            elif query.distinct or grouped:
+                # a value per result row: the first in the requested order among the rows
+                # it stands for (each distinct row or group sorts where it first appears)
+                key = f"aql_ordered({expressions.operand(item.expr)})"
+                extra.append(f"(array_agg({key} ORDER BY {key} {direction} NULLS LAST))[1]")
+                collapsed = True
+            else:
+                extra.append(expressions.operand(item.expr))
             target = f"q.o{len(extra) - 1}"
         direction = "DESC" if item.descending else "ASC"
+        # durations by length (P40D after PT30M), then every value as AQL orders it
+        duration = f"CASE WHEN {target} ->> '_type' = 'DV_DURATION' THEN {interval(target)} END"
+        order_sql.append(f"{duration} {direction}")
         order_sql.append(f"aql_ordered({target}) {direction}")  # NULL is greatest, as EHRbase
 
     clause.pieces.extend(Piece("LEFT JOIN", lateral, "true") for lateral in expressions.laterals)
@@ -110,13 +120,13 @@ def compile_query(
     plain = not (query.distinct or grouped)
     if plain and ehr_sql:
         projection.append(f"{ehr_sql} AS _ehr")
-    distinct = "DISTINCT " if query.distinct else ""
+    distinct = "DISTINCT " if query.distinct and not collapsed else ""
     where_sql = ("\nWHERE " + "\nAND ".join(_unique(where_all))) if where_all else ""
     inner = f"SELECT {distinct}{', '.join(projection)}\n{from_sql}{where_sql}"
     ehrs_sql = None
     if not plain and ehr_sql:
         ehrs_sql = f"SELECT DISTINCT {ehr_sql} AS ehr_id\n{from_sql}{where_sql}"
-    if grouped and group_by:
+    if (grouped or collapsed) and group_by:
         keys = [str(i + 1) for i, c in enumerate(query.columns) if not has_aggregate(c.expr)]
         inner += "\nGROUP BY " + ", ".join(keys)
     outer_cols = ", ".join(f"q.c{i}" for i in range(len(selected)))

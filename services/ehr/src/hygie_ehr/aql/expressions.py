@@ -32,6 +32,17 @@ from .sources import FromClause, Source
 __all__ = ["ExpressionCompiler"]
 
 _DATE_LIKE = re.compile(r"^\d{4}-\d{2}-\d{2}(?:[T ]\d{2}:\d{2}.*)?$")
+#: an ISO 8601 duration (DV_DURATION value), as PostgreSQL's interval input reads it
+DURATION_SQL = "^-?P(?=.)([0-9]+([.,][0-9]+)?[YMWD])*(T(?=.)([0-9]+([.,][0-9]+)?[HMS])+)?$"
+_DURATION_LIKE = re.compile(DURATION_SQL)
+
+
+def interval(x: str) -> str:
+    """SQL: the jsonb ``x`` (a DV_DURATION or its value) as an interval, NULL otherwise."""
+    t = f"aql_text({x})"
+    return f"(CASE WHEN {t} ~ '{DURATION_SQL}' THEN CAST({t} AS interval) END)"
+
+
 _NUMBER_LIKE = re.compile(r"^[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?$")
 _FLIP = {"=": "=", "!=": "!=", ">": "<", ">=": "<=", "<": ">", "<=": ">="}
 _SQL_OP = {"=": "=", "!=": "<>", ">": ">", ">=": ">=", "<": "<", "<=": "<="}
@@ -217,6 +228,9 @@ class ExpressionCompiler:
         if _DATE_LIKE.match(text):
             instant = f"(aql_ts(aql_text({x})) {op} aql_ts({self.binds.text(text)}))"
             return f"coalesce({instant}, {as_text})"
+        if _DURATION_LIKE.match(text):  # DV_DURATION: by length, not as text
+            duration = f"({interval(x)} {op} CAST({self.binds.text(text)} AS interval))"
+            return f"coalesce({duration}, {as_text})"
         if _NUMBER_LIKE.match(text):  # parameters given as text (GET query parameters)
             number = f"(aql_num({x}) {op} {self.binds.add(text, 'numeric')})"
             return f"coalesce({number}, {as_text})"

@@ -1,9 +1,13 @@
 """Canonical JSON of RM objects the store keeps as columns rather than documents: EHR and
-ORIGINAL_VERSION (its audit, contribution and data). Only constant SQL here."""
+ORIGINAL_VERSION (its audit, contribution and data), as constant SQL; and ``typed``, which
+names the ``_type`` of untyped polymorphic values in a result."""
 
 from __future__ import annotations
 
-__all__ = ["ehr_json", "version_json"]
+import re
+from typing import Any
+
+__all__ = ["attribute_of", "ehr_json", "typed", "version_json"]
 
 
 def _iso(column: str) -> str:
@@ -84,3 +88,39 @@ def version_json(a: str) -> str:
         lifecycle_state=lifecycle,
         data=f"{a}.data",
     )
+
+
+#: attributes whose declared RM type is abstract or has subtypes, with the concrete type an
+#: untyped value of them has (the store keeps EHR_STATUS and FOLDER bodies as submitted,
+#: where ``_type`` may be left out); canonical JSON names the type of such values
+_IMPLIED = {
+    "subject": "PARTY_SELF",  # PARTY_PROXY: PARTY_SELF when it carries no identity
+    "external_ref": "PARTY_REF",
+}
+
+
+def typed(value: Any, attribute: str | None = None) -> Any:
+    """``value`` (JSON) with the ``_type`` of untyped polymorphic attributes made explicit:
+    ``name`` (DV_TEXT, DV_CODED_TEXT when it has a ``defining_code``), ``subject``,
+    ``external_ref``, and the OBJECT_REFs of a folder's ``items``."""
+    if isinstance(value, list):
+        return [typed(v, attribute) for v in value]
+    if not isinstance(value, dict):
+        return value
+    out = {k: typed(v, k) for k, v in value.items()}
+    if "_type" not in out:
+        implied = _IMPLIED.get(attribute or "")
+        if attribute == "name" and isinstance(out.get("value"), str):
+            implied = "DV_CODED_TEXT" if "defining_code" in out else "DV_TEXT"
+        elif attribute == "items" and {"id", "namespace", "type"} <= out.keys():
+            implied = "OBJECT_REF"
+        if implied:
+            out = {"_type": implied, **out}
+    return out
+
+
+def attribute_of(path: str | None) -> str | None:
+    """The last RM attribute of an identified path (``o/items[at0004]/value`` → ``value``)."""
+    if not path or "/" not in path:
+        return None
+    return re.sub(r"\[.*$", "", path.rsplit("/", 1)[1]) or None

@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 
 from ..domain.rm import _SUBTYPES
 from .ast import AndContains, Containment, ContainsExpr, Literal, NodePredicate, Parameter
-from .binds import AqlError, Binds, Unsupported
+from .binds import AqlError, Binds
 from .nodes import ehr_id_condition, node_filter
 from .rmjson import ehr_json, version_json
 
@@ -178,16 +178,18 @@ def _add_source(
             raise AqlError("EHR can only be the outermost container")
         return _register(clause, _ehr(clause, expr, join))
     if rm == "FOLDER":
-        raise Unsupported("FOLDER containment is not supported yet")
+        if parent is not None and parent.kind not in ("ehr", "folder"):
+            raise AqlError("FOLDER can only be contained in an EHR or a FOLDER")
+        return _register(clause, _folder(clause, expr, parent, join))
     if rm == "VERSION":
-        if parent is not None and parent.kind != "ehr":
-            raise AqlError("VERSION can only be contained in an EHR")
+        if parent is not None and parent.kind not in ("ehr", "folder"):
+            raise AqlError("VERSION can only be contained in an EHR or a FOLDER")
         return _register(clause, _version(clause, expr, parent, join))
     if rm == "EHR_STATUS":
         if parent is not None and parent.kind not in ("ehr", "version"):
             raise AqlError("EHR_STATUS can only be contained in an EHR or a VERSION")
         return _register(clause, _status(clause, expr, parent, join))
-    if parent is None or parent.kind in ("ehr", "version"):
+    if parent is None or parent.kind in ("ehr", "version", "folder"):
         if rm in INDEXED or _archetyped(expr.predicate):
             return _register(clause, _entry_root(clause, expr, parent, join))
         implicit = _entry_root(clause, Containment("COMPOSITION", None), parent, join)
@@ -260,6 +262,7 @@ def _entry_root(clause: FromClause, expr: Containment, parent: Source | None, jo
         root = f"{parent.alias}.data"
     else:
         conds += _scope(clause, parent, f"{a}.ehr_id")
+        conds += _filed(clause, parent, f"{a}.vo_id")
         latest = clause.alias("l")
         if join != "JOIN":
             conds.append(_latest(latest, f"{a}.vo_id", f"{a}.version"))
@@ -382,7 +385,8 @@ def _status(clause: FromClause, expr: Containment, parent: Source | None, join: 
 
 def _version(clause: FromClause, expr: Containment, parent: Source | None, join: str) -> Source:
     a = clause.alias("v")
-    conds = _scope(clause, parent, f"{a}.ehr_id") or ["true"]
+    conds = _scope(clause, parent, f"{a}.ehr_id") + _filed(clause, parent, f"{a}.vo_id")
+    conds = conds or ["true"]
     if expr.version_scope != "ALL_VERSIONS":
         head = clause.alias("l")
         conds.append(
@@ -391,3 +395,43 @@ def _version(clause: FromClause, expr: Containment, parent: Source | None, join:
         )
     clause.pieces.append(Piece(join, f"object_version {a}", " AND ".join(conds)))
     return Source(expr.variable, "VERSION", "version", a, version_json(a), f"{a}.ehr_id")
+
+
+def _filed(clause: FromClause, parent: Source | None, vo_id: str) -> list[str]:
+    """Under ``FOLDER f``: the versioned objects an item of ``f`` or of a folder below it
+    references (OBJECT_REFs to compositions), each once."""
+    if parent is None or parent.kind != "folder":
+        return []
+    i, p = clause.alias("i"), parent.alias
+    return [
+        f"{vo_id} IN (SELECT {i}.composition_id FROM folder_item {i}"
+        f" WHERE {i}.vo_id = {p}.vo_id AND {i}.version = {p}.version"
+        f" AND {i}.node_ord BETWEEN {p}.ord AND {p}.last_ord)"
+    ]
+
+
+def _folder(clause: FromClause, expr: Containment, parent: Source | None, join: str) -> Source:
+    """FOLDERs of the latest version of each EHR's directory (``folder_node``: pre-order with
+    nested-set bounds); ``FOLDER f1 CONTAINS FOLDER f2``: f2 strictly below f1."""
+    a, d = clause.alias("f"), clause.alias("fd")
+    if parent is not None and parent.kind == "folder":
+        p = parent.alias
+        conds = [
+            f"{a}.vo_id = {p}.vo_id",
+            f"{a}.version = {p}.version",
+            f"{a}.ord > {p}.ord",
+            f"{a}.ord <= {p}.last_ord",
+        ]
+    else:
+        conds = _scope(clause, parent, f"{a}.ehr_id")
+        conds.append(_latest(clause.alias("l"), f"{a}.vo_id", f"{a}.version"))
+    node_id = _node_id(clause, expr.predicate)
+    if node_id is not None:
+        conds.append(f"{a}.archetype_node_id = {node_id}")
+    value = (
+        f"(SELECT {d}.data #> {a}.json_path FROM object_version {d}"
+        f" WHERE {d}.vo_id = {a}.vo_id AND {d}.version = {a}.version)"
+    )
+    conds.extend(_predicate_tests(clause, expr.predicate, value))
+    clause.pieces.append(Piece(join, f"folder_node {a}", " AND ".join(conds)))
+    return Source(expr.variable, "FOLDER", "folder", a, value, f"{a}.ehr_id")

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import os
+from dataclasses import dataclass, field
 from typing import Any
 from uuid import UUID
 
@@ -14,6 +15,8 @@ from sqlalchemy.exc import DBAPIError
 from hygie_platform.uow import UnitOfWork
 
 from ..aql import AqlError, ResultColumn, compile_query, parse
+from ..aql.rmjson import attribute_of
+from ..aql.rmjson import typed as with_types
 from .errors import BadRequest, EhrError, Unprocessable
 
 __all__ = [
@@ -31,12 +34,27 @@ __all__ = [
 JOIN_COLLAPSE = 12
 
 
+def _setting(name: str, default: int) -> int:
+    """A positive integer from the environment (``HYGIE_EHR_AQL_...``), else ``default``."""
+    raw = os.environ.get(name)
+    if raw is None or not raw.strip():
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        raise ValueError(f"{name} must be an integer, got {raw!r}") from None
+    if value <= 0:
+        raise ValueError(f"{name} must be positive, got {value}")
+    return value
+
+
 @dataclass(frozen=True, slots=True)
 class QueryLimits:
-    """Row cap (a bigger result without LIMIT/fetch is refused) and statement timeout."""
+    """Row cap (a bigger result without LIMIT/fetch is refused) and statement timeout;
+    configurable with ``HYGIE_EHR_AQL_MAX_ROWS`` and ``HYGIE_EHR_AQL_TIMEOUT_MS``."""
 
-    max_rows: int = 10_000
-    timeout_ms: int = 30_000
+    max_rows: int = field(default_factory=lambda: _setting("HYGIE_EHR_AQL_MAX_ROWS", 10_000))
+    timeout_ms: int = field(default_factory=lambda: _setting("HYGIE_EHR_AQL_TIMEOUT_MS", 30_000))
 
 
 class QueryTimeout(EhrError):
@@ -65,9 +83,10 @@ async def run_aql(
     ehr_id: UUID | None = None,
     offset: int | None = None,
     fetch: int | None = None,
-    limits: QueryLimits = QueryLimits(),
+    limits: QueryLimits | None = None,
 ) -> ResultSet:
     """Parse (``AqlSyntaxError``), compile (``AqlError``) and run a statement."""
+    limits = limits or QueryLimits()
     query = parse(q)
     if fetch is not None and query.limit is not None:
         raise BadRequest("the statement has a LIMIT: give either LIMIT or fetch, not both")
@@ -119,6 +138,8 @@ async def run_aql(
             f"the query returns more than {limits.max_rows} rows: "
             "add LIMIT (or fetch) to page through the result"
         )
+    attributes = [attribute_of(c.path) for c in compiled.columns]
+    rows = [[with_types(v, attributes[i]) for i, v in enumerate(row)] for row in rows]
     touched = tuple(dict.fromkeys(UUID(str(e)) for e in ehr_ids if e is not None))
     return ResultSet(q, compiled.columns, rows, compiled.sql, touched)
 
