@@ -1,0 +1,573 @@
+"""EHR store benchmark (issue 3): validated commits of a ~5 KB vital-signs composition over
+the openEHR REST API, reads, EHR-by-subject lookups at 100,000 EHRs, storage per
+composition.
+
+Targets on the 2-core reference machine: ≥ 300 commits/s sustained with one service
+process; p99 < 50 ms at 100 commits/s; GET composition p50 < 5 ms; EHR-by-subject lookup
+p95 < 10 ms at 100,000 EHRs; storage bytes per composition reported (EHRbase: ~36 KB).
+
+**Topology.** Embedded PostgreSQL (durable: fsync, synchronous_commit on) and the embedded
+Tansu broker; the EHR store runs as **one OS process** (``python -m hygie_ehr``: uvicorn,
+its outbox relay publishing to the broker, its subscriber); this process is the client
+(httpx over loopback TCP, keep-alive). Every commit is parsed, validated against the
+template, stored (version, entries index, contribution), journaled and published.
+
+**Phases.** (1) template upload, ``--ehrs`` EHRs through the API; (2) *sustained*: commits
+from ``--concurrency`` concurrent clients for ``--seconds``; (3) *paced*: 100 commits/s
+open loop for 20 s, latency of each; (4) GET composition by version uid, one client;
+(5) storage per composition (``pg_total_relation_size`` of the composition tables over
+the count; the journal, which keeps every event forever, reported apart); (6) EHR-by-subject:
+100,000 EHRs seeded directly in SQL — each a row-for-row clone of what ``POST /ehr`` wrote
+for a seed EHR (EHR, contribution, EHR_STATUS head and version), in
+``INSERT ... SELECT generate_series`` statements — then ``GET /ehr?subject_id=`` of random
+subjects through the API. **Raw limits** of the same run: HTTP round trip of the service's
+``/health`` skipped in favour of the cheapest authenticated openEHR call (template list),
+and one durable ``INSERT`` of the composition JSONB per transaction from as many clients.
+
+``python -m bench ehr`` (or ``python -m bench.ehr [--seconds S] [--concurrency C]``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import copy
+import json
+import os
+import random
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from pathlib import Path
+from typing import Any
+
+from rich.console import Console
+
+from .machine import load_average, machine_info, process_cpu_seconds
+
+ROOT = Path(__file__).resolve().parents[1]
+CONFORMANCE = ROOT.parent / "shared" / "conformance" / "openehr" / "ehrbase-integration-tests"
+DEFAULT_EVENTS = 0  # unused: phases are timed (see --seconds)
+TARGETS = {
+    "sustained_commits_per_s": 300.0,
+    "p99_at_100_per_s_ms": 50.0,
+    "get_composition_p50_ms": 5.0,
+    "ehr_by_subject_p95_ms": 10.0,
+}
+EHRBASE_BYTES_PER_COMPOSITION = 36_000
+LOOKUP_EHRS = 100_000
+BASE = "/openehr/v1"
+
+
+def _percentiles(samples: list[float]) -> dict[str, float]:
+    ordered = sorted(samples)
+
+    def pick(q: float) -> float:
+        return round(ordered[min(len(ordered) - 1, int(q * len(ordered)))], 2)
+
+    return {
+        "n": len(ordered),
+        "p50_ms": pick(0.50),
+        "p95_ms": pick(0.95),
+        "p99_ms": pick(0.99),
+        "max_ms": round(ordered[-1], 2),
+        "mean_ms": round(statistics.fmean(ordered), 2),
+    }
+
+
+def vital_signs() -> tuple[bytes, dict[str, Any]]:
+    """The OPT and a ~5 KB canonical vital-signs composition (blood pressure, 5 events of
+    systolic + diastolic), valid against it."""
+    sys.path.insert(0, str(ROOT / "services" / "ehr" / "src"))
+    from hygie_ehr.domain.opt import parse_opt
+    from hygie_ehr.domain.validation import validate
+    from hygie_ehr.webtemplate import flat_to_canonical
+
+    raw = next(CONFORMANCE.glob("**/ehrn_vital_signs.v2.opt")).read_bytes()
+    opt = parse_opt(raw)
+    flat = json.loads(
+        (CONFORMANCE / "compositions" / "FLAT" / "ehrn_vital_signs.v2__.json").read_text()
+    )
+    data = flat_to_canonical(opt, flat)
+    observation = data["content"][0]["items"][0]
+    event = observation["data"]["events"][0]
+    diastolic = copy.deepcopy(event["data"]["items"][0])
+    diastolic["archetype_node_id"] = "at0005"
+    diastolic["name"]["value"] = "Diastolic"
+    diastolic["value"]["magnitude"] = 80.0
+    event["data"]["items"].append(diastolic)
+    for _ in range(4):
+        observation["data"]["events"].append(copy.deepcopy(event))
+    issues = validate(data, opt)
+    assert not issues, issues
+    return raw, data
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def _start_service(env: dict[str, str], log: Path) -> subprocess.Popen[bytes]:
+    """``python -m hygie_ehr``: the service as production runs it, its stderr to ``log``."""
+    with log.open("wb") as err:
+        return subprocess.Popen(
+            [sys.executable, "-m", "hygie_ehr"], env=env, stdout=subprocess.DEVNULL, stderr=err
+        )
+
+
+async def _wait_up(http: Any, proc: subprocess.Popen[bytes], timeout: float = 120) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError(f"the EHR service exited with {proc.returncode}")
+        with contextlib.suppress(Exception):
+            if (await http.get("/health")).status_code in (200, 503):
+                return
+        await asyncio.sleep(0.3)
+    raise RuntimeError("the EHR service did not answer within 120 s")
+
+
+async def _post(http: Any, url: str, body: bytes) -> int:
+    """POST; a connection the server closed under the client (keep-alive race of a loaded
+    machine) counts as an error (status 0), it does not stop the run."""
+    import httpx
+
+    try:
+        return int((await http.post(url, content=body)).status_code)
+    except httpx.TransportError:
+        return 0
+
+
+async def _commit_loop(
+    http: Any, ehrs: list[str], body: bytes, deadline: float, latencies: list[float]
+) -> int:
+    errors = 0
+    while time.perf_counter() < deadline:
+        ehr_id = random.choice(ehrs)
+        start = time.perf_counter()
+        status = await _post(http, f"{BASE}/ehr/{ehr_id}/composition", body)
+        latencies.append((time.perf_counter() - start) * 1000)
+        if status != 201:
+            errors += 1
+    return errors
+
+
+async def _sustained(
+    http: Any, ehrs: list[str], body: bytes, seconds: float, concurrency: int
+) -> dict[str, Any]:
+    latencies: list[float] = []
+    start = time.perf_counter()
+    errors = await asyncio.gather(
+        *(_commit_loop(http, ehrs, body, start + seconds, latencies) for _ in range(concurrency))
+    )
+    elapsed = time.perf_counter() - start
+    return {
+        "commits": len(latencies),
+        "errors": sum(errors),
+        "seconds": round(elapsed, 2),
+        "commits_per_s": round(len(latencies) / elapsed, 1),
+        "concurrency": concurrency,
+        "latency": _percentiles(latencies),
+    }
+
+
+async def _paced(http: Any, ehrs: list[str], body: bytes, rate: float, seconds: float) -> dict:
+    """Open loop: a commit is sent every 1/rate s whatever the previous ones do."""
+    latencies: list[float] = []
+    errors = 0
+
+    async def one(ehr_id: str) -> None:
+        nonlocal errors
+        start = time.perf_counter()
+        status = await _post(http, f"{BASE}/ehr/{ehr_id}/composition", body)
+        latencies.append((time.perf_counter() - start) * 1000)
+        if status != 201:
+            errors += 1
+
+    tasks = []
+    start = time.perf_counter()
+    for i in range(int(rate * seconds)):
+        delay = start + i / rate - time.perf_counter()
+        if delay > 0:
+            await asyncio.sleep(delay)
+        tasks.append(asyncio.create_task(one(random.choice(ehrs))))
+    await asyncio.gather(*tasks)
+    achieved = len(latencies) / (time.perf_counter() - start)
+    return {
+        "rate_asked": rate,
+        "rate_achieved": round(achieved, 1),
+        "errors": errors,
+        "latency": _percentiles(latencies),
+    }
+
+
+async def _raw_insert(dsn: str, body: bytes, seconds: float, concurrency: int) -> float:
+    """The raw limit of a durable commit: one INSERT of the JSONB per transaction."""
+    import asyncpg
+
+    pool = await asyncpg.create_pool(dsn, min_size=concurrency, max_size=concurrency)
+    assert pool is not None
+    try:
+        await pool.execute("CREATE TABLE IF NOT EXISTS bench_raw (id uuid PRIMARY KEY, d jsonb)")
+        text = body.decode()
+        count = 0
+
+        async def loop(deadline: float) -> None:
+            nonlocal count
+            while time.perf_counter() < deadline:
+                await pool.execute(
+                    "INSERT INTO bench_raw VALUES ($1, $2::jsonb)", uuid.uuid4(), text
+                )
+                count += 1
+
+        start = time.perf_counter()
+        await asyncio.gather(*(loop(start + seconds) for _ in range(concurrency)))
+        rate = count / (time.perf_counter() - start)
+        await pool.execute("DROP TABLE bench_raw")
+        return rate
+    finally:
+        await pool.close()
+
+
+async def _storage(dsn: str) -> dict[str, Any]:
+    import asyncpg
+
+    conn = await asyncpg.connect(dsn)
+    try:
+        await conn.execute("VACUUM ANALYZE")
+        count = await conn.fetchval(
+            "SELECT count(*) FROM object_version v JOIN versioned_object o USING (vo_id)"
+            " WHERE o.kind = 'COMPOSITION'"
+        )
+        tables = {}
+        for table in ("object_version", "versioned_object", "entry", "contribution", "journal"):
+            tables[table] = await conn.fetchval("SELECT pg_total_relation_size($1)", table)
+        journal_share = await conn.fetchval(
+            "SELECT coalesce(sum(pg_column_size(j.*)), 0) FROM journal j"
+            " WHERE event_type = 'hygie.ehr.composition.committed.v1'"
+        )
+        # the composition rows' share of tables holding other objects (EHR_STATUS) too
+        status_share = await conn.fetchval(
+            "SELECT coalesce(sum(pg_column_size(v.*)), 0) FROM object_version v"
+            " JOIN versioned_object o USING (vo_id) WHERE o.kind <> 'COMPOSITION'"
+        )
+    finally:
+        await conn.close()
+    store = sum(v for k, v in tables.items() if k != "journal")
+    per = (store - status_share) / count if count else None
+    return {
+        "compositions": count,
+        "table_bytes": tables,
+        "bytes_per_composition": round(per) if per else None,
+        "journal_bytes_per_composition": round(journal_share / count) if count else None,
+        "journal_note": "composition.committed rows (full canonical JSON, kept forever); "
+        "row bytes without index overhead",
+        "vs_ehrbase_36kb": round(per / EHRBASE_BYTES_PER_COMPOSITION, 3) if per else None,
+    }
+
+
+async def _seed_ehrs(dsn: str, seed_ehr: str, n: int, console: Console) -> float:
+    """``n`` EHRs cloned in SQL from one created by the API (see the module docstring)."""
+    import asyncpg
+
+    conn = await asyncpg.connect(dsn)
+    start = time.perf_counter()
+    try:
+        batch = 20_000
+        for first in range(0, n, batch):
+            await conn.execute(
+                """
+                WITH src AS (
+                  SELECT e.*, v.data AS status, v.committer, v.archetype_node_id,
+                         c.system_id AS c_system
+                  FROM ehr e
+                  JOIN object_version v ON v.vo_id = e.ehr_status_id AND v.version = 1
+                  JOIN contribution c ON c.contribution_id = v.contribution_id
+                  WHERE e.ehr_id = $1::uuid),
+                g AS MATERIALIZED (
+                  SELECT i, gen_random_uuid() AS ehr_id, gen_random_uuid() AS status_id,
+                         gen_random_uuid() AS contribution_id, 'P' || i AS subject
+                  FROM generate_series($2::int, $3::int) i),
+                e AS (
+                  INSERT INTO ehr (ehr_id, system_id, time_created, subject_namespace,
+                                   subject_id, ehr_status_id, is_queryable, is_modifiable,
+                                   created_by)
+                  SELECT g.ehr_id, s.system_id, now(), 'bench-ipp', g.subject, g.status_id,
+                         true, true, s.created_by FROM g, src s),
+                c AS (
+                  INSERT INTO contribution (contribution_id, ehr_id, system_id,
+                                            time_committed, committer, change_type)
+                  SELECT g.contribution_id, g.ehr_id, s.c_system, now(), s.committer,
+                         'creation' FROM g, src s),
+                o AS (
+                  INSERT INTO versioned_object (vo_id, ehr_id, kind, time_created,
+                                                latest_version)
+                  SELECT g.status_id, g.ehr_id, 'EHR_STATUS', now(), 1 FROM g)
+                INSERT INTO object_version (vo_id, version, ehr_id, contribution_id,
+                                            time_committed, committer, change_type,
+                                            lifecycle_state, archetype_node_id, data)
+                SELECT g.status_id, 1, g.ehr_id, g.contribution_id, now(), s.committer,
+                       'creation', 'complete', s.archetype_node_id,
+                       jsonb_set(jsonb_set(s.status,
+                         '{subject,external_ref,id,value}', to_jsonb(g.subject)),
+                         '{uid,value}', to_jsonb(g.status_id::text || '::hygie::1'))
+                FROM g, src s
+                """,
+                seed_ehr,
+                first,
+                min(first + batch, n) - 1,
+            )
+            console.print(f"  seeded {min(first + batch, n):,} EHRs")
+        await conn.execute("ANALYZE ehr; ANALYZE object_version; ANALYZE versioned_object")
+    finally:
+        await conn.close()
+    return time.perf_counter() - start
+
+
+async def _timed_gets(http: Any, urls: list[str]) -> tuple[list[float], int]:
+    latencies, errors = [], 0
+    import httpx
+
+    for url in urls:
+        start = time.perf_counter()
+        try:
+            ok = (await http.get(url)).status_code == 200
+        except httpx.TransportError:
+            ok = False
+        latencies.append((time.perf_counter() - start) * 1000)
+        if not ok:
+            errors += 1
+    return latencies, errors
+
+
+async def _bench(options: argparse.Namespace, console: Console, work: Path) -> dict[str, Any]:
+    import httpx
+
+    from hygie_platform.config import Settings
+    from hygie_platform.db import asyncpg_dsn, service_database_name, with_database
+    from hygie_platform.embedded import EmbeddedBroker, EmbeddedPostgres
+    from hygie_platform.security import issue_token
+
+    seconds = options.seconds
+    concurrency = options.concurrency
+    stops: list[Any] = []
+    database_url, kafka = os.environ.get("HYGIE_DATABASE_URL"), os.environ.get("HYGIE_KAFKA")
+    proc: subprocess.Popen[bytes] | None = None
+    try:
+        if database_url is None:
+            server = EmbeddedPostgres(work / "pgdata", durable=True)
+            database_url = server.start()
+            stops.append(server.stop)
+        if kafka is None:
+            broker = EmbeddedBroker(log_file=work / "broker.log")
+            kafka = broker.start()
+            stops.append(broker.stop)
+        tag = uuid.uuid4().hex[:6]
+        port = _free_port()
+        env = {
+            **os.environ,
+            "HYGIE_DATABASE_URL": database_url,
+            "HYGIE_KAFKA": kafka,
+            "HYGIE_DATABASE_PREFIX": f"hygie_bench_{tag}_",
+            "HYGIE_TOPIC_PREFIX": f"bench{tag}.",
+            "HYGIE_HOME": str(work),
+            "HYGIE_EHR_PORT": str(port),
+            "HYGIE_LOG_LEVEL": "WARNING",
+        }
+        settings = Settings(
+            database_url=database_url,
+            kafka=kafka,
+            database_prefix=env["HYGIE_DATABASE_PREFIX"],
+            topic_prefix=env["HYGIE_TOPIC_PREFIX"],
+            home=work,
+        )
+        dsn = asyncpg_dsn(with_database(database_url, service_database_name(settings, "ehr")))
+        token = issue_token(settings, user="bench", roles=["clinician", "admin"])
+        proc = _start_service(env, work / "ehr.log")
+        opt, composition = vital_signs()
+        body = json.dumps(composition).encode()
+        limits = httpx.Limits(max_connections=concurrency * 2, max_keepalive_connections=64)
+        async with httpx.AsyncClient(
+            base_url=f"http://127.0.0.1:{port}",
+            headers={"Authorization": f"Bearer {token}", "Content-Type": "application/json"},
+            limits=limits,
+            timeout=60,
+        ) as http:
+            await _wait_up(http, proc)
+            load_before = load_average()
+            resp = await http.post(
+                f"{BASE}/definition/template/adl1.4",
+                content=opt,
+                headers={"Content-Type": "application/xml"},
+            )
+            assert resp.status_code in (201, 409), resp.text
+            ehrs = []
+            for i in range(options.ehrs):
+                r = await http.post(
+                    f"{BASE}/ehr",
+                    json={
+                        "_type": "EHR_STATUS",
+                        "subject": {
+                            "external_ref": {"id": {"value": f"B{i}"}, "namespace": "bench-seed"}
+                        },
+                        "is_queryable": True,
+                        "is_modifiable": True,
+                    },
+                    headers={"Prefer": "return=representation"},
+                )
+                assert r.status_code == 201, r.text
+                ehrs.append(r.json()["ehr_id"]["value"])
+            console.print(f"composition {len(body):,} bytes; {len(ehrs)} EHRs; warming up")
+            await _sustained(http, ehrs, body, 3, concurrency)
+            cpu_before = process_cpu_seconds(proc.pid)
+            console.print(f"sustained commits: {concurrency} clients for {seconds} s")
+            sustained = await _sustained(http, ehrs, body, seconds, concurrency)
+            cpu_after = process_cpu_seconds(proc.pid)
+            if cpu_before is not None and cpu_after is not None:
+                sustained["service_cpu_ms_per_commit"] = round(
+                    (cpu_after - cpu_before) * 1000 / max(1, sustained["commits"]), 2
+                )
+            console.print(
+                f"  {sustained['commits_per_s']:,.0f} commits/s, "
+                f"p50 {sustained['latency']['p50_ms']} ms, p99 {sustained['latency']['p99_ms']} ms"
+            )
+            console.print("paced commits: 100/s for 20 s")
+            paced = await _paced(http, ehrs, body, 100.0, options.paced_seconds)
+            console.print(
+                f"  p50 {paced['latency']['p50_ms']} ms, p99 {paced['latency']['p99_ms']} ms"
+            )
+            # GET composition by version uid (one client)
+            made = []
+            for ehr_id in ehrs[:50]:
+                r = await http.post(f"{BASE}/ehr/{ehr_id}/composition", content=body)
+                made.append(f"{BASE}/ehr/{ehr_id}/composition/{r.headers['ETag'].strip(chr(34))}")
+            await _timed_gets(http, made)  # warm
+            urls = [random.choice(made) for _ in range(options.reads)]
+            read_lat, read_err = await _timed_gets(http, urls)
+            reads = {"errors": read_err, "latency": _percentiles(read_lat)}
+            console.print(f"GET composition p50 {reads['latency']['p50_ms']} ms")
+            template_list = [f"{BASE}/definition/template/adl1.4"] * options.reads
+            raw_http, _ = await _timed_gets(http, template_list)
+            storage = await _storage(dsn)
+            console.print(
+                f"storage: {storage['bytes_per_composition']:,} bytes per composition "
+                f"(journal {storage['journal_bytes_per_composition']:,})"
+            )
+            console.print("raw: durable INSERT of the JSONB per transaction")
+            raw_insert = await _raw_insert(dsn, body, 10, concurrency)
+            console.print(f"  {raw_insert:,.0f} inserts/s")
+            console.print(f"seeding {LOOKUP_EHRS:,} EHRs in SQL")
+            seed_seconds = await _seed_ehrs(dsn, ehrs[0], LOOKUP_EHRS, console)
+            subjects = [
+                f"{BASE}/ehr?subject_id=P{random.randrange(LOOKUP_EHRS)}"
+                "&subject_namespace=bench-ipp"
+                for _ in range(options.reads)
+            ]
+            await _timed_gets(http, subjects[:50])
+            lookup_lat, lookup_err = await _timed_gets(http, subjects)
+            lookups = {
+                "ehrs": LOOKUP_EHRS + len(ehrs),
+                "seed_seconds": round(seed_seconds, 1),
+                "errors": lookup_err,
+                "latency": _percentiles(lookup_lat),
+            }
+            console.print(f"EHR by subject p95 {lookups['latency']['p95_ms']} ms")
+            load_after = load_average()
+        raw = {
+            "durable_jsonb_insert_per_s": round(raw_insert, 1),
+            "http_template_list": _percentiles(raw_http),
+        }
+        ratio = sustained["commits_per_s"] / raw_insert if raw_insert else None
+        return {
+            "benchmark": "ehr",
+            "composition_bytes": len(body),
+            "template": "ehrn_vital_signs.v2",
+            "sustained": sustained,
+            "paced_100_per_s": paced,
+            "get_composition": reads,
+            "ehr_by_subject": lookups,
+            "storage": storage,
+            "raw": raw,
+            "ratios": {
+                "sustained_commits_to_raw_insert": round(ratio, 3) if ratio else None,
+                "get_p50_to_http_floor_p50": round(
+                    reads["latency"]["p50_ms"] / raw["http_template_list"]["p50_ms"], 2
+                ),
+            },
+            "targets": TARGETS,
+            "target_met": {
+                "correctness": sustained["errors"] == 0
+                and paced["errors"] == 0
+                and read_err == 0
+                and lookup_err == 0,
+                "sustained": sustained["commits_per_s"] >= TARGETS["sustained_commits_per_s"],
+                "paced_p99": paced["latency"]["p99_ms"] < TARGETS["p99_at_100_per_s_ms"],
+                "get_p50": reads["latency"]["p50_ms"] < TARGETS["get_composition_p50_ms"],
+                "lookup_p95": lookups["latency"]["p95_ms"] < TARGETS["ehr_by_subject_p95_ms"],
+            },
+            "machine": machine_info(
+                broker="external" if os.environ.get("HYGIE_KAFKA") else "embedded Tansu",
+                postgres={"durable": os.environ.get("HYGIE_DATABASE_URL") is None},
+                load_average_before=load_before,
+                load_average_after=load_after,
+                client="this process (httpx, keep-alive) on the same 2 cores",
+            ),
+        }
+    finally:
+        if proc is not None and proc.poll() is not None:
+            log = (work / "ehr.log").read_text(errors="replace")[-3000:]
+            console.print(f"[red]the EHR service exited with {proc.returncode}:[/]\n{log}")
+        if proc is not None:
+            proc.terminate()
+            with contextlib.suppress(Exception):
+                proc.wait(timeout=20)
+            if proc.poll() is None:
+                proc.kill()
+        for stop in reversed(stops):
+            with contextlib.suppress(Exception):
+                stop()
+
+
+def _defaults(options: argparse.Namespace) -> argparse.Namespace:
+    for name, value in (
+        ("seconds", 60.0),
+        ("paced_seconds", 20.0),
+        ("concurrency", 16),
+        ("ehrs", 200),
+        ("reads", 1000),
+    ):
+        if getattr(options, name, None) is None:
+            setattr(options, name, value)
+    return options
+
+
+def run(options: argparse.Namespace, console: Console) -> dict[str, Any]:
+    """Entry point of ``python -m bench ehr``."""
+    options = _defaults(options)
+    with tempfile.TemporaryDirectory(prefix="hygie-bench-ehr-") as work:
+        return asyncio.run(_bench(options, console, Path(work)))
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(prog="python -m bench.ehr", description=__doc__)
+    parser.add_argument("--seconds", type=float, default=None, help="sustained phase length")
+    parser.add_argument("--paced-seconds", type=float, default=None)
+    parser.add_argument("--concurrency", type=int, default=None, help="concurrent clients")
+    parser.add_argument("--ehrs", type=int, default=None, help="EHRs created through the API")
+    parser.add_argument("--reads", type=int, default=None, help="GETs per read phase")
+    parser.add_argument("--results", type=Path, default=Path(__file__).parent / "results")
+    options = parser.parse_args()
+    result = run(options, Console())
+    options.results.mkdir(parents=True, exist_ok=True)
+    (options.results / "ehr.json").write_text(json.dumps(result, indent=2, default=str) + "\n")
+
+
+if __name__ == "__main__":
+    main()
