@@ -71,3 +71,19 @@ def test_a_structured_leaf_with_only_a_value_is_that_value() -> None:
     nested = structured["nesting"]["nested"][0]["nested"][0]
     assert nested["narrative"] == ["narrative"]
     assert nested["language"] == [{"|code": "en", "|terminology": "ISO_639-1"}]
+
+
+def test_structured_ctx_values_may_carry_suffixes() -> None:
+    """``"ctx": {"health_care_facility": {"|name": ..., "|id": ...}}`` is the STRUCTURED
+    spelling of ``ctx/health_care_facility|name`` and ``|id``."""
+    opt = _by_root()["test-ism.vitagroup.de.v1"][0]
+    flat = json.loads(
+        (CONFORMANCE / "compositions" / "FLAT" / "test-ism.vitagroup.de.v1__.json").read_text()
+    )
+    flat = {k: v for k, v in flat.items() if "_health_care_facility" not in k}
+    doc = canonical_to_structured(opt, flat_to_canonical(opt, flat))
+    doc["ctx"] = {"health_care_facility": {"|name": "Hospital", "|id": "9091"}}
+    facility = structured_to_canonical(opt, doc)["context"]["health_care_facility"]
+    assert facility["name"] == "Hospital"
+    assert facility["external_ref"]["id"]["value"] == "9091"
+    assert facility["external_ref"]["type"] == "ORGANISATION"

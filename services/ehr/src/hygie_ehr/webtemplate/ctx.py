@@ -136,7 +136,9 @@ def apply_defaults(
             context["location"] = str(ctx["location"])
         hcf = {k.split("|")[1]: v for k, v in ctx.items() if k.startswith("health_care_facility|")}
         if "health_care_facility" not in context and hcf:
-            context["health_care_facility"] = _party({f"|{k}": v for k, v in hcf.items()})
+            context["health_care_facility"] = _party(
+                {f"|{k}": v for k, v in hcf.items()}, "ORGANISATION"
+            )
     entry = _EntryDefaults(
         language=language,
         encoding=encoding,

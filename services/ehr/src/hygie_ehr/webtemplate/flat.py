@@ -136,11 +136,12 @@ def from_structured(doc: Any) -> tuple[dict[str, Any], Instance]:
             continue
         if key == "ctx" and isinstance(value, dict):
             for ck, cv in value.items():
-                if isinstance(cv, list):
-                    for i, x in enumerate(cv):
-                        ctx[f"{ck}:{i}" if i else ck] = x
-                else:
-                    ctx[ck] = cv
+                for i, x in enumerate(cv if isinstance(cv, list) else [cv]):
+                    key_i = f"{ck}:{i}" if i else ck
+                    if isinstance(x, dict):  # {"health_care_facility": {"|name": ...}}
+                        ctx.update({f"{key_i}{sub}": v for sub, v in x.items()})
+                    else:
+                        ctx[key_i] = x
             continue
         items = value if isinstance(value, list) else [value]
         root[key] = [conv(x, f"{key}:{i}") for i, x in enumerate(items)]
