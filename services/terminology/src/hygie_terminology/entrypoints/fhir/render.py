@@ -4,12 +4,14 @@ from __future__ import annotations
 
 from typing import Any
 
+from ...service.closure import ClosureResult
 from ...service.codes import Validation
 from ...service.expand import Expansion
 from ...service.lookup import LookupResult
 from ...service.translate import Match
 
 __all__ = [
+    "closure_concept_map",
     "expansion_resource",
     "lookup_parameters",
     "translate_parameters",
@@ -97,3 +99,30 @@ def expansion_resource(exp: Expansion, *, identifier: str) -> dict[str, Any]:
     if exp.definition.version:
         resource["version"] = exp.definition.version
     return resource
+
+
+def closure_concept_map(result: ClosureResult) -> dict[str, Any]:
+    """$closure's answer: per system, each descendant with the ancestors that subsume it."""
+    groups: dict[str, dict[str, list[str]]] = {}
+    for system, descendant, ancestor in result.entries:
+        groups.setdefault(system, {}).setdefault(descendant, []).append(ancestor)
+    return {
+        "resourceType": "ConceptMap",
+        "name": result.name,
+        "version": str(result.version),
+        "status": "active",
+        "group": [
+            {
+                "source": system,
+                "target": system,
+                "element": [
+                    {
+                        "code": code,
+                        "target": [{"code": a, "equivalence": "subsumes"} for a in ancestors],
+                    }
+                    for code, ancestors in elements.items()
+                ],
+            }
+            for system, elements in groups.items()
+        ],
+    }
