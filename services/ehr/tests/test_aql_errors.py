@@ -18,6 +18,8 @@ from test_aql_query import (  # noqa: F401 - ehr_service: the fixture, relay off
     load,
 )
 
+from hygie_ehr.aql import AqlError
+from hygie_ehr.aql.terminology import ValueSetExpander, expand_parameters
 from hygie_ehr.service.query import QueryLimits
 
 
@@ -114,3 +116,47 @@ def test_limits_are_read_from_the_environment(monkeypatch: pytest.MonkeyPatch) -
     monkeypatch.setenv("HYGIE_EHR_AQL_TIMEOUT_MS", "soon")
     with pytest.raises(ValueError, match="HYGIE_EHR_AQL_TIMEOUT_MS must be an integer"):
         QueryLimits()
+
+
+TERMINOLOGY_Q = (
+    "SELECT c/uid/value FROM EHR e CONTAINS COMPOSITION c WHERE c/category/defining_code/"
+    "code_string MATCHES {terminology://fhir.hl7.org/ValueSet/$expand?url=http://snomed.info/"
+    "sct?fhir_vs=isa/73211009}"
+)
+
+
+async def test_terminology_value_sets_are_expanded_by_the_terminology_service(
+    client: Client,
+) -> None:
+    await load(client)
+    state = client.svc.runtime.app.state  # type: ignore[union-attr]
+    asked: list[str] = []
+
+    async def expand(uri: str) -> list[str]:  # stands for the terminology service
+        asked.append(uri)
+        return codes
+
+    state.terminology = expand
+    codes = ["433"]  # openEHR "event": the category of the three compositions
+    assert len((await post(client, TERMINOLOGY_Q)).json()["rows"]) == 3
+    assert asked == [TERMINOLOGY_Q.split("{")[1].rstrip("}")]
+    codes = ["431"]
+    assert (await post(client, TERMINOLOGY_Q)).json()["rows"] == []
+    state.terminology = ValueSetExpander("http://127.0.0.1:9", timeout=2)  # nothing listens
+    down = await post(client, TERMINOLOGY_Q)
+    assert down.status_code == 422, down.text
+    assert (
+        "terminology service at http://127.0.0.1:9 could not be reached" in (down.json()["message"])
+    )
+
+
+def test_terminology_uris() -> None:
+    assert expand_parameters(
+        "terminology://fhir.hl7.org/ValueSet/$expand?url=http://snomed.info/sct?fhir_vs=isa/1"
+        "&displayLanguage=fr"
+    ) == {"url": "http://snomed.info/sct?fhir_vs=isa/1", "displayLanguage": "fr"}
+    assert expand_parameters("terminology://Snomed-CT/hierarchy?rootConceptId=50043002") == {
+        "url": "http://snomed.info/sct?fhir_vs=isa/50043002"
+    }
+    with pytest.raises(AqlError, match="a terminology URI is"):
+        expand_parameters("terminology://somewhere/else")

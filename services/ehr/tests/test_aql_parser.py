@@ -166,3 +166,19 @@ def test_compile_errors_name_the_problem() -> None:
         compile_query(parse("SELECT c FROM COMPOSITION c CONTAINS OBSERVATION c"))
     with pytest.raises(AqlError, match="NOT CONTAINS"):
         compile_query(parse("SELECT o FROM COMPOSITION c NOT CONTAINS OBSERVATION o"))
+
+
+def test_or_in_node_predicates_and_terminology_value_sets() -> None:
+    q = parse("SELECT e FROM EHR e[ehr_id/value = 'a' or ehr_id/value = 'b' and x/y = 1]")
+    predicate = q.from_.predicate
+    assert predicate is not None
+    assert [[t.attributes for t in group] for group in predicate.any_of] == [
+        [("ehr_id", "value")],
+        [("ehr_id", "value"), ("x", "y")],  # AND binds tighter than OR
+    ]
+    uri = "terminology://Snomed-CT/hierarchy?rootConceptId=50043002"
+    matches = parse(f"SELECT c FROM COMPOSITION c WHERE c/name/value MATCHES {{{uri}, 'x'}}")
+    assert matches.where.values[0].uri == uri  # type: ignore[union-attr]
+    compiled = compile_query(matches, expansions={uri: ["50043002", "1234"]})
+    assert "50043002" not in compiled.sql  # the codes are bound, never SQL text
+    assert '["50043002","1234"]' in compiled.values.values()

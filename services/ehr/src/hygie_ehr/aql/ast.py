@@ -28,6 +28,7 @@ __all__ = [
     "Parameter",
     "PathStep",
     "Query",
+    "TerminologyRef",
 ]
 
 
@@ -150,9 +151,17 @@ class Like:
 
 
 @dataclass(frozen=True, slots=True)
+class TerminologyRef:
+    """``terminology://...`` in ``MATCHES {...}``: a value set the terminology service
+    expands (``ValueSet/$expand``)."""
+
+    uri: str
+
+
+@dataclass(frozen=True, slots=True)
 class Matches:
     operand: Operand
-    values: tuple[Value, ...]
+    values: tuple[Value | TerminologyRef, ...]
 
 
 @dataclass(frozen=True, slots=True)

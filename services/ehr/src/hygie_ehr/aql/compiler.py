@@ -54,18 +54,20 @@ def compile_query(
     ehr_id: UUID | None = None,
     limit: int | None = None,
     offset: int | None = None,
+    expansions: dict[str, list[str]] | None = None,
 ) -> Compiled:
     """The SQL of ``query`` with its bound values (``AqlError``/``Unsupported`` otherwise).
 
     ``ehr_id`` limits every EHR-rooted source to one EHR (ITS-REST ``openehr-ehr-id``);
-    ``limit``/``offset`` apply when the statement has no LIMIT/OFFSET of its own."""
+    ``limit``/``offset`` apply when the statement has no LIMIT/OFFSET of its own;
+    ``expansions`` holds the codes of the ``terminology://`` value sets of MATCHES."""
     binds = Binds(dict(parameters or {}))
     missing = sorted(query.parameters - set(binds.parameters))
     if missing:
         raise AqlError("missing query parameter(s): " + ", ".join(f"${m}" for m in missing))
     scope = binds.add(str(ehr_id), "uuid") if ehr_id else None
     clause = build_from(query.from_, binds, scope)
-    expressions = ExpressionCompiler(clause, binds)
+    expressions = ExpressionCompiler(clause, binds, expansions)
     grouped = any(has_aggregate(c.expr) for c in query.columns)
 
     selected: list[str] = []

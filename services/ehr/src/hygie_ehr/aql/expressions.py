@@ -22,14 +22,29 @@ from .ast import (
     OrCondition,
     Parameter,
     PathStep,
+    TerminologyRef,
     Value,
 )
-from .binds import AqlError, Binds
+from .binds import AqlError, Binds, Unsupported
 from .functions import call_function
 from .nodes import MULTIPLE, jsonpath, uuid_condition, uuid_or_none
 from .sources import FromClause, Source
 
-__all__ = ["ExpressionCompiler"]
+__all__ = ["ExpressionCompiler", "terminology_refs"]
+
+
+def terminology_refs(cond: Condition | None) -> set[str]:
+    """The ``terminology://`` value sets a WHERE clause matches against."""
+    if cond is None:
+        return set()
+    if isinstance(cond, AndCondition | OrCondition):
+        return terminology_refs(cond.left) | terminology_refs(cond.right)
+    if isinstance(cond, NotCondition):
+        return terminology_refs(cond.condition)
+    if isinstance(cond, Matches):
+        return {v.uri for v in cond.values if isinstance(v, TerminologyRef)}
+    return set()
+
 
 _DATE_LIKE = re.compile(r"^\d{4}-\d{2}-\d{2}(?:[T ]\d{2}:\d{2}.*)?$")
 #: an ISO 8601 duration (DV_DURATION value), as PostgreSQL's interval input reads it
@@ -57,9 +72,13 @@ def _is_uid_value(operand: Operand) -> bool:
 class ExpressionCompiler:
     """Compiles operands and conditions against the variables of a FROM clause."""
 
-    def __init__(self, clause: FromClause, binds: Binds) -> None:
+    def __init__(
+        self, clause: FromClause, binds: Binds, expansions: dict[str, list[str]] | None = None
+    ) -> None:
         self.clause = clause
         self.binds = binds
+        #: the codes of each ``terminology://`` value set, expanded before compiling
+        self.expansions = expansions or {}
         #: (variable, steps up to a list attribute) -> SQL of one element of that list
         self.nodes: dict[tuple[str, tuple[PathStep, ...]], str] = {}
         #: the lateral joins producing those elements, in dependency order
@@ -249,7 +268,21 @@ class ExpressionCompiler:
         x = self.operand(cond.operand)
         ehr = self.is_ehr_id(cond.operand)
         values: list[Any] = []
+        sets: list[str] = []
         for v in cond.values:
+            if isinstance(v, TerminologyRef):
+                if v.uri not in self.expansions:
+                    raise Unsupported(
+                        f"MATCHES {{{v.uri}}}: value sets need the terminology service"
+                    )
+                # a code: CODE_PHRASE, DV_CODED_TEXT or the code_string itself
+                code = (
+                    f"coalesce({x} ->> 'code_string', {x} #>> '{{defining_code,code_string}}',"
+                    f" aql_text({x}))"
+                )
+                codes = self.binds.json(self.expansions[v.uri])
+                sets.append(f"({code} IN (SELECT jsonb_array_elements_text({codes})))")
+                continue
             raw = self.value(v)
             values.extend(raw if isinstance(raw, list) else [raw])
         if ehr is not None:
@@ -257,4 +290,4 @@ class ExpressionCompiler:
             parts = [uuid_condition(self.binds, f"{ehr.alias}.ehr_id", "=", v) for v in listed]
         else:
             parts = [self.against_value(x, "=", v) for v in values]
-        return "(" + (" OR ".join(parts) or "false") + ")"
+        return "(" + (" OR ".join(parts + sets) or "false") + ")"

@@ -29,7 +29,7 @@ class AqlSyntaxError(ValueError):
 
 @dataclass(frozen=True, slots=True)
 class Token:
-    kind: str  # KEYWORD IDENT ARCHETYPE NODE_ID STRING NUMBER PARAM OP EOF
+    kind: str  # KEYWORD IDENT ARCHETYPE NODE_ID STRING NUMBER PARAM TERMINOLOGY OP EOF
     value: str
     pos: int
     line: int
@@ -48,6 +48,7 @@ _SPEC = [
     ("ARCHETYPE", _ARCHETYPE),
     ("NODE_ID", r"(?:at|id)\d+(?:\.\d+)*\b"),
     ("NUMBER", r"(?:\d+\.\d*|\.\d+|\d+)(?:[eE][+-]?\d+)?(?![A-Za-z_])"),
+    ("TERMINOLOGY", r"terminology:[^\s,{}]+"),  # MATCHES {terminology://...}
     ("IDENT", r"[A-Za-z_][A-Za-z0-9_]*"),
     ("PARAM", r"\$[A-Za-z_][A-Za-z0-9_]*"),
     ("STRING", r"'(?:[^'\\]|\\.)*'|\"(?:[^\"\\]|\\.)*\""),

@@ -30,6 +30,7 @@ from .ast import (
     OrderItem,
     Parameter,
     Query,
+    TerminologyRef,
     Value,
 )
 from .lexer import AqlSyntaxError, Token, tokenize
@@ -195,9 +196,9 @@ class _Parser(PredicateParser):
             return Like(left, self.value("a pattern string or parameter"))
         if self.accept_keyword("MATCHES"):
             self.expect_op("{")
-            values = [self.value("a value")]
+            values = [self.matched()]
             while self.accept_op(","):
-                values.append(self.value("a value"))
+                values.append(self.matched())
             self.expect_op("}")
             return Matches(left, tuple(values))
         tok = self.peek
@@ -208,6 +209,11 @@ class _Parser(PredicateParser):
         self.advance()
         op = "!=" if tok.value == "<>" else tok.value
         return Comparison(left, op, self.operand())
+
+    def matched(self) -> Value | TerminologyRef:
+        if self.peek.kind == "TERMINOLOGY":
+            return TerminologyRef(self.advance().value)
+        return self.value("a value or a terminology:// value set")
 
     # -- operands ----------------------------------------------------------------------
 

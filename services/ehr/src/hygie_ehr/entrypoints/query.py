@@ -6,6 +6,7 @@ from __future__ import annotations
 import contextlib
 from collections.abc import Iterator
 from datetime import UTC, datetime
+from functools import partial
 from typing import Any
 from urllib.parse import parse_qsl
 from uuid import UUID
@@ -14,8 +15,10 @@ from fastapi import APIRouter, Request, Response
 
 from hygie_platform.access import record_accesses
 from hygie_platform.http import Problem
+from hygie_platform.security import issue_token
 
 from ..aql import AqlError, AqlSyntaxError, Unsupported
+from ..aql.terminology import ValueSetExpander
 from ..service.query import QueryLimits, QueryTimeout, ResultSet, patients_of, run_aql
 from ..service.stored_queries import (
     StoredQuery,
@@ -123,6 +126,21 @@ def result_set(request: Request, result: ResultSet, *, name: str | None = None) 
     return json_response(body)
 
 
+def _expander(request: Request) -> ValueSetExpander:
+    """The terminology service of the platform settings (``HYGIE_TERMINOLOGY_URL``, else
+    its local address), called with a token of the embedded issuer."""
+    state = request.app.state
+    expander: ValueSetExpander | None = getattr(state, "terminology", None)
+    if expander is None:
+        settings = state.runtime.settings
+        expander = ValueSetExpander(
+            settings.url_of("terminology"),
+            token=partial(issue_token, settings, user="ehr", roles=("integration",)),
+        )
+        state.terminology = expander
+    return expander
+
+
 async def _run(
     request: Request,
     q: Any,
@@ -149,6 +167,7 @@ async def _run(
                 offset=_int(offset, "offset"),
                 fetch=_int(fetch, "fetch"),
                 limits=_limits(request),
+                expand=_expander(request),
             )
             # ARCHITECTURE §9: one access event per patient whose record the query read
             await record_accesses(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 from uuid import UUID
@@ -15,6 +16,7 @@ from sqlalchemy.exc import DBAPIError
 from hygie_platform.uow import UnitOfWork
 
 from ..aql import AqlError, ResultColumn, compile_query, parse
+from ..aql.expressions import terminology_refs
 from ..aql.rmjson import attribute_of
 from ..aql.rmjson import typed as with_types
 from .errors import BadRequest, EhrError, Unprocessable
@@ -84,10 +86,15 @@ async def run_aql(
     offset: int | None = None,
     fetch: int | None = None,
     limits: QueryLimits | None = None,
+    expand: Callable[[str], Awaitable[list[str]]] | None = None,
 ) -> ResultSet:
-    """Parse (``AqlSyntaxError``), compile (``AqlError``) and run a statement."""
+    """Parse (``AqlSyntaxError``), compile (``AqlError``) and run a statement; ``expand``
+    answers the codes of a ``terminology://`` value set (MATCHES)."""
     limits = limits or QueryLimits()
     query = parse(q)
+    expansions = {}
+    if expand is not None:
+        expansions = {uri: await expand(uri) for uri in sorted(terminology_refs(query.where))}
     if fetch is not None and query.limit is not None:
         raise BadRequest("the statement has a LIMIT: give either LIMIT or fetch, not both")
     if offset is not None and query.offset is not None:
@@ -98,7 +105,9 @@ async def run_aql(
         raise BadRequest(f"fetch is limited to {limits.max_rows} rows")
     capped = fetch is None and query.limit is None
     limit = limits.max_rows + 1 if capped else fetch
-    compiled = compile_query(query, parameters, ehr_id=ehr_id, limit=limit, offset=offset)
+    compiled = compile_query(
+        query, parameters, ehr_id=ehr_id, limit=limit, offset=offset, expansions=expansions
+    )
     typed = [sa.column(f"c{i}", JSONB) for i in range(len(compiled.columns))]
     if compiled.ehr_column:
         typed.append(sa.column("_ehr", PG_UUID(as_uuid=True)))
