@@ -144,7 +144,8 @@ def test_flat_compositions_convert_validate_and_round_trip() -> None:
         opt, data = done
         back = canonical_to_flat(opt, data)
         again = flat_to_canonical(opt, back)
-        if _normal(again) == _normal(data):
+        nested = structured_to_canonical(opt, canonical_to_structured(opt, data))
+        if _normal(again) == _normal(data) == _normal(nested):
             converted.append(path.name)
         else:
             lossy.append(path.name)
@@ -152,7 +153,8 @@ def test_flat_compositions_convert_validate_and_round_trip() -> None:
         if all(back.get(_flat_key(root, k)) == v for k, v in flat.items() if k[:4] != "ctx/"):
             same_flat.append(path.name)
     total = len(converted) + len(refused) + len(lossy)
-    print(f"FLAT: {len(converted)}/{total} convert, validate and round-trip; lossy: {lossy}")
+    print(f"FLAT: {len(converted)}/{total} convert, validate, round-trip (also via STRUCTURED)")
+    print(f"lossy: {lossy}")
     print(f"refused: {refused}")
     print(f"read back as the same FLAT: {len(same_flat)}/{len(converted)}")
     assert set(refused) == set(REFUSED) | NO_TEMPLATE
