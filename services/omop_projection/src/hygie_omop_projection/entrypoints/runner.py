@@ -28,7 +28,7 @@ from hygie_platform.envelope import Envelope, MalformedEvent, decode_record
 from hygie_platform.uow import UnitOfWorkFactory
 
 from ..adapters.store import Store
-from ..service.project import Projector
+from ..service.project import Premapped, Projector
 
 __all__ = ["GenerationRunner", "Progress"]
 
@@ -61,6 +61,18 @@ class Progress:
             "dead_lettered": self.dead_lettered,
             "last_error": self.last_error,
         }
+
+
+@dataclass
+class _Fetched:
+    """A fetched batch: decoded events, malformed records, next offsets, premapped
+    compositions, and the lag measured after the fetch (None: not measured)."""
+
+    good: list[tuple[ConsumerRecord, Envelope, Event]] = field(default_factory=list)
+    bad: list[tuple[ConsumerRecord, Exception]] = field(default_factory=list)
+    end: dict[tuple[str, int], int] = field(default_factory=dict)
+    premapped: Premapped | None = None
+    lag: int | None = None
 
 
 class GenerationRunner:
@@ -147,27 +159,64 @@ class GenerationRunner:
                         await client.stop()
 
     async def _loop(self, consumer, dlq, partitions: list[TopicPartition]) -> None:  # type: ignore[no-untyped-def]
+        """Apply fetched batches in order while the next one is fetched, decoded and mapped
+        (in a thread): the decoding and mapping of batch n+1 overlap the database writes
+        of batch n. Lag is measured by the reader, at most every second when busy."""
+        queue: asyncio.Queue[_Fetched] = asyncio.Queue(maxsize=1)
+        reader = asyncio.create_task(self._read(consumer, partitions, queue))
+        try:
+            while True:
+                getting = asyncio.ensure_future(queue.get())
+                await asyncio.wait({getting, reader}, return_when=asyncio.FIRST_COMPLETED)
+                if not getting.done():
+                    getting.cancel()
+                    reader.result()  # the reader failed: raise its error here
+                    return
+                fetched = getting.result()
+                if fetched.end:
+                    await self._process(fetched, dlq)
+                if self.projector.release_activated and self.on_release is not None:
+                    self.projector.release_activated = False
+                    await self.on_release()
+                if fetched.lag is None:
+                    continue
+                self.progress.lag = fetched.lag
+                if fetched.lag == 0 and not self.progress.caught_up:
+                    self.progress.caught_up = True
+                    if self.on_caught_up is not None:
+                        await self.on_caught_up(self)
+        finally:
+            reader.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await reader
+
+    async def _read(self, consumer, partitions: list[TopicPartition], queue) -> None:  # type: ignore[no-untyped-def]
         measured = 0.0
         while True:
             batch = await self._fetch(consumer)
-            if batch:
-                await self._process(batch, dlq)
-            if self.projector.release_activated and self.on_release is not None:
-                self.projector.release_activated = False
-                await self.on_release()
+            fetched = await asyncio.to_thread(self._decode, batch) if batch else _Fetched()
             # lag costs a broker round trip: measured when idle, else at most every second
-            if batch and time.monotonic() - measured < 1.0:
-                continue
-            measured = time.monotonic()
-            ends = await consumer.end_offsets(partitions)
-            lag = 0
-            for tp in partitions:
-                lag += max(ends[tp] - await consumer.position(tp), 0)
-            self.progress.lag = lag
-            if self.progress.lag == 0 and not self.progress.caught_up:
-                self.progress.caught_up = True
-                if self.on_caught_up is not None:
-                    await self.on_caught_up(self)
+            if not batch or time.monotonic() - measured >= 1.0:
+                measured = time.monotonic()
+                ends = await consumer.end_offsets(partitions)
+                fetched.lag = sum(
+                    [max(ends[tp] - await consumer.position(tp), 0) for tp in partitions]
+                )
+            await queue.put(fetched)
+
+    def _decode(self, batch: dict[TopicPartition, list[ConsumerRecord]]) -> _Fetched:
+        """Decode the records (malformed ones set aside) and map their compositions."""
+        fetched = _Fetched()
+        for tp, records in batch.items():
+            fetched.end[(tp.topic, tp.partition)] = records[-1].offset + 1
+            for record in records:
+                try:
+                    envelope = decode_record(record.headers, record.value)
+                    fetched.good.append((record, envelope, envelope.model()))
+                except MalformedEvent as exc:
+                    fetched.bad.append((record, exc))
+        fetched.premapped = self.projector.premap([event for _, _, event in fetched.good])
+        return fetched
 
     async def _fetch(self, consumer) -> dict[TopicPartition, list[ConsumerRecord]]:  # type: ignore[no-untyped-def]
         """Records of one transaction: fetches are gathered for up to ``gather_seconds``
@@ -187,21 +236,11 @@ class GenerationRunner:
                 count += len(records)
         return batch
 
-    async def _process(self, batch: dict[TopicPartition, list[ConsumerRecord]], dlq) -> None:  # type: ignore[no-untyped-def]
+    async def _process(self, fetched: _Fetched, dlq) -> None:  # type: ignore[no-untyped-def]
         """Apply the records of every partition of a batch in one transaction."""
-        good: list[tuple[ConsumerRecord, Envelope, Event]] = []
-        bad: list[tuple[ConsumerRecord, Exception]] = []
-        end: dict[tuple[str, int], int] = {}
-        for tp, records in batch.items():
-            end[(tp.topic, tp.partition)] = records[-1].offset + 1
-            for record in records:
-                try:
-                    envelope = decode_record(record.headers, record.value)
-                    good.append((record, envelope, envelope.model()))
-                except MalformedEvent as exc:
-                    bad.append((record, exc))
+        good, bad, end = fetched.good, fetched.bad, fetched.end
         try:
-            await self._apply([(e, ev) for _, e, ev in good], end)
+            await self._apply([(e, ev) for _, e, ev in good], end, fetched.premapped)
         except Exception as exc:
             if is_connection_error(exc):
                 raise DatabaseUnavailable(str(exc)) from exc
@@ -215,10 +254,11 @@ class GenerationRunner:
             await self._dead_letter(dlq, record, error)
 
     async def _apply(
-        self, items: list[tuple[Envelope, Event]], end: dict[tuple[str, int], int]
-    ) -> None:
+        self, items: list[tuple[Envelope, Event]], end: dict[tuple[str, int], int],
+        premapped: Premapped | None = None,
+    ) -> None:  # fmt: skip
         async with self.uow() as uow:
-            await self.projector.apply(uow, items)
+            await self.projector.apply(uow, items, premapped=premapped)
             store = Store(uow.connection, self.projector.schema)
             await store.save_checkpoint(end)
             refresh = bool(items) and time.monotonic() - self._refreshed >= self.refresh_seconds

@@ -12,7 +12,7 @@ from ..adapters.translator import Translator
 from ..domain.mapper import Concept, MappedComposition, OmopRow, map_composition
 from ..domain.mappings import Mapping as ArchetypeMapping
 
-__all__ = ["Announce", "materialise", "observation_periods"]
+__all__ = ["Announce", "map_one", "materialise", "observation_periods"]
 
 #: ``announce(table, row id, person id, op, row)``: one change-stream event
 Announce = Callable[[str, int, int, str, dict[str, Any]], None]
@@ -40,8 +40,11 @@ async def _translate(
 Misses = set[tuple[str, str]]
 
 
-def _map(body: Any, voi: str, mappings: Mapping[str, ArchetypeMapping],
-         memory: dict[tuple[str, str], Concept]) -> tuple[MappedComposition, Misses]:  # fmt: skip
+def map_one(
+    body: Any, voi: str, mappings: Mapping[str, ArchetypeMapping],
+    memory: dict[tuple[str, str], Concept],
+) -> tuple[MappedComposition, Misses]:  # fmt: skip
+    """Map one composition with the cached translations; also the codes not cached."""
     misses: set[tuple[str, str]] = set()
 
     def lookup(pair: tuple[str, str]) -> Concept | None:
@@ -62,6 +65,7 @@ async def materialise(
     memory: dict[tuple[str, str], Concept],
     announce: Announce,
     known: Mapping[str, tuple[Any, str, Any, Any]] | None = None,
+    premapped: Mapping[str, tuple[str, MappedComposition, Misses]] | None = None,
 ) -> tuple[set[int], set[int]]:
     """Rewrite the OMOP rows of these compositions; return the persons touched and those
     whose death row (recorded by a composition) was removed. ``known``: compositions
@@ -80,13 +84,18 @@ async def materialise(
     deaths_removed: set[int] = set()
     results: dict[str, MappedComposition] = {}
     misses: dict[str, set[tuple[str, str]]] = {}
-    for voi, (_, _, _, body) in live.items():
-        results[voi], misses[voi] = _map(body, voi, mappings, memory)
+    premapped = premapped or {}
+    for voi, (_, version_uid, _, body) in live.items():
+        ahead = premapped.get(voi)
+        if ahead is not None and ahead[0] == version_uid:  # mapped while the last batch wrote
+            results[voi], misses[voi] = ahead[1], ahead[2]
+        else:
+            results[voi], misses[voi] = map_one(body, voi, mappings, memory)
     wanted = set().union(*misses.values()) if misses else set()
     if wanted:  # translate what was not cached, then map again what needed it
         await _translate(store, translator, memory, wanted)
         for voi in [v for v, m in misses.items() if m]:
-            results[voi], _ = _map(live[voi][3], voi, mappings, memory)
+            results[voi], _ = map_one(live[voi][3], voi, mappings, memory)
     mapped: dict[str, list[OmopRow]] = {}
     problems: list[dict[str, Any]] = []
     for voi, result in results.items():

@@ -16,6 +16,7 @@ from typing import Any
 from uuid import UUID
 
 from hygie_contracts import Event
+from hygie_contracts.ehr import CompositionCommitted
 from hygie_contracts.omop import OmopRowChanged
 from hygie_platform.envelope import Envelope
 from hygie_platform.uow import UnitOfWork
@@ -24,12 +25,15 @@ from ..adapters.cdm import PRIMARY_KEYS
 from ..adapters.store import Store
 from ..adapters.translator import Translator
 from ..domain import fold
-from ..domain.mapper import Concept
+from ..domain.mapper import Concept, MappedComposition
 from ..domain.mappings import Mapping as ArchetypeMapping
 from ..domain.person import PatientState, death_row, person_row, survivor_of
-from .materialise import materialise, observation_periods
+from .materialise import map_one, materialise, observation_periods
 
-__all__ = ["Projector"]
+__all__ = ["Premapped", "Projector"]
+
+#: voi -> (version uid, translations epoch, mapped rows, codes not cached when mapped)
+Premapped = dict[str, tuple[str, int, MappedComposition, set[tuple[str, str]]]]
 
 
 def _patient_ids(event: Event) -> set[UUID]:
@@ -62,8 +66,27 @@ class Projector:
     """in-memory cache of translations (in front of the ``concept_cache`` table)"""
     release_activated: bool = False
     """a vocabulary release was activated since the flag was last cleared"""
+    concepts_epoch: int = 0
+    """incremented whenever cached translations are dropped (premapped results then stale)"""
 
-    async def apply(self, uow: UnitOfWork, items: Sequence[tuple[Envelope, Event]]) -> None:
+    def premap(self, events: Sequence[Event]) -> Premapped:
+        """Map the committed compositions of a batch ahead of its transaction (pure; run in
+        a thread while the previous batch is written): voi -> (version uid, epoch, rows,
+        codes not cached yet). ``apply`` uses a result only if its version and the epoch of
+        the translations still hold."""
+        epoch = self.concepts_epoch
+        out: Premapped = {}
+        for event in events:
+            if isinstance(event, CompositionCommitted):
+                voi = fold.versioned_object_id(event.version_uid)
+                mapped, misses = map_one(event.composition, voi, self.mappings, self.concepts)
+                out[voi] = (event.version_uid, epoch, mapped, misses)
+        return out
+
+    async def apply(
+        self, uow: UnitOfWork, items: Sequence[tuple[Envelope, Event]], *,
+        premapped: Premapped | None = None,
+    ) -> None:  # fmt: skip
         """Apply events in order, then materialise what they touched."""
         store = Store(uow.connection, self.schema)
         dirty = _Dirty()
@@ -100,7 +123,7 @@ class Projector:
         dirty.ehrs |= await store.ensure_ehrs({c[0] for c in compositions.values()})
         await store.store_compositions(compositions)
         dirty.compositions |= compositions.keys()
-        await self._materialise(uow, store, dirty, compositions)
+        await self._materialise(uow, store, dirty, compositions, premapped or {})
 
     async def _store(self, store: Store, changes: fold.Changes, dirty: _Dirty) -> None:
         dirty.patients |= changes.refresh_patients
@@ -115,6 +138,8 @@ class Projector:
             else:
                 for pair in [p for p in self.concepts if p[1] in codes]:
                     del self.concepts[pair]
+            # after the entries are gone: a premap that saw the old epoch may have read them
+            self.concepts_epoch += 1
             dirty.compositions.update(await store.compositions_with_problems(codes))
 
     # -- materialisation --------------------------------------------------------------
@@ -163,7 +188,7 @@ class Projector:
 
     async def _materialise(
         self, uow: UnitOfWork, store: Store, dirty: _Dirty,
-        known: Mapping[str, tuple[UUID, str, UUID, Any]],
+        known: Mapping[str, tuple[UUID, str, UUID, Any]], premapped: Premapped,
     ) -> None:  # fmt: skip
         if dirty.patients:
             await self._refresh_persons(uow, store, sorted(dirty.patients), dirty)
@@ -183,6 +208,8 @@ class Projector:
                 store, sorted(dirty.compositions), mappings=self.mappings,
                 translator=self.translator, memory=self.concepts, announce=announce,
                 known=known,
+                premapped={v: (p[0], p[2], p[3]) for v, p in premapped.items()
+                           if p[1] == self.concepts_epoch},
             )  # fmt: skip
             dirty.persons |= touched
             # the composition that recorded a death is gone: the patient index's date returns
