@@ -142,3 +142,27 @@ async def test_ehr_status_in_xml(client: Client) -> None:
         headers={**client.headers, **XML, "If-Match": put.headers["ETag"]},
     )
     assert bad.status_code == 400
+
+
+def test_an_object_with_a_key_that_is_no_xml_name_has_no_xml_form() -> None:
+    import pytest
+
+    with pytest.raises(ValueError, match="name"):
+        canonical_to_xml({"_type": "EHR_STATUS", "bad key": "x"})
+
+
+async def test_reading_in_xml_what_xml_cannot_hold_is_a_406(client: Client) -> None:
+    ehr_id = await client.new_ehr()
+    got = await client.http.get(f"{BASE}/{ehr_id}/ehr_status", headers=client.headers)
+    status = {**_without_uid(got.json()), "odd key": "kept in JSON"}
+    put = await client.http.put(
+        f"{BASE}/{ehr_id}/ehr_status",
+        json=status,
+        headers={**client.headers, "If-Match": got.headers["ETag"]},
+    )
+    assert put.status_code == 204, put.text
+    as_xml = await client.http.get(
+        f"{BASE}/{ehr_id}/ehr_status", headers={**client.headers, "Accept": "application/xml"}
+    )
+    assert as_xml.status_code == 406
+    assert "odd key" in as_xml.json()["message"]

@@ -259,7 +259,13 @@ def document_response(
 ) -> Response:
     """An RM object in canonical XML when the client accepts it, else canonical JSON."""
     if wants_xml(request):
-        return Response(canonical_to_xml(data), status_code=status, headers=headers, media_type=XML)
+        try:
+            xml = canonical_to_xml(data)
+        except ValueError as exc:  # a JSON key that is no XML name
+            raise Problem(
+                406, "not-representable", f"this object has no canonical XML form: {exc}"
+            ) from None
+        return Response(xml, status_code=status, headers=headers, media_type=XML)
     return json_response(data, status=status, headers=headers)
 
 
