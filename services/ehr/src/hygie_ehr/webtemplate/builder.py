@@ -328,6 +328,7 @@ class _Builder:
                 for other in attr.children[1:]:  # one alternative per careflow step
                     _merge_lists(node, self.children_of(other, path))
                 _current_states(node, attr.children)
+                node.alternatives = tuple(attr.children)
                 constrained = {a.name for k in attr.children for a in k.attributes}
                 for child in node.children:
                     if child.id in constrained:  # as EHRbase names the constrained ones

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from .builder import fixed_name
 from .codecs import CodecError, decode, encode, is_leaf
 from .model import Step, WebNode
 from .placement import create, ensure, matches, repeat_at
@@ -114,10 +115,23 @@ def _fill(node: WebNode, inst: Instance, obj: dict[str, Any], key: str, issues: 
         _default_state(node, obj)
 
 
+def _careflow_codes(alt: Any) -> list[str]:
+    attr = alt.attribute("careflow_step")
+    for coded in attr.children if attr else []:
+        phrase = coded.attribute("defining_code")
+        for p in phrase.children if phrase else []:
+            return list(p.codes)
+    return []
+
+
 def _default_state(node: WebNode, obj: dict[str, Any]) -> None:
     """A careflow step without ``current_state``: the state the template gives that step
     (its ``currentStates`` in the web template), as EHRbase fills it."""
     code = ((obj.get("careflow_step") or {}).get("defining_code") or {}).get("code_string")
+    for alt in node.alternatives:  # the name a template gives the transition of this step
+        name = fixed_name(alt)
+        if name is not None and "name" not in obj and code in _careflow_codes(alt):
+            obj["name"] = {"_type": "DV_TEXT", "value": name}
     careflow = node.child("careflow_step")
     if "current_state" in obj or code is None or careflow is None:
         return

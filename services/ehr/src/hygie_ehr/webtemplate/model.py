@@ -60,6 +60,8 @@ class WebNode:
     #: how many leading steps belong to folded parents (shared, never repeated)
     shared: int = 0
     cobj: CObject | None = None
+    #: ISM_TRANSITION: every alternative the template gives (one per careflow step)
+    alternatives: tuple[CObject, ...] = ()
     #: caches of the converters (children by id, folded objects)
     by_id: dict[str, WebNode] | None = field(default=None, repr=False)
     folds: Any = field(default=None, repr=False)
