@@ -121,13 +121,19 @@ def _code_phrase(parent: ET.Element, terminology: str, codes: Iterable[str]) -> 
         _el(cp, "code_list", code)
 
 
-def _primitive(parent: ET.Element, rm_type: str, item_type: str, **fields: object) -> None:
+def _primitive(
+    parent: ET.Element,
+    rm_type: str,
+    item_type: str,
+    *,
+    bounds: tuple[float | None, float | None] | None = None,
+    values: Iterable[object] = (),
+) -> None:
     prim = _object(parent, "C_PRIMITIVE_OBJECT", rm_type, (1, 1))
     item = _el(prim, "item", **{_TYPE: item_type})
-    if "range" in fields:
-        lower, upper = fields["range"]  # type: ignore[misc]
-        _interval(item, "range", lower, upper)
-    for value in fields.get("values", ()):  # type: ignore[attr-defined]
+    if bounds is not None:
+        _interval(item, "range", *bounds)
+    for value in values:
         _el(item, "list", str(value))
 
 
@@ -163,11 +169,11 @@ def _value(parent: ET.Element, value: Value, terms: Terms) -> None:
     elif isinstance(value, Count):
         node = _object(parent, "C_COMPLEX_OBJECT", "DV_COUNT", (1, 1))
         attr = _attribute(node, "magnitude")
-        _primitive(attr, "INTEGER", "C_INTEGER", range=(value.lower, value.upper))
+        _primitive(attr, "INTEGER", "C_INTEGER", bounds=(value.lower, value.upper))
     elif isinstance(value, Proportion):
         node = _object(parent, "C_COMPLEX_OBJECT", "DV_PROPORTION", (1, 1))
         attr = _attribute(node, "numerator")
-        _primitive(attr, "REAL", "C_REAL", range=(value.lower, value.upper))
+        _primitive(attr, "REAL", "C_REAL", bounds=(value.lower, value.upper))
         attr = _attribute(node, "type")
         _primitive(attr, "INTEGER", "C_INTEGER", values=(value.type,))
     else:  # pragma: no cover - exhaustive over Value
@@ -311,4 +317,5 @@ def to_opt_xml(template: Template) -> bytes:
     _el(root, "concept", template.concept)
     _composition(root, template.composition, template.template_id)
     ET.indent(root, space="  ")
-    return ET.tostring(root, encoding="utf-8", xml_declaration=True) + b"\n"
+    document: bytes = ET.tostring(root, encoding="utf-8", xml_declaration=True)
+    return document + b"\n"
