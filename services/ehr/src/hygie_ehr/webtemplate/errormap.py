@@ -32,6 +32,10 @@ def _parents(data: Any) -> dict[int, Any]:
     return out
 
 
+def _child_key(key: str, child: WebNode) -> str:
+    return f"{key}/{child.id}" + (":0" if child.max != 1 else "")
+
+
 def _missing_child(node: WebNode, path: str, key: str) -> str | None:
     """The FLAT key of the node a ``... occurs 0 times`` / ``... is mandatory`` issue asks
     for, found among the descendants of the node that placed the parent."""
@@ -39,7 +43,7 @@ def _missing_child(node: WebNode, path: str, key: str) -> str | None:
     if m is None:
         return None
     wanted = m["id"]
-    todo = [(c, f"{key}/{c.id}") for c in node.children]
+    todo = [(c, _child_key(key, c)) for c in node.children]
     depth = 0
     while todo and depth < 4:
         nxt = []
@@ -50,7 +54,7 @@ def _missing_child(node: WebNode, path: str, key: str) -> str | None:
                 return child_key
             if not wanted and m["attr"] in attrs and child.node_id is None:
                 return child_key
-            nxt.extend((g, f"{child_key}/{g.id}") for g in child.children)
+            nxt.extend((g, _child_key(child_key, g)) for g in child.children)
         todo, depth = nxt, depth + 1
     return None
 
