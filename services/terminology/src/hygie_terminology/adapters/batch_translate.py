@@ -1,5 +1,5 @@
-"""The batch translate as one statement: the request's codes go in as arrays (``unnest``),
-the answer comes back as the JSON text of the results, built by PostgreSQL.
+"""The batch translate as one statement: the request's codes go in as JSON columns, the
+answer comes back as the JSON text of the results, built by PostgreSQL.
 
 Per code, in request order: its source concept (by ``concept_id`` for the OMOP concept-id
 system, else by ``vocabulary_id`` + ``concept_code``, a valid concept first when a code
@@ -25,8 +25,6 @@ _TARGET = (
     "'vocabulary_id', t.vocabulary_id, 'domain_id', t.domain_id, 'display', t.concept_name, "
     "'relationship', {rel})"
 )
-
-
 _CONCEPT_MAP_TARGET = _TARGET.format(rel="'ConceptMap'")
 _OMOP_TARGET = _TARGET.format(rel="r.relationship_id")
 
