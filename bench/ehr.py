@@ -438,7 +438,7 @@ async def _bench(options: argparse.Namespace, console: Console, work: Path) -> d
                 f"  {sustained['commits_per_s']:,.0f} commits/s, "
                 f"p50 {sustained['latency']['p50_ms']} ms, p99 {sustained['latency']['p99_ms']} ms"
             )
-            console.print("paced commits: 100/s for 20 s")
+            console.print(f"paced commits: 100/s for {options.paced_seconds:g} s")
             paced = await _paced(http, ehrs, body, 100.0, options.paced_seconds)
             console.print(
                 f"  p50 {paced['latency']['p50_ms']} ms, p99 {paced['latency']['p99_ms']} ms"
