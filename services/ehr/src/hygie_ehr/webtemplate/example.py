@@ -173,10 +173,9 @@ def example_flat(wt: WebTemplate, *, now: datetime) -> dict[str, Any]:
         "ctx/time": now.isoformat(),
     }
 
-    used: dict[int, int] = {}
-
     def walk(node: WebNode, prefix: str) -> None:
         choices = node.rm_type == "ELEMENT"
+        used: dict[int, int] = {}  # instances per constraint among these siblings
         for child in node.children:
             if child.display_only or _empty_event(child):
                 continue
@@ -190,12 +189,14 @@ def example_flat(wt: WebTemplate, *, now: datetime) -> dict[str, Any]:
                 if upper is not None and used.get(id(child.cobj), 0) >= upper:
                     continue
                 used[id(child.cobj)] = used.get(id(child.cobj), 0) + 1
-            path = f"{prefix}/{child.id}" + (":0" if child.max != 1 else "")
-            if is_leaf(child):
-                for suffix, value in _leaf(child, now).items():
-                    out[path + suffix] = value
-            else:
-                walk(child, path)
+            # as many instances as the template requires (at least one)
+            for i in range(max(1, child.min) if child.max != 1 else 1):
+                path = f"{prefix}/{child.id}" + (f":{i}" if child.max != 1 else "")
+                if is_leaf(child):
+                    for suffix, value in _leaf(child, now).items():
+                        out[path + suffix] = value
+                else:
+                    walk(child, path)
             if choices:
                 break
 
