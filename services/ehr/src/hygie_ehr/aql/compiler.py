@@ -29,14 +29,15 @@ class ResultColumn:
 
 @dataclass(frozen=True, slots=True)
 class Compiled:
-    """The statement; the EHRs it touched come as a last extra column (``ehr_column``) or,
-    for DISTINCT and aggregating queries, from ``ehrs_sql`` (same bound values)."""
+    """The statement; the EHRs it touched come as a last extra column: one EHR per row
+    (``ehr_column``) or, for DISTINCT and aggregating queries, the array of the EHRs each
+    row was computed from (``ehr_arrays``)."""
 
     sql: str
     values: dict[str, Any]
     columns: tuple[ResultColumn, ...]
     ehr_column: bool = False
-    ehrs_sql: str | None = None
+    ehr_arrays: bool = False
 
 
 def _column_meta(i: int, column: Column) -> ResultColumn:
@@ -122,17 +123,17 @@ def compile_query(
     plain = not (query.distinct or grouped)
     if plain and ehr_sql:
         projection.append(f"{ehr_sql} AS _ehr")
+    elif ehr_sql:  # each result row lists the EHRs it was computed from (the access log)
+        projection.append(f"array_agg(DISTINCT {ehr_sql}) AS _ehr")
+        collapsed = collapsed or query.distinct  # DISTINCT as GROUP BY: same rows
     distinct = "DISTINCT " if query.distinct and not collapsed else ""
     where_sql = ("\nWHERE " + "\nAND ".join(_unique(where_all))) if where_all else ""
     inner = f"SELECT {distinct}{', '.join(projection)}\n{from_sql}{where_sql}"
-    ehrs_sql = None
-    if not plain and ehr_sql:
-        ehrs_sql = f"SELECT DISTINCT {ehr_sql} AS ehr_id\n{from_sql}{where_sql}"
     if (grouped or collapsed) and group_by:
         keys = [str(i + 1) for i, c in enumerate(query.columns) if not has_aggregate(c.expr)]
         inner += "\nGROUP BY " + ", ".join(keys)
     outer_cols = ", ".join(f"q.c{i}" for i in range(len(selected)))
-    if plain and ehr_sql:
+    if ehr_sql:
         outer_cols += ", q._ehr"
     sql = f"SELECT {outer_cols} FROM (\n{inner}\n) q"
     if order_sql:
@@ -144,7 +145,9 @@ def compile_query(
     if effective_offset:
         sql += f"\nOFFSET {binds.add(int(effective_offset), 'bigint')}"
     columns = tuple(_column_meta(i, c) for i, c in enumerate(query.columns))
-    return Compiled(sql, binds.values, columns, bool(plain and ehr_sql), ehrs_sql)
+    return Compiled(
+        sql, binds.values, columns, bool(plain and ehr_sql), bool(ehr_sql and not plain)
+    )
 
 
 def _unique(items: list[str]) -> list[str]:

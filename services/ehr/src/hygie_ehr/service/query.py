@@ -9,7 +9,7 @@ from typing import Any
 from uuid import UUID
 
 import sqlalchemy as sa
-from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.dialects.postgresql import ARRAY, JSONB
 from sqlalchemy.dialects.postgresql import UUID as PG_UUID
 from sqlalchemy.exc import DBAPIError
 
@@ -111,6 +111,8 @@ async def run_aql(
     typed = [sa.column(f"c{i}", JSONB) for i in range(len(compiled.columns))]
     if compiled.ehr_column:
         typed.append(sa.column("_ehr", PG_UUID(as_uuid=True)))
+    elif compiled.ehr_arrays:
+        typed.append(sa.column("_ehr", ARRAY(PG_UUID(as_uuid=True))))
     statement = sa.text(compiled.sql).columns(*typed)
     conn = uow.connection
     # each statement planned for its values (a cached generic plan would guess the
@@ -129,9 +131,8 @@ async def run_aql(
             rows = [list(r) for r in (await conn.execute(statement, compiled.values)).all()]
             if compiled.ehr_column:
                 ehr_ids = [row.pop() for row in rows]
-            elif compiled.ehrs_sql:
-                found = await conn.execute(sa.text(compiled.ehrs_sql), compiled.values)
-                ehr_ids = [r[0] for r in found]
+            elif compiled.ehr_arrays:
+                ehr_ids = [e for row in rows for e in (row.pop() or ())]
             else:
                 ehr_ids = []
         await conn.execute(sa.text("SET LOCAL statement_timeout TO DEFAULT"))
