@@ -283,22 +283,38 @@ def _as_number(value: Any) -> Any:
     return int(number) if number.is_integer() and "." not in value else number
 
 
+def _path(link: tuple[Any, ...] | None) -> str:
+    """The path of a node from its (parent link, step) chain, built only for a message."""
+    steps: list[str] = []
+    while link is not None:
+        link, step = link
+        steps.append(step)
+    return "".join(reversed(steps))
+
+
 def check_known_types(node: Any, path: str = "") -> None:
     """Raise :class:`UnknownRmType` for the first ``_type`` that is not an RM type; on the
     way, turn numeric strings of numeric data value attributes into numbers (canonical)."""
-    stack: list[tuple[Any, str]] = [(node, path)]
+    # Only containers are visited, and a node's path is a chain of (parent, step) built
+    # when an error needs it: this walk runs on every commit.
+    stack: list[tuple[Any, tuple[Any, ...] | None]] = [(node, (None, path) if path else None)]
     while stack:
-        current, where = stack.pop()
-        if isinstance(current, dict):
+        current, link = stack.pop()
+        if type(current) is dict:
             rm_type = current.get("_type")
             if rm_type is not None and (not isinstance(rm_type, str) or rm_type not in RM_TYPES):
-                raise UnknownRmType(f"{where or '/'}: unknown RM type {rm_type!r}")
-            for attr in _NUMERIC.get(rm_type or "", ()):
-                if attr in current:
-                    current[attr] = _as_number(current[attr])
-            stack.extend((v, f"{where}/{k}") for k, v in current.items() if k != "_type")
-        elif isinstance(current, list):
-            stack.extend((v, f"{where}[{i}]") for i, v in enumerate(current))
+                raise UnknownRmType(f"{_path(link) or '/'}: unknown RM type {rm_type!r}")
+            if rm_type in _NUMERIC:
+                for attr in _NUMERIC[rm_type]:
+                    if attr in current:
+                        current[attr] = _as_number(current[attr])
+            for k, v in current.items():
+                if (type(v) is dict or type(v) is list) and k != "_type":
+                    stack.append((v, (link, f"/{k}")))
+        elif type(current) is list:
+            for i, v in enumerate(current):
+                if type(v) is dict or type(v) is list:
+                    stack.append((v, (link, f"[{i}]")))
 
 
 def _is_number(value: Any) -> bool:

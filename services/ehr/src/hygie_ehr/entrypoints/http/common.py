@@ -126,15 +126,15 @@ async def read_body(request: Request, *, required: bool = True) -> Any:
 
 
 def _check_depth(data: Any) -> None:
+    if type(data) is not dict and type(data) is not list:
+        return
     stack = [(data, 1)]
     while stack:
         node, depth = stack.pop()
         if depth > MAX_DEPTH:
             raise Problem(400, "too-deep", f"the body is nested deeper than {MAX_DEPTH} levels")
-        if isinstance(node, dict):
-            stack.extend((v, depth + 1) for v in node.values() if isinstance(v, dict | list))
-        elif isinstance(node, list):
-            stack.extend((v, depth + 1) for v in node if isinstance(v, dict | list))
+        children = node.values() if type(node) is dict else node
+        stack.extend((v, depth + 1) for v in children if type(v) is dict or type(v) is list)
 
 
 def parse_uuid(value: str, what: str) -> UUID:
