@@ -108,9 +108,11 @@ def compile_query(
                 extra.append(expressions.operand(item.expr))
             target = f"q.o{len(extra) - 1}"
         direction = "DESC" if item.descending else "ASC"
-        # durations by length (P40D after PT30M), then every value as AQL orders it
+        # durations by length (P40D after PT30M)
         duration = f"CASE WHEN {target} ->> '_type' = 'DV_DURATION' THEN {interval(target)} END"
         order_sql.append(f"{duration} {direction}")
+        # dates and date-times as instants (offsets differ), then as AQL orders values
+        order_sql.append(f"aql_ts(aql_text({target})) {direction}")
         order_sql.append(f"aql_ordered({target}) {direction}")  # NULL is greatest, as EHRbase
 
     clause.pieces.extend(Piece("LEFT JOIN", lateral, "true") for lateral in expressions.laterals)

@@ -30,7 +30,7 @@ from .functions import call_function
 from .nodes import MULTIPLE, jsonpath, uuid_condition, uuid_or_none
 from .sources import FromClause, Source
 
-__all__ = ["ExpressionCompiler", "terminology_refs"]
+__all__ = ["ExpressionCompiler", "interval", "like_pattern", "terminology_refs"]
 
 
 def terminology_refs(cond: Condition | None) -> set[str]:
@@ -50,6 +50,26 @@ _DATE_LIKE = re.compile(r"^\d{4}-\d{2}-\d{2}(?:[T ]\d{2}:\d{2}.*)?$")
 #: an ISO 8601 duration (DV_DURATION value), as PostgreSQL's interval input reads it
 DURATION_SQL = "^-?P(?=.)([0-9]+([.,][0-9]+)?[YMWD])*(T(?=.)([0-9]+([.,][0-9]+)?[HMS])+)?$"
 _DURATION_LIKE = re.compile(DURATION_SQL)
+
+
+def like_pattern(pattern: str) -> str:
+    """AQL LIKE → SQL LIKE: ``*`` and ``?`` are the wildcards, ``\\*``, ``\\?`` and ``\\\\``
+    stand for themselves, ``%`` and ``_`` are literal."""
+    out: list[str] = []
+    chars = iter(pattern)
+    for ch in chars:
+        if ch == "\\":
+            ch = next(chars, "\\")
+            out.append("\\" + ch if ch in "%_\\" else ch)
+        elif ch == "*":
+            out.append("%")
+        elif ch == "?":
+            out.append("_")
+        elif ch in "%_":
+            out.append("\\" + ch)
+        else:
+            out.append(ch)
+    return "".join(out)
 
 
 def interval(x: str) -> str:
@@ -259,8 +279,7 @@ class ExpressionCompiler:
         pattern = self.value(cond.pattern)
         if not isinstance(pattern, str):
             raise AqlError("LIKE takes a string pattern")
-        escaped = pattern.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-        sql_pattern = escaped.replace("*", "%").replace("?", "_")
+        sql_pattern = like_pattern(pattern)
         x = self.operand(cond.operand)
         return f"(aql_text({x}) LIKE {self.binds.text(sql_pattern)})"
 
