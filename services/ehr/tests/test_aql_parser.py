@@ -24,6 +24,7 @@ from hygie_ehr.aql.ast import (
     OrContains,
     Parameter,
 )
+from hygie_ehr.aql.expressions import like_pattern
 
 
 def test_contains_binds_tighter_than_and_and_or_and_parentheses_regroup() -> None:
@@ -182,3 +183,10 @@ def test_or_in_node_predicates_and_terminology_value_sets() -> None:
     compiled = compile_query(matches, expansions={uri: ["50043002", "1234"]})
     assert "50043002" not in compiled.sql  # the codes are bound, never SQL text
     assert '["50043002","1234"]' in compiled.values.values()
+
+
+def test_like_wildcards_and_their_escapes() -> None:
+    assert like_pattern("Name*") == "Name%"
+    assert like_pattern("Name%_?") == "Name\\%\\__"  # % and _ are literal in AQL
+    assert like_pattern("Name\\*\\?") == "Name*?"  # escaped wildcards stand for themselves
+    assert like_pattern("Name\\\\*") == "Name\\\\%"  # an escaped backslash, then a wildcard
