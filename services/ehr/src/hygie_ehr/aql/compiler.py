@@ -126,7 +126,7 @@ def compile_query(
     if plain and ehr_sql:
         projection.append(f"{ehr_sql} AS _ehr")
     elif ehr_sql:  # each result row lists the EHRs it was computed from (the access log)
-        projection.append(f"array_agg(DISTINCT {ehr_sql}) AS _ehr")
+        projection.append(f"array_agg({ehr_sql}) AS _ehr")  # made distinct in Python
         collapsed = collapsed or query.distinct  # DISTINCT as GROUP BY: same rows
     distinct = "DISTINCT " if query.distinct and not collapsed else ""
     where_sql = ("\nWHERE " + "\nAND ".join(_unique(where_all))) if where_all else ""
