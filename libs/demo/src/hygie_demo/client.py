@@ -164,6 +164,13 @@ class Hygie:
             return "conflict", ""
         return "refused", f"{resp.status_code} {resp.text[:600]}"
 
+    async def exists(self, ehr_id: str, uid: str) -> bool:
+        """Whether the composition ``uid`` is in the EHR (GET, 200 or 404)."""
+        resp = await self.ehr.get(f"/ehr/{ehr_id}/composition/{uid}", headers=self.headers)
+        if resp.status_code not in (200, 404):
+            raise DemoError(f"GET composition {uid}: {resp.status_code} {resp.text[:300]}")
+        return resp.status_code == 200
+
     async def update(
         self, ehr_id: str, composition: dict[str, Any], *, version: int
     ) -> tuple[str, str]:
