@@ -10,6 +10,8 @@ from uuid import UUID
 import asyncpg
 import orjson
 import sqlalchemy as sa
+from sqlalchemy.dialects.postgresql import ARRAY
+from sqlalchemy.dialects.postgresql import UUID as PgUUID
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from ..domain.golden import GoldenRecord
@@ -86,8 +88,14 @@ async def candidate_pairs(
 async def sources_by_id(conn: AsyncConnection, ids: Sequence[UUID]) -> dict[UUID, SourceRecord]:
     if not ids:
         return {}
+    # One array parameter (an IN list would exceed the 32,767 bind parameters of a batch).
     rows = (
-        await conn.execute(sa.select(source_record).where(source_record.c.id.in_(list(ids))))
+        await conn.execute(
+            sa.select(source_record).where(
+                source_record.c.id
+                == sa.func.any(sa.literal(list(ids), ARRAY(PgUUID(as_uuid=True))))
+            )
+        )
     ).mappings()
     return {r["id"]: source_from_row(r) for r in rows}
 
@@ -103,7 +111,8 @@ async def sources_with_any_ins(
             sa.select(source_record)
             .join(golden_record, golden_record.c.id == source_record.c.golden_id)
             .where(
-                source_record.c.ins_matricule.in_(list(matricules)),
+                source_record.c.ins_matricule
+                == sa.func.any(sa.literal(list(matricules), ARRAY(sa.Text))),
                 source_record.c.status.in_(("RECUP", "QUAL")),
                 source_record.c.active,
                 golden_record.c.active,
