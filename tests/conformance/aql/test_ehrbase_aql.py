@@ -91,6 +91,8 @@ class Ehr:
     updates: tuple[tuple[int, str], ...] = ()
     status_update: str | None = None
     directory: str | None = None  # a FOLDER tree of data_load/folder, after the commits
+    #: AUDIT_DETAILS.description of the first commits (openEHR-AUDIT_DETAILS header)
+    audit_description: str | None = None
 
 
 @dataclass(frozen=True)
@@ -577,6 +579,8 @@ SCENARIOS: tuple[Scenario, ...] = (
         (
             Ehr(
                 ("persistent_minimal.en.v1__full.json",) * 4,
+                # the description the expected files show on the creations
+                audit_description="<optional audit description>",
                 updates=(
                     (1, "persistent_minimal.en.v1__updated_v2.json"),
                     (1, "persistent_minimal.en.v1__updated_v3.json"),
@@ -668,7 +672,7 @@ FLOORS = {
     "status_and_blood_pressure": 1,
     "status_with_item_single": 49,
     "status_only": 16,
-    "composition_versions": 14,
+    "composition_versions": 18,
     "ehr_status_versions": 7,
     "folder_with_compositions": 10,
     "folder_hierarchy": 4,
@@ -792,9 +796,16 @@ class Loader:
                 body = _prepared(
                     name, json.loads(_sub((DATA / "compositions" / name).read_text(), self.vars))
                 )
+                audit = (
+                    {"openEHR-AUDIT_DETAILS": f'description="{spec.audit_description}"'}
+                    if spec.audit_description
+                    else {}
+                )
                 resp = await self._ok(
                     await self.http.post(
-                        f"/openehr/v1/ehr/{ehr_id}/composition", json=body, headers=self.headers
+                        f"/openehr/v1/ehr/{ehr_id}/composition",
+                        json=body,
+                        headers={**self.headers, **audit},
                     ),
                     name,
                 )
