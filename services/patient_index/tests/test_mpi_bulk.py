@@ -44,6 +44,12 @@ async def test_bulk_load_links_like_one_by_one_registration(mpi):
     goldens = await mpi.fetch("SELECT count(*) AS n FROM golden_record")
     assert counts["registered"] == goldens[0]["n"] == report.new_patients
     assert counts["linked"] == len(drafts)
+    assert counts["updated"] > 0  # batches linked into patients of earlier batches
+    snapshots = await mpi.fetch(
+        "SELECT g.snapshot->'source_ids' AS ids, array_agg(s.id::text) AS sources "
+        "FROM golden_record g JOIN source_record s ON s.golden_id = g.id GROUP BY g.id"
+    )
+    assert all(sorted(r["ids"]) == sorted(r["sources"]) for r in snapshots)
     reviews = await mpi.fetch("SELECT count(*) AS n FROM review_item")
     assert counts.get("review_requested", 0) == reviews[0]["n"] == report.reviews
 

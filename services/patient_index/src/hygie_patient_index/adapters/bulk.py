@@ -16,7 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from ..domain.golden import GoldenRecord
 from ..domain.identity import Identifier, SourceRecord
-from .codec import golden_snapshot, source_from_row, source_values
+from .codec import golden_from_row, golden_snapshot, source_from_row, source_values
 from .tables import golden_record, source_record
 
 __all__ = [
@@ -26,7 +26,10 @@ __all__ = [
     "copy_reviews",
     "copy_sources",
     "family_counts",
+    "goldens_for_update",
+    "save_goldens",
     "sources_by_id",
+    "sources_of_goldens",
     "sources_with_any_ins",
 ]
 
@@ -189,4 +192,56 @@ async def copy_reviews(conn: AsyncConnection, items: Sequence[tuple[Any, ...]]) 
         "review_item",
         columns=["id", "source_id", "candidate_id", "score", "contributions", "reason"],
         records=[(*item[:4], _jsonb(item[4]), item[5]) for item in items],
+    )
+
+
+def _uuids(ids: Sequence[UUID]) -> Any:
+    return sa.literal(list(ids), ARRAY(PgUUID(as_uuid=True)))
+
+
+async def goldens_for_update(conn: AsyncConnection, ids: Sequence[UUID]) -> list[GoldenRecord]:
+    """Golden records locked in id order (as ``lock_goldens``: no deadlock)."""
+    rows = (
+        await conn.execute(
+            sa.select(golden_record)
+            .where(golden_record.c.id == sa.func.any(_uuids(ids)))
+            .order_by(golden_record.c.id)
+            .with_for_update()
+        )
+    ).mappings()
+    return [golden_from_row(r) for r in rows]
+
+
+async def sources_of_goldens(
+    conn: AsyncConnection, ids: Sequence[UUID]
+) -> dict[UUID, list[SourceRecord]]:
+    rows = (
+        await conn.execute(
+            sa.select(source_record)
+            .where(source_record.c.golden_id == sa.func.any(_uuids(ids)))
+            .order_by(source_record.c.created_at)
+        )
+    ).mappings()
+    out: dict[UUID, list[SourceRecord]] = {}
+    for r in rows:
+        out.setdefault(r["golden_id"], []).append(source_from_row(r))
+    return out
+
+
+async def save_goldens(conn: AsyncConnection, goldens: Sequence[GoldenRecord]) -> None:
+    if not goldens:
+        return
+    await conn.execute(
+        sa.update(golden_record)
+        .where(golden_record.c.id == sa.bindparam("gid"))
+        .values(
+            status=sa.bindparam("st"),
+            version=sa.bindparam("ver"),
+            snapshot=sa.bindparam("snap", type_=golden_record.c.snapshot.type),
+            updated_at=sa.func.now(),
+        ),
+        [
+            {"gid": g.id, "st": g.status.value, "ver": g.version, "snap": golden_snapshot(g)}
+            for g in goldens
+        ],
     )

@@ -21,15 +21,21 @@ from __future__ import annotations
 
 from collections import Counter, defaultdict
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from uuid import UUID
 
-from hygie_contracts.patient import PatientLinked, PatientRegistered, ReviewRequested
+from hygie_contracts.patient import (
+    PatientLinked,
+    PatientRegistered,
+    PatientUpdated,
+    ReviewRequested,
+)
 from hygie_platform.ids import uuid7
 from hygie_platform.uow import UnitOfWork
 
 from ..adapters import bulk as store
 from ..adapters.candidates import TF_MIN_POPULATION
+from ..adapters.codec import golden_snapshot
 from ..domain.blocking import blocking_keys, query_keys
 from ..domain.comparators import MatchView
 from ..domain.errors import Issue
@@ -40,7 +46,6 @@ from ..domain.scoring import Decision, Outcome
 from ..domain.validation import validate_record
 from .context import IndexContext
 from .events import contract_identifier, snapshot_event
-from .golden_ops import refresh_golden
 from .identity import record_identity
 from .matching import decide_match
 
@@ -128,8 +133,7 @@ async def _load_batch(
     await store.copy_sources(conn, records, block_keys)
     for g in new_goldens:
         uow.record(snapshot_event(PatientRegistered, g))
-    for g in sorted(set(members) - created):
-        await refresh_golden(uow, g)
+    await _refresh_existing(uow, sorted(set(members) - created))
     reviews = []
     for record, place in zip(records, placements, strict=True):
         d = place.decision
@@ -167,6 +171,32 @@ async def _load_batch(
         result = await record_identity(uow, ctx, draft, by=by)
         report.updated += not result.created
         report.created += result.created
+
+
+async def _refresh_existing(uow: UnitOfWork, golden_ids: Sequence[UUID]) -> None:
+    """``refresh_golden`` for many patients at once: locked and read in one query each,
+    rebuilt by the same survivorship, written in one executemany, ``updated`` journaled
+    for those that changed."""
+    if not golden_ids:
+        return
+    conn = uow.connection
+    olds = await store.goldens_for_update(conn, golden_ids)
+    sources = await store.sources_of_goldens(conn, golden_ids)
+    changed = []
+    for old in olds:
+        new = survive(
+            old.id,
+            sources.get(old.id, []),
+            record_of_truth=old.record_of_truth,
+            version=old.version,
+            active=old.active,
+            replaced_by=old.replaced_by,
+        )
+        if golden_snapshot(new) != golden_snapshot(old) or new.status != old.status:
+            changed.append(replace(new, version=old.version + 1))
+    await store.save_goldens(conn, changed)
+    for g in changed:
+        uow.record(snapshot_event(PatientUpdated, g))
 
 
 @dataclass(frozen=True)
