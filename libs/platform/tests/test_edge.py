@@ -3,17 +3,22 @@ configuration stopping start-up with one clear line."""
 
 from __future__ import annotations
 
+import asyncio
 import os
 import socket
 import subprocess
 import sys
 import time
 
+import asyncpg
+import httpx
 import jwt
 import pytest
 from cryptography.hazmat.primitives.asymmetric import ec
+from fastapi import APIRouter, Request
 
-from hygie_platform.db import create_engine
+from hygie_platform.db import asyncpg_dsn, create_engine
+from hygie_platform.http import create_app
 from hygie_platform.security import issue_token
 from hygie_platform.testing import start_service
 from hygie_platform.testing.probe import PRODUCER
@@ -75,6 +80,31 @@ async def test_bad_input_gets_problem_details_never_a_500(hygie_settings):
         assert huge.json()["type"].endswith("/payload-too-large")
 
 
+async def test_a_body_streamed_over_the_limit_gets_413_whatever_reads_it():
+    router = APIRouter()
+
+    @router.post("/raw")
+    async def raw(request: Request) -> dict[str, int]:
+        return {"n": len(await request.body())}
+
+    @router.post("/json")
+    async def parsed(doc: dict[str, str]) -> dict[str, int]:
+        return {"n": len(doc)}
+
+    app = create_app(service="t", verifier=None, routers=[router], max_body_bytes=1000)
+
+    async def chunks():  # no Content-Length: the limit is met while reading
+        for _ in range(5):
+            yield b'{"a": "' + b" " * 400 + b'"}'
+
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://t") as c:
+        assert (await c.post("/raw", content=b"x" * 10)).json() == {"n": 10}
+        for path in ("/raw", "/json"):
+            resp = await c.post(path, content=chunks())
+            assert resp.status_code == 413, (path, resp.text)
+            assert resp.json()["type"].endswith("/payload-too-large")
+
+
 async def test_database_down_answers_503_and_writes_nothing(hygie_settings):
     async with start_service(PRODUCER, hygie_settings, background=False) as ehr:
         with socket.socket() as sock:
@@ -97,6 +127,38 @@ async def test_database_down_answers_503_and_writes_nothing(hygie_settings):
             app.state.uow = healthy_uow
             await dead_engine.dispose()
         assert await ehr.fetch("SELECT count(*) AS n FROM journal") == [{"n": 0}]
+
+
+async def test_pooled_connections_closed_by_the_server_are_replaced_without_an_error(
+    hygie_settings,
+):
+    async with start_service(PRODUCER, hygie_settings, background=False) as ehr:
+        auth = ehr.auth("clinician")
+        first = await ehr.client.post("/probe/items/a?value=1", headers=auth)
+        assert first.status_code == 201
+        assert first.headers["x-request-id"]
+        assert len(first.headers["x-trace-id"]) == 32
+        # What a PostgreSQL restart does to a pool: every idle connection is closed.
+        assert ehr.runtime.engine is not None
+        database = ehr.runtime.engine.url.database
+        admin = await asyncpg.connect(asyncpg_dsn(hygie_settings.database_url))
+        try:
+            killed = await admin.fetch(
+                "SELECT pg_terminate_backend(pid) AS ok FROM pg_stat_activity WHERE datname = $1",
+                database,
+            )
+        finally:
+            await admin.close()
+        assert killed
+        assert all(row["ok"] for row in killed)
+        await asyncio.sleep(0.2)
+        again = await ehr.client.post(
+            "/probe/items/b?value=2", headers={**auth, "x-request-id": "r-42"}
+        )
+        assert again.status_code == 201, again.text
+        assert again.headers["x-request-id"] == "r-42"
+        rows = await ehr.fetch("SELECT count(*) AS n FROM journal")
+        assert rows == [{"n": 2}]
 
 
 def _start(env: dict[str, str]) -> subprocess.CompletedProcess[str]:

@@ -19,6 +19,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import Response
 from opentelemetry.propagate import extract
 from opentelemetry.trace import SpanKind, Status, StatusCode
+from starlette.datastructures import MutableHeaders
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from .db import is_connection_error
@@ -153,36 +154,6 @@ def create_app(
             f"unexpected error (request id {getattr(request.state, 'request_id', '?')})",
         )
 
-    @app.middleware("http")
-    async def _trace(
-        request: Request, call_next: Callable[[Request], Awaitable[Response]]
-    ) -> Response:
-        request_id = request.headers.get("x-request-id") or str(uuid.uuid4())
-        request.state.request_id = request_id
-        ctx = extract(dict(request.headers))
-        with tracer.start_as_current_span(
-            f"{request.method} {request.url.path}",
-            context=ctx,
-            kind=SpanKind.SERVER,
-            attributes={
-                "http.request.method": request.method,
-                "url.path": request.url.path,
-                "hygie.request_id": request_id,
-            },
-        ) as span:
-            try:
-                response = await call_next(request)
-            except Exception as exc:  # answered here so that no stack trace leaves
-                span.record_exception(exc)
-                response = await _unexpected(request, exc)
-            span.set_attribute("http.response.status_code", response.status_code)
-            if response.status_code >= 500:
-                span.set_status(Status(StatusCode.ERROR))
-            sc = span.get_span_context()
-            response.headers["x-request-id"] = request_id
-            response.headers["x-trace-id"] = format(sc.trace_id, "032x")
-            return response
-
     if health is not None:
         probe = health
 
@@ -199,13 +170,82 @@ def create_app(
 
     for router in routers:
         app.include_router(router)
+    app.add_middleware(Trace, unexpected=_unexpected)
     if max_body_bytes is not None:
         app.add_middleware(BodyLimit, limit=max_body_bytes, render=render_error)
     return app
 
 
+class Trace:
+    """A server span per request, the request id and trace id headers on every answer,
+    and any exception the app lets through answered by ``unexpected`` (503 when the
+    database is down, else a 500 naming the request id; never a stack trace).
+
+    Pure ASGI: no task and no memory stream per request, unlike ``BaseHTTPMiddleware``.
+    """
+
+    def __init__(
+        self,
+        app: Any,
+        *,
+        unexpected: Callable[[Request, Exception], Awaitable[Response]],
+    ) -> None:
+        self.app = app
+        self.unexpected = unexpected
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        carrier: dict[str, str] = {}
+        for name, value in scope.get("headers") or ():
+            carrier[name.decode("latin-1")] = value.decode("latin-1")
+        request_id = carrier.get("x-request-id") or str(uuid.uuid4())
+        scope.setdefault("state", {})["request_id"] = request_id
+        method = scope["method"]
+        path = scope["path"]
+        with tracer.start_as_current_span(
+            f"{method} {path}",
+            context=extract(carrier),
+            kind=SpanKind.SERVER,
+            attributes={
+                "http.request.method": method,
+                "url.path": path,
+                "hygie.request_id": request_id,
+            },
+        ) as span:
+            trace_id = format(span.get_span_context().trace_id, "032x")
+            started = False
+
+            async def traced_send(message: Any) -> None:
+                nonlocal started
+                if message["type"] == "http.response.start":
+                    started = True
+                    status = message["status"]
+                    span.set_attribute("http.response.status_code", status)
+                    if status >= 500:
+                        span.set_status(Status(StatusCode.ERROR))
+                    headers = MutableHeaders(scope=message)
+                    headers["x-request-id"] = request_id
+                    headers["x-trace-id"] = trace_id
+                await send(message)
+
+            try:
+                await self.app(scope, receive, traced_send)
+            except _TooLarge:
+                raise  # answered 413 by BodyLimit
+            except Exception as exc:  # answered here so that no stack trace leaves
+                span.record_exception(exc)
+                if started:
+                    raise
+                response = await self.unexpected(Request(scope, receive), exc)
+                await response(scope, receive, traced_send)
+
+
 class BodyLimit:
-    """Refuse request bodies over a limit with 413, before the application reads them."""
+    """Refuse request bodies over a limit with 413: at once when ``Content-Length`` says
+    so, else as soon as the body read passes the limit (whatever the app then answers
+    is dropped for the 413)."""
 
     def __init__(self, app: Any, *, limit: int, render: ErrorRenderer) -> None:
         self.app = app
@@ -221,19 +261,32 @@ class BodyLimit:
             await self._refuse(scope, receive, send)
             return
         seen = 0
+        over = False
+        started = False
 
         async def limited_receive() -> Any:
-            nonlocal seen
+            nonlocal seen, over
             message = await receive()
             if message["type"] == "http.request":
                 seen += len(message.get("body", b""))
                 if seen > self.limit:
+                    over = True
                     raise _TooLarge()
             return message
 
+        async def guarded_send(message: Any) -> None:
+            nonlocal started
+            if over and not started:
+                return  # the app's answer to a body it could not read whole
+            started = started or message["type"] == "http.response.start"
+            await send(message)
+
         try:
-            await self.app(scope, limited_receive, send)
-        except _TooLarge:
+            await self.app(scope, limited_receive, guarded_send)
+        except Exception:
+            if not over:
+                raise
+        if over and not started:
             await self._refuse(scope, receive, send)
 
     async def _refuse(self, scope: Any, receive: Any, send: Any) -> None:
