@@ -252,11 +252,25 @@ class SubscriptionRunner:
         if not links:
             await self.sub.batch_handler(uow, todo)
             return
+        # A batch from one trace (typically one request's events) continues that trace, as a
+        # single event does; a batch mixing traces starts its own span linked to each of them.
+        traces = {link.context.trace_id for link in links}
+        parent = (
+            context_from_trace_headers(todo[0][0].traceparent, todo[0][0].tracestate)
+            if len(traces) == 1 and len(links) == len(todo)
+            else None
+        )
+        types = {e.type for e, _ in todo}
+        name = f"process {next(iter(types))}" if len(types) == 1 else f"process batch ({len(todo)})"
         with tracer.start_as_current_span(
-            f"process batch ({len(todo)})",
+            name,
+            context=parent,
             kind=SpanKind.CONSUMER,
-            links=links,
-            attributes={"messaging.consumer.group.name": self.status.group_id},
+            links=[] if parent is not None else links,
+            attributes={
+                "messaging.consumer.group.name": self.status.group_id,
+                "messaging.batch.message_count": len(todo),
+            },
         ):
             await self.sub.batch_handler(uow, todo)
 
