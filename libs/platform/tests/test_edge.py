@@ -208,3 +208,37 @@ def test_unreachable_database_and_busy_port_stop_start_up(hygie_infra, tmp_path)
         result = _start({"HYGIE_EHR_PORT": str(port), "HYGIE_HOME": str(tmp_path)})
     assert result.returncode == 2
     assert f"HYGIE_EHR_PORT: port {port} on 127.0.0.1 is not free" in result.stderr
+
+
+async def test_one_server_span_per_request_carrying_the_request_id(hygie_home):
+    from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+    from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+    from opentelemetry.trace import SpanKind
+
+    from hygie_platform.config import Settings
+    from hygie_platform.telemetry import add_span_processor, setup_telemetry
+
+    setup_telemetry("edge", Settings(home=hygie_home))
+    exporter = InMemorySpanExporter()
+    add_span_processor(SimpleSpanProcessor(exporter))
+    router = APIRouter()
+
+    @router.get("/things/{tid}")
+    async def thing(tid: str) -> dict[str, str]:
+        return {"id": tid}
+
+    app = create_app(service="t", verifier=None, routers=[router])
+    parent = "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01"
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://t") as c:
+        resp = await c.get("/things/x", headers={"x-request-id": "r-7", "traceparent": parent})
+    assert resp.status_code == 200
+    assert resp.headers["x-request-id"] == "r-7"
+    assert resp.headers["x-trace-id"] == "0af7651916cd43dd8448eb211c80319c"
+    servers = [
+        s
+        for s in exporter.get_finished_spans()
+        if s.kind is SpanKind.SERVER and s.context.trace_id == int(parent[3:35], 16)
+    ]
+    assert [s.name for s in servers] == ["GET /things/x"]
+    assert servers[0].attributes["hygie.request_id"] == "r-7"
+    assert servers[0].attributes["http.response.status_code"] == 200
