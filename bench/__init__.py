@@ -5,4 +5,15 @@ Each module named in :data:`BENCHMARKS` exposes ``DEFAULT_EVENTS`` and
 ``bench/results/<name>.json``.
 """
 
-BENCHMARKS = ("bus", "audit", "flat", "mpi", "terminology", "ehr", "omop", "demo", "aql")
+BENCHMARKS = (
+    "bus",
+    "audit",
+    "flat",
+    "mpi",
+    "terminology",
+    "ehr",
+    "omop",
+    "demo",
+    "aql",
+    "http_floor",
+)
