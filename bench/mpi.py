@@ -24,8 +24,13 @@ blocking rules, Jaro-Winkler / Levenshtein / date comparisons, u by random sampl
 EM — F1 of its pairwise predictions at match probability ≥ 0.5, and the best F1 over
 every threshold (an upper bound that no threshold chosen blind would reach).
 
-Speed — ``--population`` French records bulk-loaded (``hygie patients load`` code path)
-then register-and-match p50/p95/p99 of new records against them.
+Speed — ``--events`` French records (default 100,000) written as an NDJSON file of FHIR
+Patients and bulk-loaded by the ``hygie patients load`` code path (parse, validate,
+set-based blocking, the same decisions, COPY, events), then register-and-match
+p50/p95/p99 of 1,000 more records against them; raw limits of the same run: COPY of the
+same rows into an unindexed table, a one-row INSERT + commit.
+
+``--only febrl3 febrl4 french speed`` runs a part (the results file then holds only it).
 
 ``python -m bench mpi`` (with the ``bench`` dependency group:
 ``uv run --all-packages --frozen --group bench python -m bench mpi``).
