@@ -3,7 +3,7 @@ token's ``roles`` claim (tokens keep every claim)."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import Annotated
 
 from fastapi import Depends
@@ -26,11 +26,11 @@ def is_privacy_officer(principal: Principal) -> bool:
     return PRIVACY_OFFICER in roles_of(principal)
 
 
-def require(*roles: str) -> Callable[..., Principal]:
+def require(*roles: str) -> Callable[..., Awaitable[Principal]]:
     """FastAPI dependency: the caller holds one of ``roles`` (platform roles or claims)."""
     allowed = frozenset(roles)
 
-    def check(principal: Annotated[Principal, Depends(authenticate)]) -> Principal:
+    async def check(principal: Annotated[Principal, Depends(authenticate)]) -> Principal:
         if not roles_of(principal) & allowed:
             raise Forbidden(f"role {' or '.join(sorted(allowed))} required")
         return principal
