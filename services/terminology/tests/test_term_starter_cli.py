@@ -78,6 +78,9 @@ def test_the_command_line_loads_and_lists_releases(hygie_infra, tmp_path, monkey
         refused = runner.invoke(app, ["load", "omop", str(write_vocabulary(tmp_path / "v2"))])
         assert refused.exit_code == 1
         assert "SNOMED needs a licence" in refused.output
+        monkeypatch.setenv("HYGIE_TERMINOLOGY_LICENCES", '["SNOMED"]')  # confirmed in config
+        configured = runner.invoke(app, ["load", "omop", str(write_vocabulary(tmp_path / "v3"))])
+        assert configured.exit_code == 0, configured.output
         listed = runner.invoke(app, ["releases", "list"])
         assert "active" in listed.output
         assert "rejected" in listed.output

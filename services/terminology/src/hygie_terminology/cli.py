@@ -91,6 +91,12 @@ def _run(work: Callable[[UnitOfWorkFactory, str], Awaitable[T]]) -> T:
         raise typer.Exit(1) from None
 
 
+def _licences(flags: list[str] | None) -> list[str]:
+    """Licences confirmed in configuration (``HYGIE_TERMINOLOGY_LICENCES``) or on the command
+    line for this load."""
+    return sorted({*_settings().terminology_licences, *(flags or ())})
+
+
 class _Bars:
     """Rich progress bars: one per file (bytes streamed to COPY), steps as log lines."""
 
@@ -144,7 +150,7 @@ def load_omop(
                 directory=directory,
                 label=label,
                 dangling="drop" if drop_dangling else "reject",
-                accepted_licences=accept_licence or (),
+                accepted_licences=_licences(accept_licence),
                 activate=activate,
                 progress=_Bars(progress),
             )
@@ -183,7 +189,7 @@ def load_starter(
     from .service.starter import load_starter_set
 
     result = _run(
-        lambda uow, dsn: load_starter_set(uow, dsn, accepted_licences=accept_licence or ())
+        lambda uow, dsn: load_starter_set(uow, dsn, accepted_licences=_licences(accept_licence))
     )
     console.print(
         f"release {result.release_id} {result.label} active: "
