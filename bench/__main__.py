@@ -4,15 +4,13 @@ from __future__ import annotations
 
 import argparse
 import importlib
-import json
 import sys
 from pathlib import Path
 
 from rich.console import Console
 
 from . import BENCHMARKS
-
-RESULTS = Path(__file__).parent / "results"
+from .standalone import RESULTS, write_result
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -58,9 +56,7 @@ def main(argv: list[str] | None = None) -> int:
         module = importlib.import_module(f"bench.{name}")
         console.rule(f"[bold]bench {name}")
         result = module.run(options, console)
-        options.results.mkdir(parents=True, exist_ok=True)
-        path = options.results / f"{name}.json"
-        path.write_text(json.dumps(result, indent=2, default=str) + "\n")
+        path = write_result(options.results, name, result)
         console.print(f"results written to [bold]{path}")
         targets = result.get("target_met", {})
         if (

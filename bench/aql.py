@@ -41,6 +41,7 @@ from typing import Any
 
 from rich.console import Console
 
+from . import standalone
 from .machine import load_average, machine_info
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -428,15 +429,11 @@ def run(options: argparse.Namespace, console: Console) -> dict[str, Any]:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(prog="python -m bench.aql", description=__doc__)
+    parser = standalone.parser("aql", __doc__)
     parser.add_argument("--events", type=int, default=None, help="compositions to load")
     parser.add_argument("--ehrs", type=int, default=None, help="EHRs they belong to")
     parser.add_argument("--runs", type=int, default=None, help="runs of the single-EHR query")
-    parser.add_argument("--results", type=Path, default=Path(__file__).parent / "results")
-    options = parser.parse_args()
-    result = run(options, Console())
-    options.results.mkdir(parents=True, exist_ok=True)
-    (options.results / "aql.json").write_text(json.dumps(result, indent=2, default=str) + "\n")
+    standalone.main("aql", run, parser)
 
 
 if __name__ == "__main__":

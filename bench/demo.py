@@ -29,6 +29,8 @@ from typing import Any
 
 from rich.console import Console
 
+from . import standalone
+
 DEFAULT_EVENTS = 1_000
 DAYS = 30
 SEED = 1
@@ -153,13 +155,9 @@ def run(options: argparse.Namespace, console: Console) -> dict[str, Any]:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(prog="python -m bench.demo", description=__doc__)
+    parser = standalone.parser("demo", __doc__)
     parser.add_argument("--events", type=int, default=None, help="patients (default 1000)")
-    parser.add_argument("--results", type=Path, default=Path(__file__).parent / "results")
-    options = parser.parse_args()
-    result = run(options, Console())
-    options.results.mkdir(parents=True, exist_ok=True)
-    (options.results / "demo.json").write_text(json.dumps(result, indent=2, default=str) + "\n")
+    standalone.main("demo", run, parser)
 
 
 if __name__ == "__main__":

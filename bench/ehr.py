@@ -48,6 +48,7 @@ from typing import Any
 
 from rich.console import Console
 
+from . import standalone
 from .machine import load_average, machine_info, process_cpu_seconds
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -556,17 +557,13 @@ def run(options: argparse.Namespace, console: Console) -> dict[str, Any]:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(prog="python -m bench.ehr", description=__doc__)
+    parser = standalone.parser("ehr", __doc__)
     parser.add_argument("--seconds", type=float, default=None, help="sustained phase length")
     parser.add_argument("--paced-seconds", type=float, default=None)
     parser.add_argument("--concurrency", type=int, default=None, help="concurrent clients")
     parser.add_argument("--ehrs", type=int, default=None, help="EHRs created through the API")
     parser.add_argument("--reads", type=int, default=None, help="GETs per read phase")
-    parser.add_argument("--results", type=Path, default=Path(__file__).parent / "results")
-    options = parser.parse_args()
-    result = run(options, Console())
-    options.results.mkdir(parents=True, exist_ok=True)
-    (options.results / "ehr.json").write_text(json.dumps(result, indent=2, default=str) + "\n")
+    standalone.main("ehr", run, parser)
 
 
 if __name__ == "__main__":

@@ -22,6 +22,8 @@ from typing import Any
 import orjson
 from rich.console import Console
 
+from . import standalone
+
 ROOT = Path(__file__).resolve().parents[1]
 CONFORMANCE = ROOT.parent / "shared" / "conformance" / "openehr" / "ehrbase-integration-tests"
 DEFAULT_EVENTS = 5_000
@@ -107,13 +109,9 @@ def run(options: argparse.Namespace, console: Console) -> dict[str, Any]:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(prog="python -m bench.flat", description=__doc__)
+    parser = standalone.parser("flat", __doc__)
     parser.add_argument("--events", type=int, default=None)
-    parser.add_argument("--results", type=Path, default=Path(__file__).parent / "results")
-    options = parser.parse_args()
-    result = run(options, Console())
-    options.results.mkdir(parents=True, exist_ok=True)
-    (options.results / "flat.json").write_text(json.dumps(result, indent=2, default=str) + "\n")
+    standalone.main("flat", run, parser)
 
 
 if __name__ == "__main__":

@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import json
 import tempfile
 import time
 from pathlib import Path
@@ -24,6 +23,8 @@ from typing import Any
 import httpx
 from fastapi import APIRouter, Depends
 from rich.console import Console
+
+from . import standalone
 
 DEFAULT_EVENTS = 3_000
 WARM_UP = 200
@@ -98,15 +99,9 @@ def run(options: argparse.Namespace, console: Console) -> dict[str, Any]:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(prog="python -m bench.http_floor", description=__doc__)
+    parser = standalone.parser("http_floor", __doc__)
     parser.add_argument("--events", type=int, default=None)
-    parser.add_argument("--results", type=Path, default=Path(__file__).parent / "results")
-    options = parser.parse_args()
-    result = run(options, Console())
-    options.results.mkdir(parents=True, exist_ok=True)
-    (options.results / "http_floor.json").write_text(
-        json.dumps(result, indent=2, default=str) + "\n"
-    )
+    standalone.main("http_floor", run, parser)
 
 
 if __name__ == "__main__":

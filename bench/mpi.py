@@ -56,6 +56,7 @@ from typing import Any
 
 from rich.console import Console
 
+from . import standalone
 from .machine import load_average, machine_info
 
 DEFAULT_EVENTS = 100_000
@@ -570,16 +571,10 @@ def run(options: argparse.Namespace, console: Console) -> dict[str, Any]:
 
 
 def main() -> None:
-    import json
-
-    parser = argparse.ArgumentParser(prog="python -m bench.mpi", description=__doc__)
+    parser = standalone.parser("mpi", __doc__)
     parser.add_argument("--events", type=int, default=None, help="population of the speed part")
     parser.add_argument("--only", nargs="*", default=None, help="febrl3 febrl4 french speed")
-    parser.add_argument("--results", type=Path, default=Path(__file__).parent / "results")
-    options = parser.parse_args()
-    result = run(options, Console())
-    options.results.mkdir(parents=True, exist_ok=True)
-    (options.results / "mpi.json").write_text(json.dumps(result, indent=2, default=str) + "\n")
+    standalone.main("mpi", run, parser)
 
 
 if __name__ == "__main__":

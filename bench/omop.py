@@ -41,6 +41,7 @@ from typing import Any
 
 from rich.console import Console
 
+from . import standalone
 from .machine import load_average, machine_info
 
 DEFAULT_EVENTS = 1_000_000
@@ -539,16 +540,10 @@ def run(options: argparse.Namespace, console: Console) -> dict[str, Any]:
 
 
 def main() -> None:
-    import json
-
-    parser = argparse.ArgumentParser(prog="python -m bench.omop", description=__doc__)
+    parser = standalone.parser("omop", __doc__)
     parser.add_argument("--events", type=int, default=None)
     parser.add_argument("--live-seconds", type=float, default=None)
-    parser.add_argument("--results", type=Path, default=Path(__file__).parent / "results")
-    options = parser.parse_args()
-    result = run(options, Console())
-    options.results.mkdir(parents=True, exist_ok=True)
-    (options.results / "omop.json").write_text(json.dumps(result, indent=2, default=str) + "\n")
+    standalone.main("omop", run, parser)
 
 
 if __name__ == "__main__":

@@ -54,6 +54,7 @@ from typing import Any
 import asyncpg
 from rich.console import Console
 
+from . import standalone
 from .machine import load_average, machine_info
 
 DEFAULT_EVENTS = 1_000_000  # concepts; relationships are 5x
@@ -633,18 +634,11 @@ def run(options: argparse.Namespace, console: Console) -> dict[str, Any]:
 
 
 def main() -> None:
-    import json
-
-    parser = argparse.ArgumentParser(prog="python -m bench.terminology", description=__doc__)
+    parser = standalone.parser("terminology", __doc__)
     parser.add_argument("--events", type=int, default=None)
     parser.add_argument("--concepts", type=int, default=None)
     parser.add_argument("--relationships", type=int, default=None)
-    parser.add_argument("--results", type=Path, default=Path(__file__).parent / "results")
-    options = parser.parse_args()
-    result = run(options, Console())
-    options.results.mkdir(parents=True, exist_ok=True)
-    path = options.results / "terminology.json"
-    path.write_text(json.dumps(result, indent=2, default=str) + "\n")
+    standalone.main("terminology", run, parser)
 
 
 if __name__ == "__main__":
