@@ -55,6 +55,15 @@ async def test_changes_and_accesses_become_balp_audit_events_at_gap_free_positio
         assert access["action"] == "R"
         assert access["purposes"] == ["TREAT"]
         assert "req-42" in access["entities"]
+        # ~2 KB records with their search columns exceed the default toast threshold: the
+        # log keeps them inline and uncompressed (migration audit_0005), read as stored.
+        stored = await audit.fetch(
+            "SELECT length(body) AS size, pg_column_compression(body) AS method"
+            " FROM audit_entry WHERE seq = :seq",
+            seq=access["seq"],
+        )
+        assert stored[0]["size"] > 1500
+        assert stored[0]["method"] is None
         headers = audit.auth("admin")
         got = await audit.client.get(f"/fhir/AuditEvent/{accessed.id}", headers=headers)
         assert got.status_code == 200, got.text
