@@ -9,8 +9,10 @@ with 10,000 accesses < 200 ms.
   builds the BALP records, takes the appender lock and COPYs records and Merkle nodes)
   starts in this process and the clock runs until the log holds N records. Raw baseline,
   same broker, same run: a plain aiokafka consumer group reading the same N records.
-  ratio = ours / raw. CPU seconds of this process and of PostgreSQL during the phase are
-  recorded (per record), with the load average: other work on the machine slows both.
+  ratio = ours / raw. Also the sustained rate, from the first committed batch to the last
+  (without the consumer's start: group join, first fetch). CPU seconds of this process
+  and of PostgreSQL during the phase are recorded (per record), with the load average:
+  other work on the machine slows both.
 - **proofs**: a tree of ``--proof-leaves`` leaves (nodes only, bulk-loaded with the
   service's own ``new_nodes``) in its own database; p50/p95/p99 of the service's
   ``inclusion_proof`` for random leaves. Raw baseline: one primary-key lookup.
