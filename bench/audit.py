@@ -44,6 +44,7 @@ from typing import Any
 import asyncpg
 from rich.console import Console
 
+from . import standalone
 from .machine import load_average, machine_info, process_cpu_seconds
 
 DEFAULT_EVENTS = 50_000
@@ -424,17 +425,11 @@ def run(options: argparse.Namespace, console: Console) -> dict[str, Any]:
 
 
 def main() -> None:
-    import json
-
-    parser = argparse.ArgumentParser(prog="python -m bench.audit", description=__doc__)
+    parser = standalone.parser("audit", __doc__)
     parser.add_argument("--events", type=int, default=None)
     parser.add_argument("--proof-leaves", type=int, default=None)
     parser.add_argument("--verify-records", type=int, default=None)
-    parser.add_argument("--results", type=Path, default=Path(__file__).parent / "results")
-    options = parser.parse_args()
-    result = run(options, Console())
-    options.results.mkdir(parents=True, exist_ok=True)
-    (options.results / "audit.json").write_text(json.dumps(result, indent=2, default=str) + "\n")
+    standalone.main("audit", run, parser)
 
 
 if __name__ == "__main__":
