@@ -4,14 +4,18 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 import time
 from datetime import UTC, date, datetime
 from typing import Annotated
 
+import httpx
 import typer
 from rich.console import Console
 
 from .hospital import make_plan, until_of
+
+log = logging.getLogger(__name__)
 
 __all__ = ["NAME", "app"]
 
@@ -83,7 +87,11 @@ def demo(
             run_demo(settings, plan, concurrency=concurrency, console=console, batch=batch)
         )
     except Exception as exc:  # the platform is not there, or answered what we cannot use
-        raise fail(f"demo stopped: {type(exc).__name__}: {exc}") from None
+        where = ""
+        if isinstance(exc, httpx.RequestError):  # which call: a dropped connection says nothing
+            where = f" ({exc.request.method} {exc.request.url})"
+        log.debug("demo stopped", exc_info=True)
+        raise fail(f"demo stopped: {type(exc).__name__}: {exc}{where}") from None
     if wait:
         with console.status("waiting for OMOP and the audit log to catch up..."):
             report.catch_up = asyncio.run(

@@ -261,6 +261,9 @@ async def _serve(runtime: ServiceRuntime, port: int) -> None:
         port=port,
         log_config=None,
         access_log=False,
+        # Longer than any client's idle keep-alive (httpx 5 s, most proxies 60 s): a server
+        # closing an idle connection just as a client reuses it drops that request.
+        timeout_keep_alive=75,
         timeout_graceful_shutdown=5,
         lifespan="on",
     )
