@@ -99,7 +99,9 @@ async def get_template_example(template_id: str, request: Request, principal: Re
     return response
 
 
-@router.api_route("/template/adl2", methods=["GET", "POST"])
-@router.api_route("/template/adl2/{rest:path}", methods=["GET", "POST"])
+# Answered (501) but not advertised: one function under two methods would give the OpenAPI
+# document duplicate operation ids.
+@router.api_route("/template/adl2", methods=["GET", "POST"], include_in_schema=False)
+@router.api_route("/template/adl2/{rest:path}", methods=["GET", "POST"], include_in_schema=False)
 async def adl2(request: Request, principal: Reader) -> Response:
     raise Problem(501, "not-implemented", "ADL 2 templates are not supported; use adl1.4")
