@@ -68,3 +68,11 @@ async def test_parquet_export_reads_back_with_the_cdm_types(
     assert set(concepts.to_pylist()) == {3004249, 3012888}
     assert await cli._run(argparse.Namespace(command="export", directory=tmp_path / "c")) == 0
     assert (tmp_path / "c" / "measurement.csv").exists()
+
+
+async def test_dq_without_the_definition_files_says_where_they_come_from(tmp_path, capsys):
+    args = argparse.Namespace(command="dq", definitions=tmp_path, run_date=None, out=tmp_path)
+    assert await cli._run(args) == 2
+    err = capsys.readouterr().err
+    assert "OMOP_CDMv5.4_Field_Level.csv" in err
+    assert "--definitions" in err

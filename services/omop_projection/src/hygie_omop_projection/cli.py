@@ -40,7 +40,29 @@ async def _serving(conn) -> str:  # type: ignore[no-untyped-def]
     return str(found)
 
 
+DQD_FILES = (
+    "OMOP_CDMv5.4_Check_Descriptions.csv",
+    "OMOP_CDMv5.4_Field_Level.csv",
+    "OMOP_CDMv5.4_Concept_Level.csv",
+)
+
+
+def _missing_definitions(definitions: Path) -> str | None:
+    """Why the DQD definition files cannot be read, or None."""
+    missing = [name for name in DQD_FILES if not (definitions / name).is_file()]
+    if not missing:
+        return None
+    return (
+        f"DQD 5.4 definition files not found in {definitions} ({', '.join(missing)}): they are "
+        "the OHDSI DataQualityDashboard's inst/csv files (Apache-2.0); pass their folder "
+        "with --definitions DIR"
+    )
+
+
 async def _run(args: argparse.Namespace) -> int:
+    if args.command == "dq" and (why := _missing_definitions(args.definitions)):
+        print(why, file=sys.stderr)
+        return 2
     settings = load_settings()
     engine = create_engine(settings, service_database_name(settings, "omop_projection"))
     try:
