@@ -72,7 +72,9 @@ psql "$OMOP_DB" -c "SET ROLE hygie_analyst;
 psql "$OMOP_DB" -c "SET ROLE hygie_analyst; SELECT count(*) FROM omop.person;
   SELECT condition_source_value, count(*) FROM omop.condition_occurrence GROUP BY 1 ORDER BY 2 DESC LIMIT 5;"
 hygie omop export --format parquet $T/omop/          # one Parquet file per table + manifest
-hygie omop dq --run-date {today} --out $T/dq/        # DQD checks: dq.html and dq.json
+# DQD checks (dq.html, dq.json); the check definitions are the OHDSI DataQualityDashboard's
+# inst/csv files: add --definitions DIR when they are not at the default path
+hygie omop dq --run-date {today} --out $T/dq/
 hygie omop unmapped                                  # codes without a standard concept
 
 ## 7. Audit: verify the log, then who looked at this patient's record
