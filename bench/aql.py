@@ -27,7 +27,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import contextlib
 import json
 import os
 import random
@@ -41,7 +40,7 @@ from typing import Any
 
 from rich.console import Console
 
-from . import standalone
+from . import infra, standalone
 from .machine import load_average, machine_info
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -331,7 +330,6 @@ async def _bench(options: argparse.Namespace, console: Console, work: Path) -> d
     from hygie_ehr.bootstrap import SPEC
     from hygie_platform.config import Settings
     from hygie_platform.db import asyncpg_dsn
-    from hygie_platform.embedded import EmbeddedPostgres
     from hygie_platform.testing import start_service
 
     n = options.events or DEFAULT_EVENTS
@@ -341,9 +339,7 @@ async def _bench(options: argparse.Namespace, console: Console, work: Path) -> d
     database_url = os.environ.get("HYGIE_DATABASE_URL")
     try:
         if database_url is None:
-            server = EmbeddedPostgres(work / "pgdata", durable=True)
-            database_url = server.start()
-            stops.append(server.stop)
+            database_url = infra.embedded_postgres(work, stops)
         tag = uuid.uuid4().hex[:6]
         settings = Settings(
             database_url=database_url,
@@ -400,9 +396,7 @@ async def _bench(options: argparse.Namespace, console: Console, work: Path) -> d
             ),
         }
     finally:
-        for stop in reversed(stops):
-            with contextlib.suppress(Exception):
-                stop()
+        infra.stop_all(stops)
 
 
 async def _indexes(dsn: str) -> list[str]:

@@ -30,7 +30,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import contextlib
 import os
 import random
 import statistics
@@ -44,7 +43,7 @@ from typing import Any
 import asyncpg
 from rich.console import Console
 
-from . import standalone
+from . import infra, standalone
 from .machine import load_average, machine_info, process_cpu_seconds
 
 DEFAULT_EVENTS = 50_000
@@ -257,7 +256,6 @@ async def _bench(options: argparse.Namespace, console: Console, work: Path) -> d
     from hygie_audit.service.verify import verify_log
     from hygie_platform.config import Settings
     from hygie_platform.db import asyncpg_dsn, create_engine, ensure_database, with_database
-    from hygie_platform.embedded import EmbeddedBroker, EmbeddedPostgres
     from hygie_platform.service import ServiceRuntime
 
     stops: list[Any] = []
@@ -265,13 +263,9 @@ async def _bench(options: argparse.Namespace, console: Console, work: Path) -> d
     try:
         database_url_is_ours = database_url is None
         if database_url is None:
-            server = EmbeddedPostgres(work / "pgdata", durable=True)
-            database_url = server.start()
-            stops.append(server.stop)
+            database_url = infra.embedded_postgres(work, stops)
         if kafka is None:
-            broker = EmbeddedBroker(log_file=work / "broker.log")
-            kafka = broker.start()
-            stops.append(broker.stop)
+            kafka = infra.embedded_broker(work, stops)
         tag = uuid.uuid4().hex[:6]
         settings = Settings(
             database_url=database_url,
@@ -410,9 +404,7 @@ async def _bench(options: argparse.Namespace, console: Console, work: Path) -> d
         )
         return out
     finally:
-        for stop in reversed(stops):
-            with contextlib.suppress(Exception):
-                stop()
+        infra.stop_all(stops)
 
 
 def run(options: argparse.Namespace, console: Console) -> dict[str, Any]:

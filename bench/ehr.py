@@ -48,7 +48,7 @@ from typing import Any
 
 from rich.console import Console
 
-from . import standalone
+from . import infra, standalone
 from .machine import load_average, machine_info, process_cpu_seconds
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -353,7 +353,6 @@ async def _bench(options: argparse.Namespace, console: Console, work: Path) -> d
 
     from hygie_platform.config import Settings
     from hygie_platform.db import asyncpg_dsn, service_database_name, with_database
-    from hygie_platform.embedded import EmbeddedBroker, EmbeddedPostgres
     from hygie_platform.security import issue_token
 
     seconds = options.seconds
@@ -363,13 +362,9 @@ async def _bench(options: argparse.Namespace, console: Console, work: Path) -> d
     proc: subprocess.Popen[bytes] | None = None
     try:
         if database_url is None:
-            server = EmbeddedPostgres(work / "pgdata", durable=True)
-            database_url = server.start()
-            stops.append(server.stop)
+            database_url = infra.embedded_postgres(work, stops)
         if kafka is None:
-            broker = EmbeddedBroker(log_file=work / "broker.log")
-            kafka = broker.start()
-            stops.append(broker.stop)
+            kafka = infra.embedded_broker(work, stops)
         tag = uuid.uuid4().hex[:6]
         port = _free_port()
         env = {
@@ -531,9 +526,7 @@ async def _bench(options: argparse.Namespace, console: Console, work: Path) -> d
                 proc.wait(timeout=20)
             if proc.poll() is None:
                 proc.kill()
-        for stop in reversed(stops):
-            with contextlib.suppress(Exception):
-                stop()
+        infra.stop_all(stops)
 
 
 def _defaults(options: argparse.Namespace) -> argparse.Namespace:

@@ -40,7 +40,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import contextlib
 import itertools
 import logging
 import math
@@ -56,7 +55,7 @@ from typing import Any
 
 from rich.console import Console
 
-from . import standalone
+from . import infra, standalone
 from .machine import load_average, machine_info
 
 DEFAULT_EVENTS = 100_000
@@ -516,15 +515,12 @@ async def _raw_commits(runtime: Any, n: int) -> list[float]:
 
 async def _bench(options: argparse.Namespace, console: Console, work: Path) -> dict[str, Any]:
     from hygie_platform.config import Settings
-    from hygie_platform.embedded import EmbeddedPostgres
 
     stops: list[Any] = []
     database_url = os.environ.get("HYGIE_DATABASE_URL")
     try:
         if database_url is None:
-            server = EmbeddedPostgres(work / "pgdata", durable=True)
-            database_url = server.start()
-            stops.append(server.stop)
+            database_url = infra.embedded_postgres(work, stops)
         tag = uuid.uuid4().hex[:6]
         settings = Settings(
             database_url=database_url,
@@ -557,9 +553,7 @@ async def _bench(options: argparse.Namespace, console: Console, work: Path) -> d
         )
         return out
     finally:
-        for stop in reversed(stops):
-            with contextlib.suppress(Exception):
-                stop()
+        infra.stop_all(stops)
 
 
 def run(options: argparse.Namespace, console: Console) -> dict[str, Any]:

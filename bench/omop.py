@@ -41,7 +41,7 @@ from typing import Any
 
 from rich.console import Console
 
-from . import standalone
+from . import infra, standalone
 from .machine import load_average, machine_info
 
 DEFAULT_EVENTS = 1_000_000
@@ -475,19 +475,14 @@ def _settings(database_url: str, kafka: str, work: Path, tag: str) -> Any:
 
 
 async def _bench(options: argparse.Namespace, console: Console, work: Path) -> dict[str, Any]:
-    from hygie_platform.embedded import EmbeddedBroker, EmbeddedPostgres
 
     stops: list[Any] = []
     database_url, kafka = os.environ.get("HYGIE_DATABASE_URL"), os.environ.get("HYGIE_KAFKA")
     try:
         if database_url is None:
-            server = EmbeddedPostgres(work / "pgdata", durable=True)
-            database_url = server.start()
-            stops.append(server.stop)
+            database_url = infra.embedded_postgres(work, stops)
         if kafka is None:
-            broker = EmbeddedBroker(log_file=work / "broker.log")
-            kafka = broker.start()
-            stops.append(broker.stop)
+            kafka = infra.embedded_broker(work, stops)
         n = options.events or DEFAULT_EVENTS
         out: dict[str, Any] = {"load_average_before": load_average()}
         settings = _settings(database_url, kafka, work, uuid.uuid4().hex[:6])
@@ -526,9 +521,7 @@ async def _bench(options: argparse.Namespace, console: Console, work: Path) -> d
         )
         return out
     finally:
-        for stop in reversed(stops):
-            with contextlib.suppress(Exception):
-                stop()
+        infra.stop_all(stops)
 
 
 def run(options: argparse.Namespace, console: Console) -> dict[str, Any]:

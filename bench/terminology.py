@@ -54,7 +54,7 @@ from typing import Any
 import asyncpg
 from rich.console import Console
 
-from . import standalone
+from . import infra, standalone
 from .machine import load_average, machine_info
 
 DEFAULT_EVENTS = 1_000_000  # concepts; relationships are 5x
@@ -486,7 +486,6 @@ async def _bench(options: argparse.Namespace, console: Console, work: Path) -> d
 
     from hygie_platform.config import Settings
     from hygie_platform.db import asyncpg_dsn
-    from hygie_platform.embedded import EmbeddedBroker, EmbeddedPostgres
     from hygie_platform.embedded.net import free_port
     from hygie_platform.security import issue_token
     from hygie_platform.service import ServiceRuntime
@@ -500,13 +499,9 @@ async def _bench(options: argparse.Namespace, console: Console, work: Path) -> d
     proc: subprocess.Popen[bytes] | None = None
     try:
         if database_url is None:
-            server = EmbeddedPostgres(work / "pgdata", durable=True)
-            database_url = server.start()
-            stops.append(server.stop)
+            database_url = infra.embedded_postgres(work, stops)
         if kafka is None:
-            broker = EmbeddedBroker(log_file=work / "broker.log")
-            kafka = broker.start()
-            stops.append(broker.stop)
+            kafka = infra.embedded_broker(work, stops)
         tag = uuid.uuid4().hex[:6]
         env = {
             "HYGIE_DATABASE_URL": database_url,
@@ -618,9 +613,7 @@ async def _bench(options: argparse.Namespace, console: Console, work: Path) -> d
                 proc.wait(timeout=20)
             if proc.poll() is None:
                 proc.kill()
-        for stop in reversed(stops):
-            with contextlib.suppress(Exception):
-                stop()
+        infra.stop_all(stops)
 
 
 def run(options: argparse.Namespace, console: Console) -> dict[str, Any]:
