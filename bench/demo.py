@@ -29,6 +29,8 @@ from typing import Any
 
 from rich.console import Console
 
+from hygie_platform.testing.stack import hygie
+
 from . import standalone
 
 DEFAULT_EVENTS = 1_000
@@ -39,25 +41,11 @@ SERVICES = ("ehr", "patient_index", "terminology", "audit", "omop_projection")
 TARGET_SECONDS = 300.0
 
 
-def _hygie(*args: str, env: dict[str, str], timeout: float) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "hygie_platform.cli", *args],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-    )
-
-
 def _env(home: Path) -> dict[str, str]:
     from hygie_platform.embedded import free_port
+    from hygie_platform.testing.stack import stack_env
 
-    env = {k: v for k, v in os.environ.items() if not k.startswith("HYGIE_")}
-    env["HYGIE_HOME"] = str(home)
-    env["HYGIE_LOG_JSON"] = "false"
-    for name in SERVICES:
-        env[f"HYGIE_{name.upper()}_PORT"] = str(free_port())
-    return env
+    return stack_env(home, {name: free_port() for name in SERVICES})
 
 
 def run(options: argparse.Namespace, console: Console) -> dict[str, Any]:
@@ -77,7 +65,7 @@ def run(options: argparse.Namespace, console: Console) -> dict[str, Any]:
     )  # fmt: skip
     result: dict[str, Any] = {"benchmark": "demo", "patients": patients, "days": DAYS}
     try:
-        status = _hygie("status", "--wait", "--timeout", "180", env=env, timeout=240)
+        status = hygie("status", "--wait", "--timeout", "180", env=env, timeout=240)
         if status.returncode != 0:
             result["error"] = f"stack not healthy: {status.stdout[-800:]}{status.stderr[-800:]}"
             return result
@@ -98,7 +86,7 @@ def run(options: argparse.Namespace, console: Console) -> dict[str, Any]:
             result["error"] = f"hygie demo failed: {demo.stdout[-1500:]}{demo.stderr[-1500:]}"
             return result
         report = json.loads((home / "demo" / "report.json").read_text())
-        verify = _hygie("audit", "verify", env=env, timeout=1800)
+        verify = hygie("audit", "verify", env=env, timeout=1800)
         leaves = None
         if verify.returncode == 0 and "OK:" in verify.stdout:
             leaves = int(verify.stdout.split("OK:", 1)[1].split("leaves", 1)[0])

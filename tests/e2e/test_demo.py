@@ -24,32 +24,12 @@ import pytest
 from hygie_demo.hospital import make_plan, until_of
 
 from hygie_platform.embedded import free_port
+from hygie_platform.testing.stack import hygie, stack_env
 
 pytestmark = pytest.mark.slow
 
 SERVICES = ("ehr", "patient_index", "terminology", "audit", "omop_projection")
 PATIENTS, DAYS, SEED, UNTIL = 20, 3, 7, date(2026, 11, 1)
-
-
-def _env(home: Path, ports: dict[str, int]) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("HYGIE_")}
-    env["HYGIE_HOME"] = str(home)
-    env["HYGIE_LOG_JSON"] = "false"
-    for name, port in ports.items():
-        env[f"HYGIE_{name.upper()}_PORT"] = str(port)
-    return env
-
-
-def _hygie(
-    *args: str, env: dict[str, str], timeout: float = 150
-) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "hygie_platform.cli", *args],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-    )
 
 
 def _stop(proc: subprocess.Popen[str]) -> str:
@@ -90,7 +70,7 @@ async def _omop(database_url: str, sql: str) -> Any:
 def test_the_demo_hospital_reaches_every_view_and_a_rerun_changes_nothing():
     home = Path(tempfile.mkdtemp(prefix="hygie-demo-"))
     ports = {name: free_port() for name in SERVICES}
-    env = _env(home, ports)
+    env = stack_env(home, ports)
     args = [sys.executable, "-m", "hygie_platform.cli", "up"]
     for name in SERVICES:
         args += ["--service", name]
@@ -100,12 +80,12 @@ def test_the_demo_hospital_reaches_every_view_and_a_rerun_changes_nothing():
     )  # fmt: skip
     expected = _expected()
     try:
-        status = _hygie("status", "--wait", "--timeout", "120", env=env)
+        status = hygie("status", "--wait", "--timeout", "120", env=env)
         if status.returncode != 0:
             pytest.fail(f"{status.stdout}{status.stderr}\n--- hygie up:\n{_stop(proc)}")
         demo_args = ["--patients", str(PATIENTS), "--days", str(DAYS), "--seed", str(SEED)]
         demo_args += ["--until", UNTIL.isoformat()]
-        run = _hygie("demo", *demo_args, env=env, timeout=240)
+        run = hygie("demo", *demo_args, env=env, timeout=240)
         assert run.returncode == 0, run.stdout + run.stderr
         report = json.loads((home / "demo" / "report.json").read_text())
         assert report["refused"] == {}
@@ -118,7 +98,7 @@ def test_the_demo_hospital_reaches_every_view_and_a_rerun_changes_nothing():
 
         state = json.loads((home / "stack.json").read_text())
         db_url = state["settings"]["database_url"]
-        admin = _hygie("token", "--role", "admin", env=env).stdout.strip()
+        admin = hygie("token", "--role", "admin", env=env).stdout.strip()
         auth = {"Authorization": f"Bearer {admin}"}
         # EHR store: every composition of the plan, plus the one with an unknown code
         aql = httpx.post(
@@ -151,17 +131,17 @@ def test_the_demo_hospital_reaches_every_view_and_a_rerun_changes_nothing():
         assert conditions == expected["conditions"] + 1
         assert omop(_omop(db_url, "SELECT count(*) FROM omop.drug_exposure")) == expected["drugs"]
         # audit: the log verifies and holds at least one record per composition
-        verify = _hygie("audit", "verify", env=env)
+        verify = hygie("audit", "verify", env=env)
         assert verify.returncode == 0, verify.stdout + verify.stderr
         leaves = int(verify.stdout.split("OK:", 1)[1].split("leaves", 1)[0])
         assert leaves >= expected["compositions"]
 
-        again = _hygie("demo", *demo_args, "--no-wait", env=env, timeout=240)
+        again = hygie("demo", *demo_args, "--no-wait", env=env, timeout=240)
         assert again.returncode == 0, again.stdout + again.stderr
         rerun = json.loads((home / "demo" / "report.json").read_text())
         assert sum(rerun["existing"][k] for k in kinds) == expected["compositions"]
         assert not any(k in rerun["created"] for k in kinds)
-        tour = _hygie("demo", "--tour", env=env)
+        tour = hygie("demo", "--tour", env=env)
         assert dup[0]["ipp"] in tour.stdout
         assert report["examples"]["patient"]["ehr_id"] in tour.stdout
     finally:

@@ -18,31 +18,11 @@ import httpx
 import pytest
 
 from hygie_platform.embedded import free_port
+from hygie_platform.testing.stack import hygie, stack_env
 
 pytestmark = pytest.mark.slow
 
 SERVICES = ("ehr", "audit")
-
-
-def _env(home: Path, ports: dict[str, int]) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("HYGIE_")}
-    env["HYGIE_HOME"] = str(home)
-    env["HYGIE_LOG_JSON"] = "false"
-    for name, port in ports.items():
-        env[f"HYGIE_{name.upper()}_PORT"] = str(port)
-    return env
-
-
-def _hygie(
-    *args: str, env: dict[str, str], timeout: float = 120
-) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "hygie_platform.cli", *args],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-    )
 
 
 def _up(env: dict[str, str]) -> subprocess.Popen[str]:
@@ -71,13 +51,15 @@ def test_hygie_up_runs_the_stack_keeps_data_and_stops_cleanly():
     # and pytest resets its temporary root to 0700 whenever another session starts.
     home = Path(tempfile.mkdtemp(prefix="hygie-stack-"))
     ports = {name: free_port() for name in SERVICES}
-    env = _env(home, ports)
+    env = stack_env(home, ports)
     proc = _up(env)
     try:
-        status = _hygie("status", "--wait", "--timeout", "90", env=env)
+        status = hygie("status", "--wait", "--timeout", "90", env=env)
         if status.returncode != 0:
             pytest.fail(f"{status.stdout}{status.stderr}\n--- hygie up:\n{_stop(proc)}")
-        token = _hygie("token", "--role", "clinician", "--user", "u1", env=env).stdout.strip()
+        token = hygie(
+            "token", "--role", "clinician", "--user", "u1", env=env, timeout=120
+        ).stdout.strip()
         assert token.count(".") == 2  # the token alone on stdout
         ehr = f"http://127.0.0.1:{ports['ehr']}/openehr/v1/ehr"
         created = httpx.post(ehr, headers={"Authorization": f"Bearer {token}"}, timeout=10)
@@ -92,15 +74,17 @@ def test_hygie_up_runs_the_stack_keeps_data_and_stops_cleanly():
 
     proc = _up(env)  # a second start: PostgreSQL kept the data, the broker starts empty
     try:
-        assert _hygie("status", "--wait", "--timeout", "90", env=env).returncode == 0
-        token = _hygie("token", "--role", "clinician", "--user", "u1", env=env).stdout.strip()
+        assert hygie("status", "--wait", "--timeout", "90", env=env).returncode == 0
+        token = hygie(
+            "token", "--role", "clinician", "--user", "u1", env=env, timeout=120
+        ).stdout.strip()
         again = httpx.get(location, headers={"Authorization": f"Bearer {token}"}, timeout=10)
         assert again.status_code == 200
         db_url = json.loads(state.read_text())["settings"]["database_url"]
         assert db_url.startswith("postgresql://")
         deadline = time.monotonic() + 30
         while time.monotonic() < deadline:  # the relay refilled the empty broker
-            topics = _hygie("topics", env=env).stdout.split()
+            topics = hygie("topics", env=env).stdout.split()
             if "hygie.ehr.v1" in topics:
                 break
             time.sleep(1)
