@@ -125,20 +125,7 @@ class Hygie:
 
     async def commit(self, ehr_id: str, composition: dict[str, Any]) -> tuple[str, str]:
         """POST a canonical composition: ('created' | 'existing' | 'refused', detail)."""
-        resp = await self.ehr.post(
-            f"/ehr/{ehr_id}/composition",
-            content=orjson.dumps(composition),
-            headers={
-                **self.headers,
-                "Content-Type": "application/json",
-                "Prefer": "return=minimal",
-            },
-        )
-        if resp.status_code == 201:
-            return "created", ""
-        if resp.status_code == 409:
-            return "existing", ""
-        return "refused", f"{resp.status_code} {resp.text[:600]}"
+        return await self._create(f"/ehr/{ehr_id}/composition", composition, "existing")
 
     async def contribute(self, ehr_id: str, compositions: list[dict[str, Any]]) -> tuple[str, str]:
         """POST one CONTRIBUTION creating every composition (all or none): ('created' |
@@ -149,8 +136,12 @@ class Hygie:
                 for c in compositions
             ]
         }
+        return await self._create(f"/ehr/{ehr_id}/contribution", body, "conflict")
+
+    async def _create(self, path: str, body: dict[str, Any], on_409: str) -> tuple[str, str]:
+        """POST to the EHR store: ('created' | ``on_409`` | 'refused', detail)."""
         resp = await self.ehr.post(
-            f"/ehr/{ehr_id}/contribution",
+            path,
             content=orjson.dumps(body),
             headers={
                 **self.headers,
@@ -161,7 +152,7 @@ class Hygie:
         if resp.status_code == 201:
             return "created", ""
         if resp.status_code == 409:
-            return "conflict", ""
+            return on_409, ""
         return "refused", f"{resp.status_code} {resp.text[:600]}"
 
     async def exists(self, ehr_id: str, uid: str) -> bool:
