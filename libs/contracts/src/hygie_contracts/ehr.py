@@ -6,7 +6,7 @@ from datetime import datetime
 from typing import Any, ClassVar
 from uuid import UUID
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, Field
 
 from .base import Event
 
@@ -17,6 +17,7 @@ __all__ = [
     "CompositionDeleted",
     "ContributionCommitted",
     "EhrCreated",
+    "EhrErased",
     "EhrStatusUpdated",
     "FolderCommitted",
     "PartyRef",
@@ -162,3 +163,23 @@ class TemplateUploaded(Event):
     archetype_id: str
     sha256: str
     uploaded_by: str | None = None
+
+
+class EhrErased(Event):
+    """An EHR's clinical content was erased by an administrator (right to erasure, legal order,
+    test data). Every composition, EHR_STATUS, folder and contribution of the EHR is gone from
+    the store; only a tombstone of the EHR id (with this audit) is kept. Projections must remove
+    everything they derived from the EHR's events."""
+
+    event_type: ClassVar[str] = "hygie.ehr.ehr.erased.v1"
+    topic: ClassVar[str] = EHR_TOPIC
+    subject_field: ClassVar[str] = "ehr_id"
+
+    ehr_id: UUID
+    subject: PartyRef | None = None
+    """the subject of the EHR's last EHR_STATUS (None when it had none)"""
+    erased_at: datetime
+    reason: str = Field(min_length=1)
+    """why, as given by the administrator (required)"""
+    requested_by: str = Field(min_length=1)
+    """the administrator: the token's subject"""
