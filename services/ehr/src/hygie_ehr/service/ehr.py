@@ -9,13 +9,15 @@ from hygie_contracts import PartyRef
 from hygie_contracts.ehr import EhrStatusUpdated
 from hygie_platform.uow import UnitOfWork
 
+from ..adapters.erasure import ErasureStore
 from ..adapters.repository import EhrRepository
 from ..adapters.versions import StaleVersion, VersionStore
 from ..domain.ehr import Ehr, new_ehr
 from ..domain.ehr_status import subject_of
 from ..domain.versioning import Audit, VersionUid
 from .compositions import Committed, event_audit
-from .errors import BadRequest, EhrNotFound, PreconditionFailed
+from .erasure import erased_message
+from .errors import BadRequest, Conflict, EhrNotFound, PreconditionFailed
 
 __all__ = ["create_ehr", "find_ehr", "get_ehr", "update_ehr_status"]
 
@@ -29,7 +31,10 @@ async def create_ehr(
     ehr_id: UUID | None = None,
 ) -> Ehr:
     """Create an EHR with its EHR_STATUS version 1, and journal ``hygie.ehr.ehr.created.v1``
-    in the same transaction. ``SubjectHasEhr`` when the subject (or the id) has one."""
+    in the same transaction. ``SubjectHasEhr`` when the subject (or the id) has one,
+    ``Conflict`` when the id is the id of an erased EHR (ids are never reused)."""
+    if ehr_id is not None and await ErasureStore(uow.connection).tombstone(ehr_id):
+        raise Conflict(f"EHR id {ehr_id} belonged to an erased EHR; ids are not reused")
     subject = subject_of(status)
     ehr = new_ehr(
         system_id=system_id,
@@ -64,9 +69,11 @@ async def create_ehr(
 
 
 async def get_ehr(uow: UnitOfWork, ehr_id: UUID) -> Ehr:
+    """The EHR; ``EhrNotFound`` (saying so when it was erased) otherwise."""
     ehr = await EhrRepository(uow.connection).get(ehr_id)
     if ehr is None:
-        raise EhrNotFound(f"no EHR with id {ehr_id}")
+        tombstone = await ErasureStore(uow.connection).tombstone(ehr_id)
+        raise EhrNotFound(erased_message(tombstone) if tombstone else f"no EHR with id {ehr_id}")
     return ehr
 
 

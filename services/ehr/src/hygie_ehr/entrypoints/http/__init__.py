@@ -1,6 +1,6 @@
 """openEHR REST API (ITS-REST 1.0.3) of the EHR store."""
 
-from . import compositions, contributions, directory, ehr, manifest, templates
+from . import admin, compositions, contributions, directory, ehr, manifest, templates
 
 ROUTERS = [
     ehr.router,
@@ -9,6 +9,7 @@ ROUTERS = [
     contributions.router,
     directory.router,
     manifest.router,
+    admin.router,
 ]
 
 __all__ = ["ROUTERS"]
