@@ -7,6 +7,9 @@ Inside the unit of work of the read, so the access is journaled with the same co
         await record_access(uow, request, patient=f"{ns}|{pid}",
                             resource=f"Composition/{uid}", action="read")
 
+A query (AQL, a search over many patients) is one event naming every patient its result
+holds (``record_query``), not one event per patient.
+
 The agent and roles come from ``request.state.principal`` (set by ``require_roles``), the
 request id from ``request.state.request_id`` (set by the HTTP middleware), the purpose of
 use from the ``purpose`` argument, else the ``X-Purpose-Of-Use`` header, else the token's
@@ -15,18 +18,19 @@ use from the ``purpose`` argument, else the ``X-Purpose-Of-Use`` header, else th
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+import hashlib
+from collections.abc import Iterable, Mapping
 from datetime import UTC, datetime
-from typing import Literal
+from typing import Any, Literal
 
 from fastapi import Request
 
-from hygie_contracts.access import RecordAccessed
+from hygie_contracts.access import QUERY_PATIENTS_LISTED, QueryExecuted, RecordAccessed
 
 from .envelope import Envelope
 from .uow import UnitOfWork
 
-__all__ = ["ACTIONS", "record_access", "record_accesses"]
+__all__ = ["ACTIONS", "patients_digest", "record_access", "record_accesses", "record_query"]
 
 #: Words a service may use for ``action`` → FHIR AuditEvent.action and restful interaction.
 ACTIONS: dict[str, tuple[Literal["C", "R", "U", "D", "E"], str]] = {
@@ -105,6 +109,65 @@ async def record_accesses(
         )
         for p in dict.fromkeys(patients)
     ]
+
+
+async def record_query(
+    uow: UnitOfWork,
+    request: Request,
+    *,
+    patients: Iterable[str] | None,
+    resource: str,
+    query: str,
+    parameters: Mapping[str, Any] | None = None,
+    rows: int = 0,
+    purpose: str | None = None,
+    outcome: str = "success",
+) -> Envelope | None:
+    """Journal one ``hygie.access.query.executed.v1`` for a query in this unit of work.
+
+    ``patients`` are those whose data the result holds (None: the result is aggregates
+    only). Up to ``QUERY_PATIENTS_LISTED`` are listed; beyond, their count and digest. A
+    query whose result holds no patient's data journals nothing (nothing was disclosed)."""
+    if outcome not in _OUTCOMES:
+        raise ValueError(f"outcome {outcome!r} is not one of {sorted(_OUTCOMES)}")
+    listed: tuple[str, ...] = ()
+    count: int | None = None
+    digest: str | None = None
+    if patients is not None:
+        unique = tuple(dict.fromkeys(patients))
+        if not unique:
+            return None
+        count = len(unique)
+        if count <= QUERY_PATIENTS_LISTED:
+            listed = unique
+        else:
+            digest = patients_digest(unique)
+    principal = getattr(request.state, "principal", None)
+    claims = principal.claims if principal is not None else {}
+    event = QueryExecuted(
+        agent=principal.subject if principal is not None else "anonymous",
+        roles=tuple(sorted(principal.roles)) if principal is not None else (),
+        organization=_text(claims.get("organization") or claims.get("org")),
+        resource=resource,
+        query=query,
+        parameters=dict(parameters) if parameters else None,
+        patients=listed,
+        patient_count=count,
+        patients_digest=digest,
+        rows=rows,
+        purpose=purpose
+        or request.headers.get("x-purpose-of-use")
+        or _text(claims.get("purpose_of_use")),
+        outcome=_OUTCOMES[outcome],
+        request_id=getattr(request.state, "request_id", None),
+        occurred_at=datetime.now(UTC),
+    )
+    return uow.record(event)
+
+
+def patients_digest(patients: Iterable[str]) -> str:
+    """SHA-256 (hex) of the patient ids, sorted, each once, joined by newlines."""
+    return hashlib.sha256("\n".join(sorted(set(patients))).encode()).hexdigest()
 
 
 def _text(value: object) -> str | None:

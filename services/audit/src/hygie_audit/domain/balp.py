@@ -11,12 +11,13 @@ from datetime import datetime
 from typing import Any
 from uuid import UUID
 
-from hygie_contracts.access import RecordAccessed
+from hygie_contracts.access import QueryExecuted, RecordAccessed
 
 __all__ = [
     "DCM",
     "from_access",
     "from_domain_event",
+    "from_query",
     "patient_entity",
 ]
 
@@ -169,6 +170,46 @@ def _committer(data: dict[str, Any]) -> str | None:
 
 def from_access(*, source: str, event: RecordAccessed) -> dict[str, Any]:
     """BALP PatientRead (action R) or PatientQuery (action E) from an access event."""
+    return _rest(
+        source=source,
+        event=event,
+        action=event.action,
+        interaction=event.interaction,
+        patient=event.patient,
+    )
+
+
+def from_query(*, source: str, event: QueryExecuted, patient: str | None) -> dict[str, Any]:
+    """BALP PatientQuery for one patient the query's result held (one AuditEvent per patient
+    identified, as BALP asks), or, with ``patient`` None, the query alone: aggregates, or
+    more patients than the event lists — then the count and digest of the patients as
+    entity details."""
+    details = []
+    if patient is None:
+        if event.patient_count is not None:
+            details.append({"type": "patient-count", "valueString": str(event.patient_count)})
+        if event.patients_digest:
+            details.append({"type": "patients-sha256", "valueString": event.patients_digest})
+        details.append({"type": "rows", "valueString": str(event.rows)})
+    return _rest(
+        source=source,
+        event=event,
+        action="E",
+        interaction="search-type",
+        patient=patient,
+        details=details,
+    )
+
+
+def _rest(
+    *,
+    source: str,
+    event: RecordAccessed | QueryExecuted,
+    action: str,
+    interaction: str,
+    patient: str | None,
+    details: list[dict[str, str]] | None = None,
+) -> dict[str, Any]:
     user: dict[str, Any] = {
         "type": {"coding": [_coding(PARTICIPATION, "IRCP", "information recipient")]},
         "who": {"identifier": {"value": event.agent}},
@@ -193,15 +234,17 @@ def from_access(*, source: str, event: RecordAccessed) -> dict[str, Any]:
                 "requestor": False,
             }
         )
-    entities = [patient_entity(event.patient), _data_entity(event.resource)]
+    entities = [patient_entity(patient)] if patient else []
+    entities.append(_data_entity(event.resource))
     if event.query:
-        entities.append(
-            {
-                "type": _coding(ENTITY_TYPE, "2", "System Object"),
-                "role": _coding(OBJECT_ROLE, "24", "Query"),
-                "query": base64.b64encode(event.query.encode()).decode(),
-            }
-        )
+        query: dict[str, Any] = {
+            "type": _coding(ENTITY_TYPE, "2", "System Object"),
+            "role": _coding(OBJECT_ROLE, "24", "Query"),
+            "query": base64.b64encode(event.query.encode()).decode(),
+        }
+        if details:
+            query["detail"] = details
+        entities.append(query)
     if event.request_id:
         entities.append(
             {
@@ -212,8 +255,8 @@ def from_access(*, source: str, event: RecordAccessed) -> dict[str, Any]:
     return {
         "resourceType": "AuditEvent",
         "type": _coding(EVENT_TYPE, "rest", "Restful Operation"),
-        "subtype": [_coding(RESTFUL, event.interaction)],
-        "action": event.action,
+        "subtype": [_coding(RESTFUL, interaction)],
+        "action": action,
         "recorded": _instant(event.occurred_at),
         "outcome": event.outcome,
         "agent": agents,

@@ -5,14 +5,14 @@ transaction (gap-free positions under the appender lock)."""
 from __future__ import annotations
 
 from typing import Any
-from uuid import UUID
+from uuid import UUID, uuid5
 
 import orjson
 import sqlalchemy as sa
 from sqlalchemy.dialects.postgresql import insert
 
 from hygie_contracts import EHR_TOPIC, Event
-from hygie_contracts.access import RecordAccessed
+from hygie_contracts.access import QueryExecuted, RecordAccessed
 from hygie_contracts.ehr import EhrCreated
 from hygie_platform.envelope import Envelope
 from hygie_platform.ids import uuid7
@@ -20,7 +20,7 @@ from hygie_platform.uow import UnitOfWork
 
 from ..adapters.log_store import append_records, begin_append, write_entries
 from ..adapters.tables import ehr_subject
-from ..domain.balp import from_access, from_domain_event
+from ..domain.balp import from_access, from_domain_event, from_query
 from ..domain.entries import NewRecord, entry_rows, paused_gc
 from ..domain.records import InvalidAuditEvent, validate
 
@@ -36,10 +36,37 @@ async def record_events(uow: UnitOfWork, batch: list[tuple[Envelope, Event]]) ->
     patients = await _ehr_patients(uow, batch)
     size, frontier = await begin_append(uow.connection)
     with paused_gc():  # the AuditEvent dicts are gone before the collector runs again
-        rows, leaves = entry_rows(
-            size, [_record(uow, env, event, patients) for env, event in batch]
-        )
+        records = [r for env, event in batch for r in _records(uow, env, event, patients)]
+        rows, leaves = entry_rows(size, records)
     await write_entries(uow.connection, size, frontier, rows, leaves)
+
+
+def _records(
+    uow: UnitOfWork, envelope: Envelope, event: Event, patients: dict[str, str]
+) -> list[NewRecord]:
+    if isinstance(event, QueryExecuted):
+        return _query_records(envelope, event)
+    return [_record(uow, envelope, event, patients)]
+
+
+def _query_records(envelope: Envelope, event: QueryExecuted) -> list[NewRecord]:
+    """One record per patient the query's result held (each under an id derived from the
+    event's and the patient's, so a redelivery stays a duplicate), or one for the query
+    alone when it lists none (aggregates; more patients than listed: count and digest)."""
+    trace_id = envelope.traceparent.split("-")[1] if envelope.traceparent else None
+    if not event.patients:
+        resource = from_query(source=envelope.source, event=event, patient=None)
+        return [NewRecord(envelope.id, resource, envelope.type, envelope.subject, trace_id)]
+    return [
+        NewRecord(
+            uuid5(envelope.id, patient),
+            from_query(source=envelope.source, event=event, patient=patient),
+            envelope.type,
+            envelope.subject,
+            trace_id,
+        )
+        for patient in event.patients
+    ]
 
 
 def _record(
