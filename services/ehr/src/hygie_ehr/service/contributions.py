@@ -172,12 +172,18 @@ async def _one(
             if_match=_preceding(version, where),
             status=status,
             audit=audit,
+            templates=cache,
             contribution_id=contribution_id,
         )
     if rm_type == "FOLDER":
         if change == "creation":
             return await create_directory(
-                uow, ehr_id=ehr_id, data=data, audit=audit, contribution_id=contribution_id
+                uow,
+                ehr_id=ehr_id,
+                data=data,
+                audit=audit,
+                templates=cache,
+                contribution_id=contribution_id,
             )
         preceding = _preceding(version, where)
         if change == "deleted" or lifecycle == "deleted":
@@ -194,6 +200,7 @@ async def _one(
             if_match=preceding,
             data=data,
             audit=audit,
+            templates=cache,
             contribution_id=contribution_id,
         )
     raise BadRequest(f"{where}/data/_type: {rm_type!r} cannot be committed in a contribution")

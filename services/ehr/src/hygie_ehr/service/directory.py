@@ -12,6 +12,7 @@ from hygie_contracts.ehr import FolderCommitted
 from hygie_platform.uow import UnitOfWork
 
 from ..adapters.repository import EhrRepository
+from ..adapters.templates import TemplateCache
 from ..adapters.versions import (
     ObjectExists,
     StaleVersion,
@@ -22,6 +23,7 @@ from ..adapters.versions import (
 from ..domain.ehr import Ehr
 from ..domain.folder import InvalidFolder, folder_nodes, read_folder
 from ..domain.versioning import Audit, VersionUid
+from .archetyped import check_folder
 from .compositions import Committed, _requested_id, event_audit, read_version, writable_ehr
 from .errors import BadRequest, Conflict, EhrNotFound, NotFound, PreconditionFailed
 
@@ -110,11 +112,14 @@ async def create_directory(
     ehr_id: UUID,
     data: Any,
     audit: Audit,
+    templates: TemplateCache,
     contribution_id: UUID | None = None,
 ) -> Committed:
-    """The EHR's directory (409 if it has one; after a deletion, a new version of it)."""
+    """The EHR's directory (409 if it has one; after a deletion, a new version of it).
+    Folders naming a template are validated against it (422)."""
     ehr = await writable_ehr(uow, ehr_id)
     folder = _checked(data)
+    await check_folder(uow, folder, templates)
     if audit.change_type != "creation":
         audit = audit.with_change("creation")
     if ehr.directory_id is not None:
@@ -170,11 +175,14 @@ async def update_directory(
     if_match: VersionUid,
     data: Any,
     audit: Audit,
+    templates: TemplateCache,
     contribution_id: UUID | None = None,
 ) -> Committed:
-    """A new directory version replacing the whole tree (If-Match: its latest version)."""
+    """A new directory version replacing the whole tree (If-Match: its latest version).
+    Folders naming a template are validated against it (422)."""
     ehr = await writable_ehr(uow, ehr_id)
     folder = _checked(data)
+    await check_folder(uow, folder, templates)
     latest = await _current(uow, ehr, if_match, audit.system_id)
     if audit.change_type == "creation":
         audit = audit.with_change("modification")

@@ -11,10 +11,12 @@ from hygie_platform.uow import UnitOfWork
 
 from ..adapters.erasure import ErasureStore
 from ..adapters.repository import EhrRepository
+from ..adapters.templates import TemplateCache
 from ..adapters.versions import StaleVersion, VersionStore
 from ..domain.ehr import Ehr, new_ehr
 from ..domain.ehr_status import subject_of
 from ..domain.versioning import Audit, VersionUid
+from .archetyped import check_ehr_status
 from .compositions import Committed, event_audit
 from .erasure import erased_message
 from .errors import BadRequest, Conflict, EhrNotFound, PreconditionFailed
@@ -28,11 +30,14 @@ async def create_ehr(
     system_id: str,
     status: dict[str, Any],
     audit: Audit,
+    templates: TemplateCache,
     ehr_id: UUID | None = None,
 ) -> Ehr:
     """Create an EHR with its EHR_STATUS version 1, and journal ``hygie.ehr.ehr.created.v1``
     in the same transaction. ``SubjectHasEhr`` when the subject (or the id) has one,
-    ``Conflict`` when the id is the id of an erased EHR (ids are never reused)."""
+    ``Conflict`` when the id is the id of an erased EHR (ids are never reused),
+    ``Unprocessable`` when the EHR_STATUS names a template it does not conform to."""
+    await check_ehr_status(uow, status, templates)
     if ehr_id is not None and await ErasureStore(uow.connection).tombstone(ehr_id):
         raise Conflict(f"EHR id {ehr_id} belonged to an erased EHR; ids are not reused")
     subject = subject_of(status)
@@ -92,10 +97,13 @@ async def update_ehr_status(
     if_match: VersionUid,
     status: dict[str, Any],
     audit: Audit,
+    templates: TemplateCache | None,
     contribution_id: UUID | None = None,
 ) -> Committed:
     """A new EHR_STATUS version; ``if_match`` must name the latest one. The subject stays
-    unique across EHRs (``SubjectHasEhr``)."""
+    unique across EHRs (``SubjectHasEhr``). A status naming a template is validated against
+    it (``Unprocessable``) — unless ``templates`` is None: the patient-merge consumer, which
+    only moves the subject and flags of a status validated when it was committed."""
     repo = EhrRepository(uow.connection)
     ehr = await repo.get(ehr_id)
     if ehr is None:
@@ -113,6 +121,8 @@ async def update_ehr_status(
         raise PreconditionFailed(
             f"{if_match} is not the latest version ({latest_uid})", latest_uid=latest_uid
         )
+    if templates is not None:
+        await check_ehr_status(uow, status, templates)
     subject = subject_of(status)
     await repo.set_status(
         ehr_id,

@@ -48,6 +48,7 @@ async def _new_status(uow: UnitOfWork, ehr: Ehr, status: dict, audit: Audit) -> 
         if_match=VersionUid(ehr.ehr_status_id, audit.system_id, head.latest_version),
         status=status,
         audit=audit,
+        templates=None,
     )
 
 

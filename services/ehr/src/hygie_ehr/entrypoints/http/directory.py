@@ -56,7 +56,9 @@ async def post_directory(ehr_id: str, request: Request, principal: Writer) -> Re
     audit = audit_of(request, principal, default_change="creation")
     with mapped_errors():
         async with uow(request)() as u:
-            done = await create_directory(u, ehr_id=ehr_uuid, data=data, audit=audit)
+            done = await create_directory(
+                u, ehr_id=ehr_uuid, data=data, audit=audit, templates=request.app.state.templates
+            )
     return _answer(request, ehr_id, done, 201)
 
 
@@ -70,7 +72,12 @@ async def put_directory(ehr_id: str, request: Request, principal: Writer) -> Res
     with mapped_errors():
         async with uow(request)() as u:
             done = await update_directory(
-                u, ehr_id=ehr_uuid, if_match=if_match, data=data, audit=audit
+                u,
+                ehr_id=ehr_uuid,
+                if_match=if_match,
+                data=data,
+                audit=audit,
+                templates=request.app.state.templates,
             )
     return _answer(request, ehr_id, done, 200)
 

@@ -97,6 +97,7 @@ async def _create(request: Request, principal: Any, ehr_id: UUID | None) -> Resp
                     system_id=request.app.state.system_id,
                     status=status,
                     audit=audit,
+                    templates=request.app.state.templates,
                     ehr_id=ehr_id,
                 )
         except SubjectHasEhr as exc:
@@ -196,7 +197,12 @@ async def put_ehr_status(ehr_id: str, request: Request, principal: Writer) -> Re
     with mapped_errors():
         async with uow(request)() as u:
             done = await update_ehr_status(
-                u, ehr_id=ehr_uuid, if_match=if_match, status=status, audit=audit
+                u,
+                ehr_id=ehr_uuid,
+                if_match=if_match,
+                status=status,
+                audit=audit,
+                templates=request.app.state.templates,
             )
     location = f"{request.url_for('get_ehr_by_id', ehr_id=ehr_id)}/ehr_status/{done.uid}"
     headers = version_headers(str(done.uid), done.time_committed, location)
