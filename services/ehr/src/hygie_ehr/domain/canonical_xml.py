@@ -166,6 +166,19 @@ _ORDER: dict[str, tuple[str, ...]] = {
         "originating_system_audit",
         "feeder_system_audit",
     ),
+    "CONTRIBUTION": ("uid", "versions", "audit"),
+    "ORIGINAL_VERSION": (
+        "contribution",
+        "commit_audit",
+        "signature",
+        "uid",
+        "data",
+        "preceding_version_uid",
+        "other_input_version_uids",
+        "attestations",
+        "lifecycle_state",
+    ),
+    "AUDIT_DETAILS": ("system_id", "committer", "time_committed", "change_type", "description"),
     "FEEDER_AUDIT_DETAILS": (
         "system_id",
         "location",
@@ -213,6 +226,13 @@ _ATTRIBUTE_TYPES = {
     "math_function": "DV_CODED_TEXT",
     "null_flavour": "DV_CODED_TEXT",
     "folders": "FOLDER",
+    "audit": "AUDIT_DETAILS",
+    "commit_audit": "AUDIT_DETAILS",
+    "change_type": "DV_CODED_TEXT",
+    "lifecycle_state": "DV_CODED_TEXT",
+    "time_committed": "DV_DATE_TIME",
+    "contribution": "OBJECT_REF",
+    "versions": "OBJECT_REF",
 }
 
 _BOOL_KEYS = frozenset(

@@ -7,14 +7,26 @@ from datetime import UTC, datetime
 from fastapi import APIRouter, Request, Response
 
 from ...service.contributions import commit_contribution, read_contribution
-from .common import Reader, Writer, json_response, mapped_errors, parse_uuid, prefer, read_body, uow
+from .common import (
+    Reader,
+    Writer,
+    document_response,
+    json_response,
+    mapped_errors,
+    parse_uuid,
+    prefer,
+    read_body,
+    uow,
+)
 
 router = APIRouter(prefix="/openehr/v1/ehr/{ehr_id}", tags=["CONTRIBUTION"])
 
 
 @router.post("/contribution", status_code=201)
 async def post_contribution(ehr_id: str, request: Request, principal: Writer) -> Response:
-    """Commit several versions atomically: all are stored, or none."""
+    """Commit several versions atomically: all are stored, or none. The body is canonical
+    JSON or canonical XML (``<contribution>`` with ``<versions xsi:type="ORIGINAL_VERSION">``
+    and ``<audit>``); the representation follows ``Accept``."""
     ehr_uuid = parse_uuid(ehr_id, "ehr_id")
     body = await read_body(request)
     system_id = request.app.state.system_id
@@ -38,7 +50,7 @@ async def post_contribution(ehr_id: str, request: Request, principal: Writer) ->
     headers = {"Location": location, "ETag": f'"{contribution_id}"'}
     mode = prefer(request)
     if mode == "representation":
-        return json_response(representation, status=201, headers=headers)
+        return document_response(request, representation, status=201, headers=headers)
     if mode == "identifier":
         return json_response({"uid": {"value": str(contribution_id)}}, status=201, headers=headers)
     return Response(status_code=201, headers=headers)
@@ -48,6 +60,8 @@ async def post_contribution(ehr_id: str, request: Request, principal: Writer) ->
 async def get_contribution(
     ehr_id: str, contribution_uid: str, request: Request, principal: Reader
 ) -> Response:
+    """A CONTRIBUTION (its audit and references to its versions), in canonical JSON or,
+    with ``Accept: application/xml``, canonical XML."""
     ehr_uuid = parse_uuid(ehr_id, "ehr_id")
     cid = parse_uuid(contribution_uid, "contribution_uid")
     with mapped_errors():
@@ -55,4 +69,4 @@ async def get_contribution(
             body = await read_contribution(
                 u, ehr_id=ehr_uuid, contribution_id=cid, system_id=request.app.state.system_id
             )
-    return json_response(body, headers={"ETag": f'"{cid}"'})
+    return document_response(request, body, headers={"ETag": f'"{cid}"'})
