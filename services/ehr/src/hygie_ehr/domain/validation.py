@@ -57,6 +57,11 @@ def _id_of(data: Any) -> str | None:
     return data.get("archetype_node_id") if isinstance(data, dict) else None
 
 
+def _full(c: CObject, counts: dict[int, int]) -> bool:
+    upper = c.occurrences.upper
+    return upper is not None and counts.get(id(c), 0) >= upper
+
+
 def _join(path: str, step: str) -> str:
     return path.rstrip("/") + "/" + step
 
@@ -158,6 +163,9 @@ class _Walker:
             if not candidates:
                 self.add(item_path, self.no_match(item, attr.children))
                 continue
+            # alternatives of one node (named differently): an instance goes to one that
+            # still has room before one already at its maximum occurrences
+            candidates.sort(key=lambda c: _full(c, counts))
             chosen = self.best(item, candidates, item_path)
             counts[id(chosen)] = counts.get(id(chosen), 0) + 1
         for child in attr.children:
