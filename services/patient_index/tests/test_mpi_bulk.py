@@ -4,6 +4,7 @@ from datetime import date
 
 import orjson
 
+from hygie_patient_index.domain.identity import Sex
 from hygie_patient_index.load import parse_lines
 from hygie_patient_index.service.bulk import load_identities
 from hygie_patient_index.service.identity import record_identity
@@ -79,3 +80,63 @@ async def test_load_command_reads_an_ndjson_file_and_reports_bad_lines(hygie_set
     report = await load_file(path, settings=hygie_settings, batch=2)
     assert (report.received, report.created, report.new_patients) == (3, 2, 2)
     assert [(n, issues[0].rule) for n, _, issues in report.rejected] == [(3, "date-format")]
+
+
+async def _partition_and_reviews(mpi):
+    rows = await mpi.fetch("SELECT golden_id, value FROM source_record")
+    reviews = await mpi.fetch(
+        "SELECT s.value, r.reason, r.candidate_id IS NOT NULL AS c, round(r.score::numeric, 6) AS w"
+        " FROM review_item r JOIN source_record s ON s.id = r.source_id"
+    )
+    partition = {frozenset(c) for c in _clusters(rows)}
+    return partition, {(r["value"], r["reason"], r["w"]) for r in reviews}
+
+
+async def test_bulk_load_decides_as_one_by_one_registration(mpi, hygie_settings):
+    """The same records, loaded in batches or registered one by one, give the same
+    patients and the same review items (same reason, same score)."""
+    from hygie_patient_index.bootstrap import SPEC
+    from hygie_platform.testing import start_service
+
+    data = FrenchPopulation(seed=11).dataset(persons=220)
+    drafts, _ = parse_lines([orjson.dumps(fhir_patient(r)) for r in data.records])
+    ctx = mpi.runtime.app.state.patient_index
+    await load_identities(mpi.runtime.app.state.uow, ctx, drafts, by="t", batch=61)
+    bulk = await _partition_and_reviews(mpi)
+    # A second index in a database of its own (same prefix: dropped after the test).
+    other = hygie_settings.model_copy(
+        update={"database_prefix": f"{hygie_settings.database_prefix}one_"}
+    )
+    async with start_service(SPEC, other, background=False) as one:
+        one_ctx = one.runtime.app.state.patient_index
+        for draft in drafts:
+            async with one.runtime.app.state.uow() as uow:
+                await record_identity(uow, one_ctx, draft, by="t")
+        single = await _partition_and_reviews(one)
+    assert sum(len(c) > 1 for c in bulk[0]) > 50  # enough links for the check to mean something
+    assert bulk[1]  # and review items
+    assert bulk == single
+
+
+async def test_bulk_load_reads_back_a_record_updated_by_an_earlier_batch(mpi):
+    """A record of the load, updated later in the same load, is matched with its new
+    traits (the load's own copy of the old version is not used)."""
+    ctx = mpi.runtime.app.state.patient_index
+    new_traits = {
+        "birth_family_name": "Lefebvre",
+        "birth_given_names": ("Paul",),
+        "sex": Sex.MALE,
+        "birth_date": date(1961, 3, 9),
+        "birth_place_code": "69123",
+    }
+    drafts = [
+        record("A1"),
+        record("A2", birth_family_name="Garnier", birth_date=date(1990, 1, 2)),
+        record("A1", **new_traits),  # second batch: an update of A1
+        record("B1", system="urn:oid:1.2.250.1.999.2.1", **new_traits),  # third batch
+    ]
+    report = await load_identities(mpi.runtime.app.state.uow, ctx, drafts, by="t", batch=1)
+    assert (report.created, report.updated) == (3, 1)
+    rows = await mpi.fetch("SELECT value, golden_id FROM source_record")
+    golden = {r["value"]: r["golden_id"] for r in rows}
+    assert golden["B1"] == golden["A1"] != golden["A2"]

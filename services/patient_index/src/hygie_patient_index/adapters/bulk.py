@@ -26,10 +26,11 @@ __all__ = [
     "copy_reviews",
     "copy_sources",
     "family_counts",
-    "goldens_for_update",
+    "goldens_by_id",
+    "lock_golden_versions",
     "save_goldens",
+    "source_versions_of_goldens",
     "sources_by_id",
-    "sources_of_goldens",
     "sources_with_any_ins",
 ]
 
@@ -60,32 +61,23 @@ async def bound_identifiers(
 
 
 async def candidate_pairs(
-    conn: AsyncConnection,
-    index_keys: Sequence[tuple[int, str]],
-    lookup_keys: Sequence[tuple[int, str]],
-) -> tuple[list[tuple[int, int]], list[tuple[int, UUID]]]:
-    """Blocking of a batch, set-based: (record, earlier record of the batch) pairs and
-    (record, active source record of the index) pairs sharing a blocking key."""
+    conn: AsyncConnection, lookup_keys: Sequence[tuple[int, str]]
+) -> list[tuple[int, UUID, int, UUID]]:
+    """Blocking of a batch against the index, set-based: (record, id, version, golden
+    record) of each active source record of an active patient sharing a key with it."""
     pg = await _driver(conn)
-    await pg.execute(
-        "CREATE TEMP TABLE bulk_key (ord int, key text) ON COMMIT DROP;"
-        "CREATE TEMP TABLE bulk_lookup (ord int, key text) ON COMMIT DROP"
-    )
-    await pg.copy_records_to_table("bulk_key", records=index_keys)
+    await pg.execute("CREATE TEMP TABLE bulk_lookup (ord int, key text) ON COMMIT DROP")
     await pg.copy_records_to_table("bulk_lookup", records=lookup_keys)
-    await pg.execute("ANALYZE bulk_key; ANALYZE bulk_lookup")
-    inner = await pg.fetch(
-        "SELECT DISTINCT q.ord AS a, k.ord AS b FROM bulk_lookup q "
-        "JOIN bulk_key k USING (key) WHERE k.ord < q.ord"
-    )
+    await pg.execute("ANALYZE bulk_lookup")
     outer = await pg.fetch(
-        "SELECT DISTINCT q.ord AS a, s.id AS b FROM bulk_lookup q JOIN ("
-        " SELECT s.id, unnest(s.block_keys) AS key FROM source_record s"
-        " JOIN golden_record g ON g.id = s.golden_id WHERE s.active AND g.active"
+        "SELECT DISTINCT q.ord, s.id, s.version, s.golden_id FROM bulk_lookup q JOIN ("
+        " SELECT s.id, s.version, s.golden_id, unnest(s.block_keys) AS key"
+        " FROM source_record s JOIN golden_record g ON g.id = s.golden_id"
+        " WHERE s.active AND g.active"
         ") s USING (key)"
     )
-    await pg.execute("DROP TABLE bulk_key; DROP TABLE bulk_lookup")
-    return [(r["a"], r["b"]) for r in inner], [(r["a"], r["b"]) for r in outer]
+    await pg.execute("DROP TABLE bulk_lookup")
+    return [tuple(r) for r in outer]  # type: ignore[misc]
 
 
 async def sources_by_id(conn: AsyncConnection, ids: Sequence[UUID]) -> dict[UUID, SourceRecord]:
@@ -199,33 +191,39 @@ def _uuids(ids: Sequence[UUID]) -> Any:
     return sa.literal(list(ids), ARRAY(PgUUID(as_uuid=True)))
 
 
-async def goldens_for_update(conn: AsyncConnection, ids: Sequence[UUID]) -> list[GoldenRecord]:
-    """Golden records locked in id order (as ``lock_goldens``: no deadlock)."""
+async def lock_golden_versions(conn: AsyncConnection, ids: Sequence[UUID]) -> dict[UUID, int]:
+    """Lock golden records in id order (as ``lock_goldens``: no deadlock); their versions."""
+    pg = await _driver(conn)
+    rows = await pg.fetch(
+        "SELECT id, version FROM golden_record WHERE id = ANY($1::uuid[]) ORDER BY id FOR UPDATE",
+        sorted(ids),
+    )
+    return {r["id"]: r["version"] for r in rows}
+
+
+async def goldens_by_id(conn: AsyncConnection, ids: Sequence[UUID]) -> list[GoldenRecord]:
+    if not ids:
+        return []
     rows = (
         await conn.execute(
-            sa.select(golden_record)
-            .where(golden_record.c.id == sa.func.any(_uuids(ids)))
-            .order_by(golden_record.c.id)
-            .with_for_update()
+            sa.select(golden_record).where(golden_record.c.id == sa.func.any(_uuids(ids)))
         )
     ).mappings()
     return [golden_from_row(r) for r in rows]
 
 
-async def sources_of_goldens(
+async def source_versions_of_goldens(
     conn: AsyncConnection, ids: Sequence[UUID]
-) -> dict[UUID, list[SourceRecord]]:
-    rows = (
-        await conn.execute(
-            sa.select(source_record)
-            .where(source_record.c.golden_id == sa.func.any(_uuids(ids)))
-            .order_by(source_record.c.created_at)
-        )
-    ).mappings()
-    out: dict[UUID, list[SourceRecord]] = {}
-    for r in rows:
-        out.setdefault(r["golden_id"], []).append(source_from_row(r))
-    return out
+) -> list[tuple[UUID, UUID, int]]:
+    """(golden record, source record, version) of every source of these golden records,
+    oldest first (the order ``survive`` reads them in)."""
+    pg = await _driver(conn)
+    rows = await pg.fetch(
+        "SELECT golden_id, id, version FROM source_record WHERE golden_id = ANY($1::uuid[]) "
+        "ORDER BY created_at, id",
+        list(ids),
+    )
+    return [(r[0], r[1], r[2]) for r in rows]
 
 
 async def save_goldens(conn: AsyncConnection, goldens: Sequence[GoldenRecord]) -> None:

@@ -3,14 +3,21 @@ events of one-by-one registration but set-based work.
 
 Per batch, in one unit of work: validation (a record breaking a rule is reported and
 not stored, the others are); identifiers already bound (or repeated in the batch) go
-through ``record_identity`` as updates; the others are blocked by one join on the
-blocking keys (domain.blocking) against the index *and* the earlier records of the batch,
-then decided in file order by the same ``decide_match`` as the online path — so a record
-links to one registered before it, in the index or in the file. Golden records, source
-records and identifiers are written with COPY; events are journaled as one by one would
-(``registered`` once per new patient with its final traits, ``linked`` per source record,
-``review_requested`` per review item, ``updated`` for existing patients that gained a
-source).
+through ``record_identity`` as updates; the others are blocked by one join of their
+blocking keys (domain.blocking) against the index and by a hash table of the keys of
+the earlier records of the batch, then decided in file order with the same steps as
+the online path (``decide_with_views`` ≡ ``decide_match``) — so a record links to one
+registered before it, in the index or in the file. Golden records, source records,
+identifiers and review items are written with COPY; events are journaled as one by one
+would (``registered`` once per new patient with its final traits, ``linked`` per source
+record, ``review_requested`` per review item, ``updated`` for existing patients that
+gained a source).
+
+The records and golden records a load writes are kept in memory for its later batches
+(``_Written``): the index still says which of them are candidates (the join returns the
+id, version and golden record of each) and which golden records a batch touches (they
+are locked, their versions read), and a row is read back only when the index holds
+another version of it than the one written (a concurrent update).
 
 Differences with the online path, by design: no cap on the candidates of a record (the
 online path takes the first ``max_candidates``), and the family-name frequency of the
@@ -19,9 +26,12 @@ term-frequency adjustment is counted once per batch.
 
 from __future__ import annotations
 
+import time
 from collections import Counter, defaultdict
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
+from datetime import datetime
 from uuid import UUID
 
 from hygie_contracts.patient import (
@@ -39,15 +49,15 @@ from ..adapters.codec import golden_snapshot
 from ..domain.blocking import blocking_keys, query_keys
 from ..domain.comparators import MatchView
 from ..domain.errors import Issue
-from ..domain.golden import survive
+from ..domain.golden import GoldenRecord, survive
 from ..domain.identity import SourceRecord
 from ..domain.normalise import phonetic_fr
 from ..domain.scoring import Decision, Outcome
 from ..domain.validation import validate_record
+from .bulk_match import Viewed, decide_with_views
 from .context import IndexContext
 from .events import contract_identifier, snapshot_event
 from .identity import record_identity
-from .matching import decide_match
 
 __all__ = ["BulkReport", "load_identities"]
 
@@ -62,6 +72,8 @@ class BulkReport:
     reviews: int = 0
     rejected: list[tuple[int, str, list[Issue]]] = field(default_factory=list)
     """(position in the input, identifier, issues) of each record not stored."""
+    phases: dict[str, float] = field(default_factory=dict)
+    """Wall-clock seconds per phase of the load (summed over the batches)."""
 
     def as_dict(self) -> dict[str, object]:
         return {
@@ -74,6 +86,28 @@ class BulkReport:
             "rejected": len(self.rejected),
         }
 
+    @contextmanager
+    def timed(self, phase: str) -> Iterator[None]:
+        started = time.perf_counter()
+        try:
+            yield
+        finally:
+            self.phases[phase] = self.phases.get(phase, 0.0) + time.perf_counter() - started
+
+
+@dataclass
+class _Written:
+    """What this load wrote in its earlier batches, as written."""
+
+    sources: dict[UUID, Viewed] = field(default_factory=dict)
+    goldens: dict[UUID, GoldenRecord] = field(default_factory=dict)
+
+    def source(self, sid: UUID, version: int, golden_id: UUID) -> Viewed | None:
+        held = self.sources.get(sid)
+        if held is None or held[0].version != version or held[0].golden_id != golden_id:
+            return None
+        return held
+
 
 async def load_identities(
     uows: Callable[[], UnitOfWork],
@@ -85,9 +119,19 @@ async def load_identities(
 ) -> BulkReport:
     """Register ``drafts`` (in their order) by batches of ``batch``, one transaction each."""
     report = BulkReport(received=len(drafts))
+    written = _Written()
     for start in range(0, len(drafts), batch):
         async with uows() as uow:
-            await _load_batch(uow, ctx, drafts[start : start + batch], start, report, by=by)
+            part = drafts[start : start + batch]
+            kept = await _load_batch(uow, ctx, part, start, report, written, by=by)
+            body_done = time.perf_counter()
+        # The journal rows are written and the transaction committed as the block exits.
+        report.phases["journal_commit"] = (
+            report.phases.get("journal_commit", 0.0) + time.perf_counter() - body_done
+        )
+        # Only a committed batch is kept: a failed one raised and left nothing.
+        written.sources.update(kept[0])
+        written.goldens.update(kept[1])
     return report
 
 
@@ -97,19 +141,21 @@ async def _load_batch(
     drafts: Sequence[SourceRecord],
     offset: int,
     report: BulkReport,
+    written: _Written,
     *,
     by: str | None,
-) -> None:
+) -> tuple[dict[UUID, Viewed], dict[UUID, GoldenRecord]]:
     conn = uow.connection
     today, now = ctx.today(), ctx.now()
     valid: list[tuple[int, SourceRecord]] = []
-    for i, draft in enumerate(drafts):
-        issues = validate_record(draft, today=today)
-        if issues:
-            report.rejected.append((offset + i, str(draft.identifier), issues))
-        else:
-            valid.append((offset + i, draft))
-    bound = await store.bound_identifiers(conn, [i for _, d in valid for i in d.identifiers])
+    with report.timed("validate"):
+        for i, draft in enumerate(drafts):
+            issues = validate_record(draft, today=today)
+            if issues:
+                report.rejected.append((offset + i, str(draft.identifier), issues))
+            else:
+                valid.append((offset + i, draft))
+        bound = await store.bound_identifiers(conn, [i for _, d in valid for i in d.identifiers])
     fresh: list[SourceRecord] = []
     later: list[SourceRecord] = []
     seen: set[tuple[str, str]] = set(bound)
@@ -119,71 +165,110 @@ async def _load_batch(
             later.append(draft)  # an update (or a repeat): the one-by-one path decides
         else:
             seen |= keys
-            fresh.append(draft.evolve(id=uuid7(), version=1, updated_at=now, golden_id=None))
-    placements, block_keys = await _match(uow, ctx, fresh)
+            fresh.append(draft)
+    placements, views, block_keys = await _match(uow, ctx, fresh, report, written, now=now)
     members: dict[UUID, list[SourceRecord]] = defaultdict(list)
-    records = []
-    for record, place in zip(fresh, placements, strict=True):
-        linked = record.evolve(golden_id=place.golden_id)
-        records.append(linked)
-        members[place.golden_id].append(linked)
-    created = {p.golden_id for p in placements if p.creates}
-    new_goldens = [survive(g, members[g]) for g in members if g in created]
-    await store.copy_goldens(conn, new_goldens)
-    await store.copy_sources(conn, records, block_keys)
-    for g in new_goldens:
-        uow.record(snapshot_event(PatientRegistered, g))
-    await _refresh_existing(uow, sorted(set(members) - created))
-    reviews = []
-    for record, place in zip(records, placements, strict=True):
-        d = place.decision
-        uow.record(
-            PatientLinked(
-                patient_id=place.golden_id,
-                source_identifier=contract_identifier(record.identifier),
-                method="new" if place.creates else place.method,
-                score=None if place.creates or d.score is None else d.score.weight,
-                by=by,
-            )  # type: ignore[arg-type]
+    records = [p.record for p in placements]
+    for record in records:
+        assert record.golden_id is not None
+        members[record.golden_id].append(record)
+    created = {p.record.golden_id for p in placements if p.creates}
+    with report.timed("goldens"):
+        new_goldens = [survive(g, members[g]) for g in members if g in created]
+    with report.timed("copy"):
+        await store.copy_goldens(conn, new_goldens)
+        await store.copy_sources(conn, records, block_keys)
+    with report.timed("events"):
+        for g in new_goldens:
+            uow.record(snapshot_event(PatientRegistered, g))
+    with report.timed("refresh"):
+        batch = {r.id: (r, v) for r, v in zip(records, views, strict=True)}
+        refreshed = await _refresh_existing(
+            uow, sorted(set(members) - created), written, batch=batch
         )
-        if d.review and d.golden_id is not None and d.score is not None:
-            review_id = uuid7()
-            reason = d.reason or "review"
-            reviews.append(
-                (review_id, record.id, d.golden_id, d.score.weight, d.score.as_dict(), reason)
-            )
+    reviews = []
+    with report.timed("events"):
+        for record, place in zip(records, placements, strict=True):
+            d = place.decision
             uow.record(
-                ReviewRequested(
-                    patient_id=place.golden_id,
-                    review_id=review_id,
-                    candidate_id=d.golden_id,
-                    score=d.score.weight,
-                    reason=reason,
+                PatientLinked(
+                    patient_id=place.record.golden_id,
                     source_identifier=contract_identifier(record.identifier),
-                )
+                    method="new" if place.creates else place.method,
+                    score=None if place.creates or d.score is None else d.score.weight,
+                    by=by,
+                )  # type: ignore[arg-type]
             )
-    await store.copy_reviews(conn, reviews)
+            if d.review and d.golden_id is not None and d.score is not None:
+                review_id = uuid7()
+                reason = d.reason or "review"
+                reviews.append(
+                    (review_id, record.id, d.golden_id, d.score.weight, d.score.as_dict(), reason)
+                )
+                uow.record(
+                    ReviewRequested(
+                        patient_id=place.record.golden_id,
+                        review_id=review_id,
+                        candidate_id=d.golden_id,
+                        score=d.score.weight,
+                        reason=reason,
+                        source_identifier=contract_identifier(record.identifier),
+                    )
+                )
+    with report.timed("copy"):
+        await store.copy_reviews(conn, reviews)
     report.reviews += len(reviews)
     report.created += len(records)
     report.new_patients += len(new_goldens)
     report.linked += sum(not p.creates for p in placements)
-    for draft in later:
-        result = await record_identity(uow, ctx, draft, by=by)
-        report.updated += not result.created
-        report.created += result.created
+    with report.timed("updates"):
+        for draft in later:
+            result = await record_identity(uow, ctx, draft, by=by)
+            report.updated += not result.created
+            report.created += result.created
+    # Kept as written: a later batch checks the version the index holds before using one.
+    return batch, {g.id: g for g in (*new_goldens, *refreshed)}
 
 
-async def _refresh_existing(uow: UnitOfWork, golden_ids: Sequence[UUID]) -> None:
-    """``refresh_golden`` for many patients at once: locked and read in one query each,
-    rebuilt by the same survivorship, written in one executemany, ``updated`` journaled
-    for those that changed."""
+async def _refresh_existing(
+    uow: UnitOfWork,
+    golden_ids: Sequence[UUID],
+    written: _Written,
+    *,
+    batch: dict[UUID, Viewed],
+) -> list[GoldenRecord]:
+    """``refresh_golden`` for many patients at once: locked in id order, rebuilt by the
+    same survivorship from their sources (read back only when not as this load wrote
+    them), written in one statement, ``updated`` journaled for those that changed.
+    Returns the golden records as they now are."""
     if not golden_ids:
-        return
+        return []
     conn = uow.connection
-    olds = await store.goldens_for_update(conn, golden_ids)
-    sources = await store.sources_of_goldens(conn, golden_ids)
+    versions = await store.lock_golden_versions(conn, golden_ids)
+    olds = {
+        g.id: g
+        for g in (written.goldens.get(gid) for gid in golden_ids)
+        if g is not None and versions.get(g.id) == g.version
+    }
+    missing = [gid for gid in golden_ids if gid in versions and gid not in olds]
+    olds.update({g.id: g for g in await store.goldens_by_id(conn, missing)})
+    layout = await store.source_versions_of_goldens(conn, golden_ids)
+    held: dict[UUID, SourceRecord] = {}
+    for gid, sid, ver in layout:
+        if sid in batch:
+            held[sid] = batch[sid][0]
+        elif (known := written.source(sid, ver, gid)) is not None:
+            held[sid] = known[0]
+    # Read back: the sources not written by this load, or changed since.
+    held.update(await store.sources_by_id(conn, [s for _, s, _ in layout if s not in held]))
+    sources: dict[UUID, list[SourceRecord]] = defaultdict(list)
+    for gid, sid, _ in layout:
+        sources[gid].append(held[sid])
     changed = []
-    for old in olds:
+    for gid in golden_ids:
+        old = olds.get(gid)
+        if old is None:
+            continue
         new = survive(
             old.id,
             sources.get(old.id, []),
@@ -197,11 +282,13 @@ async def _refresh_existing(uow: UnitOfWork, golden_ids: Sequence[UUID]) -> None
     await store.save_goldens(conn, changed)
     for g in changed:
         uow.record(snapshot_event(PatientUpdated, g))
+    return changed
 
 
 @dataclass(frozen=True)
 class _Placement:
-    golden_id: UUID
+    record: SourceRecord
+    """The new source record, linked to its golden record."""
     decision: Decision
     method: str
     creates: bool
@@ -209,62 +296,82 @@ class _Placement:
 
 
 async def _match(
-    uow: UnitOfWork, ctx: IndexContext, records: Sequence[SourceRecord]
-) -> tuple[list[_Placement], list[list[str]]]:
+    uow: UnitOfWork,
+    ctx: IndexContext,
+    records: Sequence[SourceRecord],
+    report: BulkReport,
+    written: _Written,
+    *,
+    now: datetime,
+) -> tuple[list[_Placement], list[MatchView], list[list[str]]]:
     """Where each record goes, decided in order (a record may join one placed before),
-    and the blocking keys of each."""
+    and the view and blocking keys of each."""
     conn = uow.connection
-    views = [MatchView(r) for r in records]
-    own = [blocking_keys(r, v) for r, v in zip(records, views, strict=True)]
-    index_keys = [(i, k) for i, keys in enumerate(own) for k in keys]
-    lookup_keys = [
-        (i, k)
-        for i, (r, keys) in enumerate(zip(records, own, strict=True))
-        for k in query_keys(r, own=keys)
-    ]
-    inner, outer = await store.candidate_pairs(conn, index_keys, lookup_keys)
-    earlier: dict[int, list[int]] = defaultdict(list)
-    for a, b in inner:
-        earlier[a].append(b)
-    known: dict[int, list[UUID]] = defaultdict(list)
-    for a, b in outer:
-        known[a].append(b)
-    existing = await store.sources_by_id(conn, sorted({b for _, b in outer}))
-    trusted = sorted({r.trusted_ins.matricule for r in records if r.trusted_ins})
-    ins_holders: dict[tuple[str, str], list[SourceRecord]] = defaultdict(list)
-    for s in await store.sources_with_any_ins(conn, trusted):
-        assert s.ins is not None
-        ins_holders[(s.ins.matricule, s.ins.oid)].append(s)
-    phon = [
-        [
-            p
-            for n in (r.traits.birth_family_name, r.traits.used_family_name)
-            if n and (p := phonetic_fr(n))
+    with report.timed("keys"):
+        views = [MatchView(r) for r in records]
+        own = [blocking_keys(r, v) for r, v in zip(records, views, strict=True)]
+        lookups = [
+            query_keys(r, v, own=keys) for r, v, keys in zip(records, views, own, strict=True)
         ]
-        for r in records
-    ]
-    counts, total = await store.family_counts(conn, sorted({p for ps in phon for p in ps}))
-    batch_counts = Counter(p for ps in phon for p in set(ps))
-    population = total + len(records)
-    out: list[_Placement] = []
-    placed: list[SourceRecord] = []
-    for i, record in enumerate(records):
-        ins = record.trusted_ins
-        same = ins_holders.get((ins.matricule, ins.oid), []) if ins else []
-        candidates = [existing[s] for s in known.get(i, ()) if s in existing]
-        candidates += [placed[j] for j in earlier.get(i, ())]
-        frequency = None
-        if population >= TF_MIN_POPULATION and phon[i]:
-            same_name = sum(counts.get(p, 0) + batch_counts[p] for p in set(phon[i]))
-            frequency = max(same_name, 1) / population
-        decision, method = decide_match(
-            ctx, record, same_ins=same, candidates=candidates, frequency=frequency
+    with report.timed("block"):
+        outer = await store.candidate_pairs(
+            conn, [(i, k) for i, keys in enumerate(lookups) for k in keys]
         )
-        if decision.outcome is Outcome.LINK and decision.golden_id is not None:
-            out.append(_Placement(decision.golden_id, decision, method, creates=False))
-        else:
-            out.append(_Placement(uuid7(), decision, method, creates=True))
-        placed.append(record.evolve(golden_id=out[-1].golden_id))
-        if ins is not None:
-            ins_holders[(ins.matricule, ins.oid)].append(placed[-1])
-    return out, own
+    with report.timed("fetch"):
+        known: dict[int, list[Viewed]] = defaultdict(list)
+        cached: dict[UUID, Viewed] = {}
+        unknown: set[UUID] = set()
+        for _, sid, ver, gid in outer:
+            held = written.source(sid, ver, gid)
+            if held is None:
+                unknown.add(sid)
+            else:
+                cached[sid] = held
+        existing = await store.sources_by_id(conn, sorted(unknown))
+        cached.update({sid: (s, MatchView(s)) for sid, s in existing.items()})
+        for a, sid, _, _ in outer:
+            if sid in cached:
+                known[a].append(cached[sid])
+        trusted = sorted({r.trusted_ins.matricule for r in records if r.trusted_ins})
+        ins_holders: dict[tuple[str, str], list[Viewed]] = defaultdict(list)
+        for s in await store.sources_with_any_ins(conn, trusted):
+            assert s.ins is not None
+            ins_holders[(s.ins.matricule, s.ins.oid)].append(cached.get(s.id) or (s, MatchView(s)))
+        phon = [
+            [
+                p
+                for n in (r.traits.birth_family_name, r.traits.used_family_name)
+                if n and (p := phonetic_fr(n))
+            ]
+            for r in records
+        ]
+        counts, total = await store.family_counts(conn, sorted({p for ps in phon for p in ps}))
+    with report.timed("score"):
+        batch_counts = Counter(p for ps in phon for p in set(ps))
+        population = total + len(records)
+        out: list[_Placement] = []
+        placed: list[Viewed] = []
+        by_key: dict[str, list[int]] = defaultdict(list)
+        for i, (record, view) in enumerate(zip(records, views, strict=True)):
+            ins = record.trusted_ins
+            same = ins_holders.get((ins.matricule, ins.oid), []) if ins else []
+            earlier = sorted({j for k in lookups[i] for j in by_key.get(k, ())})
+            candidates = known.get(i, []) + [placed[j] for j in earlier]
+            frequency = None
+            if population >= TF_MIN_POPULATION and phon[i]:
+                same_name = sum(counts.get(p, 0) + batch_counts[p] for p in set(phon[i]))
+                frequency = max(same_name, 1) / population
+            decision, method = decide_with_views(
+                ctx, view, same_ins=same, candidates=candidates, frequency=frequency
+            )
+            creates = decision.outcome is not Outcome.LINK or decision.golden_id is None
+            golden_id = uuid7() if creates else decision.golden_id
+            linked = record.evolve(id=uuid7(), version=1, updated_at=now, golden_id=golden_id)
+            out.append(_Placement(linked, decision, method, creates=creates))
+            # The view compares traits only: the one of the draft serves the linked record.
+            placed.append((linked, view))
+            for k in own[i]:
+                by_key[k].append(i)
+            if ins is not None:
+                ins_holders[(ins.matricule, ins.oid)].append(placed[-1])
+    return out, views, own

@@ -1,0 +1,50 @@
+"""The bulk load's decisions (``decide_with_views``, views computed once per record) are
+those of the online path (``decide_match``)."""
+
+from uuid import UUID
+
+import pytest
+
+from hygie_patient_index.domain.comparators import MatchView
+from hygie_patient_index.service.bulk_match import decide_with_views
+from hygie_patient_index.service.context import IndexContext
+from hygie_patient_index.service.matching import decide_match
+from hygie_patient_index.synthetic import FrenchPopulation
+
+
+@pytest.mark.parametrize("frequency", [None, 0.002, 0.2])
+def test_decisions_with_views_are_those_of_decide_match(frequency):
+    data = FrenchPopulation(seed=3).dataset(persons=120)
+    # Golden records as the truth groups them, plus a few wrong groupings on purpose.
+    records = [
+        r.evolve(golden_id=UUID(int=data.person_of[r.identifier.value] % 97 + 1))
+        for r in data.records
+    ]
+    ctx = IndexContext()
+    views = [MatchView(r) for r in records]
+    outcomes = set()
+    for i, record in enumerate(records):
+        earlier = records[max(0, i - 60) : i]
+        ins = record.trusted_ins
+        same = [r for r in earlier if ins is not None and r.trusted_ins == ins]
+        excluded = {earlier[0].golden_id} if i % 7 == 0 and earlier else set()
+        expected = decide_match(
+            ctx,
+            record,
+            same_ins=same,
+            candidates=earlier,
+            frequency=frequency,
+            excluded=excluded,
+        )
+        viewed = list(zip(earlier, views[max(0, i - 60) : i], strict=True))
+        got = decide_with_views(
+            ctx,
+            views[i],
+            same_ins=[(r, v) for r, v in viewed if r in same],
+            candidates=viewed,
+            frequency=frequency,
+            excluded=excluded,
+        )
+        assert got == expected, record.identifier
+        outcomes.add((expected[0].outcome, expected[1], expected[0].reason))
+    assert len(outcomes) >= 4  # links, reviews, new records, deterministic matches
