@@ -18,7 +18,7 @@ from ..webtemplate import (
     structured_to_canonical,
     web_template,
 )
-from ..webtemplate.example import example_flat
+from ..webtemplate.example import example_canonical
 from .errors import NotFound, Unprocessable
 
 __all__ = [
@@ -101,8 +101,7 @@ async def example_composition(
     opt = await cache.get(uow.connection, template_id)
     if opt is None:
         raise NotFound(f"no template with id {template_id!r}")
-    flat = example_flat(web_template(opt), now=datetime.now(UTC))
-    data = flat_to_canonical(opt, flat)
+    data = example_canonical(opt, now=datetime.now(UTC))
     if fmt == FLAT:
         return canonical_to_flat(opt, data)
     if fmt == STRUCTURED:

@@ -7,10 +7,13 @@ import re
 from datetime import datetime
 from typing import Any
 
+from ..domain.opt.model import CObject, OperationalTemplate
+from ..domain.rm import mandatory_attributes
+from . import flat_to_canonical, web_template
 from .codecs import is_leaf
 from .model import WebNode, WebTemplate
 
-__all__ = ["example_flat"]
+__all__ = ["complete_example", "example_canonical", "example_flat"]
 
 #: RM attribute nodes the FLAT defaults fill (ctx), left out of the example body
 _DEFAULTED = {"language", "encoding", "territory", "subject", "composer", "category", "setting"}
@@ -202,3 +205,112 @@ def example_flat(wt: WebTemplate, *, now: datetime) -> dict[str, Any]:
 
     walk(wt.tree, wt.tree.id)
     return out
+
+
+# --- what FLAT cannot write ----------------------------------------------------------------
+#: RM-mandatory structures a template may leave unconstrained (nothing in FLAT to fill)
+_RM_STRUCTURES = {
+    ("ACTION", "description"),
+    ("ACTIVITY", "description"),
+    ("OBSERVATION", "data"),
+    ("EVALUATION", "data"),
+    ("ADMIN_ENTRY", "data"),
+    ("POINT_EVENT", "data"),
+    ("INTERVAL_EVENT", "data"),
+    ("EVENT", "data"),
+}
+_STRUCTURES = {"ITEM_TREE", "ITEM_LIST", "CLUSTER", "SECTION"}
+
+
+def example_canonical(opt: OperationalTemplate, *, now: datetime) -> dict[str, Any]:
+    """The example composition of a template in canonical JSON (what ``GET
+    .../{template_id}/example`` answers): the example FLAT document, converted, completed."""
+    data: dict[str, Any] = flat_to_canonical(opt, example_flat(web_template(opt), now=now))
+    return complete_example(opt, data)
+
+
+def complete_example(opt: OperationalTemplate, data: dict[str, Any]) -> dict[str, Any]:
+    """Complete the canonical form of an example FLAT document with what FLAT cannot
+    express: an empty structure where the RM or the template requires one the template
+    leaves empty (``ACTION.description``, ``EVENT.data``), and ``EVENT.offset`` (a computed
+    RM attribute some templates make mandatory) as the event's time minus its history's
+    origin. In place; returns ``data``."""
+    _complete(data, opt.definition, None)
+    return data
+
+
+def _complete(data: Any, c: CObject | None, origin: str | None) -> None:
+    if c is None:
+        return
+    if c.kind == "ARCHETYPE_INTERNAL_REF":
+        if c.target is None:
+            return
+        c = c.target
+    if not isinstance(data, dict) or c.kind in ("C_PRIMITIVE_OBJECT", "ARCHETYPE_SLOT"):
+        return
+    rm_type = data.get("_type") or c.rm_type
+    if rm_type == "HISTORY":
+        origin = (data.get("origin") or {}).get("value") or origin
+    for attr in c.attributes:
+        value = data.get(attr.name)
+        if isinstance(value, list):
+            for item in value:
+                _complete(item, _constraint_of(item, attr.children), origin)
+        elif isinstance(value, dict):
+            _complete(value, _constraint_of(value, attr.children), origin)
+        elif value is None and (attr.existence.lower or 0) >= 1 and not attr.multiple:
+            made = _minimal(attr.children[0], attr.name, data, origin) if attr.children else None
+            if made is None and (rm_type, attr.name) in _RM_STRUCTURES:
+                made = _empty_tree()
+            if made is not None:
+                data[attr.name] = made
+    for name in mandatory_attributes(rm_type):
+        if data.get(name) is None and (rm_type, name) in _RM_STRUCTURES:
+            data[name] = _empty_tree()
+
+
+def _constraint_of(item: Any, children: list[CObject]) -> CObject | None:
+    node_id = item.get("archetype_node_id") if isinstance(item, dict) else None
+    for child in children:
+        if child.match_id == node_id:
+            return child
+    return children[0] if children else None
+
+
+def _empty_tree() -> dict[str, Any]:
+    return {
+        "_type": "ITEM_TREE",
+        "archetype_node_id": "at0001",
+        "name": {"_type": "DV_TEXT", "value": "Tree"},
+        "items": [],
+    }
+
+
+def _minimal(c: CObject, attr: str, parent: dict[str, Any], origin: str | None) -> Any:
+    if attr == "offset" and c.rm_type == "DV_DURATION":
+        return {"_type": "DV_DURATION", "value": _offset(parent, origin)}
+    if c.rm_type in _STRUCTURES and c.match_id:
+        root = c.root
+        made: dict[str, Any] = {
+            "_type": c.rm_type,
+            "archetype_node_id": c.match_id,
+            "name": {
+                "_type": "DV_TEXT",
+                "value": (root.terms.get(c.node_id or "") if root else None) or c.rm_type.title(),
+            },
+        }
+        _complete(made, c, origin)
+        return made
+    return None
+
+
+def _offset(event: dict[str, Any], origin: str | None) -> str:
+    """ISO 8601 duration from the history's origin to the event's time (PT0S if unknown)."""
+    try:
+        time = datetime.fromisoformat(str((event.get("time") or {}).get("value")))
+        start = datetime.fromisoformat(str(origin))
+        seconds = int((time - start).total_seconds())
+    except (TypeError, ValueError):
+        return "PT0S"
+    sign = "-" if seconds < 0 else ""
+    return f"{sign}PT{abs(seconds)}S"
