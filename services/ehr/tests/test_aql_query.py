@@ -271,18 +271,64 @@ async def test_whole_objects_and_primitives_are_selected_as_canonical_json(clien
     assert (one, x, yes) == (1, "x", True)
 
 
-async def test_every_query_is_journaled_as_access_events_per_patient(client: Client) -> None:
+async def test_every_query_is_journaled_as_one_access_event_naming_its_patients(
+    client: Client,
+) -> None:
     ehrs = await load(client)
-    await aql(client, f"SELECT {SYSTOLIC}/magnitude {FROM_BP} WHERE {SYSTOLIC}/magnitude > 140")
+    await aql(
+        client,
+        f"SELECT {SYSTOLIC}/magnitude {FROM_BP} WHERE {SYSTOLIC}/magnitude > $s",
+        query_parameters={"s": 100},
+    )
     await aql(client, f"SELECT COUNT(*) {FROM_BP}")
+    await aql(client, f"SELECT e/ehr_id/value, COUNT(*) {FROM_BP}")
     await aql(client, f"SELECT c FROM EHR e[ehr_id/value='{ehrs[2]}'] CONTAINS COMPOSITION c")
     events = await client.svc.fetch(
-        "SELECT event_key, data FROM journal"
-        " WHERE event_type = 'hygie.access.record.accessed.v1' ORDER BY seq"
+        "SELECT event_type, event_key, data FROM journal"
+        " WHERE event_type LIKE 'hygie.access.%' ORDER BY seq"
     )
-    keys = [e["event_key"] for e in events]
-    assert keys == ["ipp.site-a|IPP-0", "ipp.site-a|IPP-0", "ipp.site-a|IPP-1"]
-    data = events[0]["data"]
-    assert data["agent"] == "tester"
-    assert data["action"] == "E"
-    assert data["query"].startswith("SELECT")
+    # one event per query; the one over an EHR without compositions read nothing
+    assert {e["event_type"] for e in events} == {"hygie.access.query.executed.v1"}
+    assert [e["event_key"] for e in events] == ["tester"] * 3
+    listed, counted, grouped = (e["data"] for e in events)
+    assert sorted(listed["patients"]) == ["ipp.site-a|IPP-0", "ipp.site-a|IPP-1"]
+    assert (listed["patient_count"], listed["rows"]) == (2, 3)
+    assert listed["parameters"] == {"s": 100}
+    assert listed["agent"] == "tester"
+    assert listed["query"].startswith("SELECT")
+    # a count names no patient; grouped by EHR it does
+    assert (counted["patients"], counted["patient_count"], counted["rows"]) == ([], None, 1)
+    assert sorted(grouped["patients"]) == ["ipp.site-a|IPP-0", "ipp.site-a|IPP-1"]
+
+
+async def test_compositions_at_the_root_are_their_latest_live_versions(client: Client) -> None:
+    """``FROM COMPOSITION c`` reads the heads of compositions: an update is counted once
+    (its new version), a deleted composition not at all."""
+    await load(client)
+    rows = (
+        await aql(client, "SELECT e/ehr_id/value, c/uid/value FROM EHR e CONTAINS COMPOSITION c")
+    )["rows"]
+    (ehr_a, updated), (ehr_b, deleted) = rows[0], rows[1]
+    vo_id = updated.split("::")[0]
+    put = await client.http.put(
+        f"/openehr/v1/ehr/{ehr_a}/composition/{vo_id}",
+        json=blood_pressure(101, "2024-04-02T10:00:00Z"),
+        headers={**client.headers, "If-Match": updated},
+    )
+    assert put.status_code in (200, 204), put.text
+    gone = await client.http.delete(
+        f"/openehr/v1/ehr/{ehr_b}/composition/{deleted}", headers=client.headers
+    )
+    assert gone.status_code == 204, gone.text
+    count = "SELECT c/archetype_details/template_id/value, COUNT(*) FROM COMPOSITION c"
+    assert (await aql(client, count))["rows"] == [["ehrbase_blood_pressure_simple.de.v0", 2]]
+    uids = [r[0] for r in (await aql(client, "SELECT c/uid/value FROM COMPOSITION c"))["rows"]]
+    assert len(uids) == 2
+    assert f"{vo_id}::hygie::2" in uids
+    assert deleted not in uids
+    latest = await aql(
+        client,
+        "SELECT c/context/start_time/value FROM EHR e CONTAINS COMPOSITION c"
+        " ORDER BY c/context/start_time/value DESC LIMIT 1",
+    )
+    assert latest["rows"] == [["2024-04-02T10:00:00Z"]]

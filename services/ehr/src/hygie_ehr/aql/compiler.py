@@ -29,15 +29,20 @@ class ResultColumn:
 
 @dataclass(frozen=True, slots=True)
 class Compiled:
-    """The statement; the EHRs it touched come as a last extra column: one EHR per row
-    (``ehr_column``) or, for DISTINCT and aggregating queries, the array of the EHRs each
-    row was computed from (``ehr_arrays``)."""
+    """The statement; the patients it read come as a last extra column: the patient of
+    each row (``ehr_column``: ``namespace|id``, ``EHR/<id>`` without subject) or, for
+    DISTINCT and aggregating queries, the array of the EHRs each row was computed from
+    (``ehr_arrays``)."""
 
     sql: str
     values: dict[str, Any]
     columns: tuple[ResultColumn, ...]
     ehr_column: bool = False
     ehr_arrays: bool = False
+    aggregated: bool = False
+    """the rows are aggregates grouped by keys that name no patient: no EHR is listed"""
+    single_ehr: bool = False
+    """one EHR, named by a bound id: a generic plan serves every id"""
 
 
 def _column_meta(i: int, column: Column) -> ResultColumn:
@@ -108,6 +113,16 @@ def compile_query(
                 extra.append(expressions.operand(item.expr))
             target = f"q.o{len(extra) - 1}"
         direction = "DESC" if item.descending else "ASC"
+        typed = None
+        if not (query.distinct or grouped) and _is_path_of(item.expr, clause.sources):
+            typed = expressions.start_time(item.expr)
+        if typed is not None:
+            # the path's RM type is known (DV_DATE_TIME): the instant the start-time index
+            # holds, not a per-row test of every type; equal instants as AQL orders values
+            extra.append(typed)
+            order_sql.append(f"q.o{len(extra) - 1} {direction}")
+            order_sql.append(f"aql_ordered({target}) {direction}")
+            continue
         # durations by length (P40D after PT30M)
         duration = f"CASE WHEN {target} ->> '_type' = 'DV_DURATION' THEN {interval(target)} END"
         order_sql.append(f"{duration} {direction}")
@@ -123,6 +138,11 @@ def compile_query(
     ehrs = _unique([s.ehr for s in clause.sources.values() if s.bound and s.ehr])
     ehr_sql = f"coalesce({', '.join(ehrs)})" if ehrs else None
     plain = not (query.distinct or grouped)
+    aggregated = grouped and not any(
+        _identifying(c.expr, clause.sources) for c in query.columns if not has_aggregate(c.expr)
+    )
+    if aggregated:
+        ehr_sql = None  # counts, sums... over records: no patient's data row by row
     if plain and ehr_sql:
         projection.append(f"{ehr_sql} AS _ehr")
     elif ehr_sql:  # each result row lists the EHRs it was computed from (the access log)
@@ -135,7 +155,9 @@ def compile_query(
         keys = [str(i + 1) for i, c in enumerate(query.columns) if not has_aggregate(c.expr)]
         inner += "\nGROUP BY " + ", ".join(keys)
     outer_cols = ", ".join(f"q.c{i}" for i in range(len(selected)))
-    if ehr_sql:
+    if ehr_sql and plain:  # the patient of each answered row (after LIMIT: a probe each)
+        outer_cols += f", {PATIENT_OF.format('q._ehr')} AS _ehr"
+    elif ehr_sql:
         outer_cols += ", q._ehr"
     sql = f"SELECT {outer_cols} FROM (\n{inner}\n) q"
     if order_sql:
@@ -148,8 +170,39 @@ def compile_query(
         sql += f"\nOFFSET {binds.add(int(effective_offset), 'bigint')}"
     columns = tuple(_column_meta(i, c) for i, c in enumerate(query.columns))
     return Compiled(
-        sql, binds.values, columns, bool(plain and ehr_sql), bool(ehr_sql and not plain)
+        sql,
+        binds.values,
+        columns,
+        bool(plain and ehr_sql),
+        bool(ehr_sql and not plain),
+        aggregated,
+        clause.single_ehr,
     )
+
+
+#: SQL: the patient of an EHR id, as the access log names it
+PATIENT_OF = (
+    "(SELECT CASE WHEN coalesce(p.subject_id, '') <> ''"
+    " THEN concat(p.subject_namespace, '|', p.subject_id) ELSE 'EHR/' || p.ehr_id::text END"
+    " FROM ehr p WHERE p.ehr_id = {})"
+)
+
+#: attributes whose value names one patient's record (a group per value is per patient)
+_IDENTIFYING = {"uid", "ehr_id", "subject", "external_ref", "id"}
+
+
+def _identifying(expr: object, sources: dict[str, Any]) -> bool:
+    """Whether a grouping key may name a patient: anything of an EHR or EHR_STATUS, whole
+    objects, uids and ids (a template id, a code, a name is not; a function is judged by its
+    arguments)."""
+    if isinstance(expr, FunctionCall):
+        return any(_identifying(a, sources) for a in expr.args)
+    if not isinstance(expr, IdentifiedPath):
+        return False
+    source = sources.get(expr.variable)
+    if source is None or source.kind in ("ehr", "status") or not expr.steps:
+        return True
+    return any(s.attribute in _IDENTIFYING for s in expr.steps)
 
 
 def _unique(items: list[str]) -> list[str]:
@@ -157,6 +210,10 @@ def _unique(items: list[str]) -> list[str]:
     for item in items:
         seen.setdefault(item, None)
     return list(seen)
+
+
+def _is_path_of(expr: object, sources: dict[str, Any]) -> bool:
+    return isinstance(expr, IdentifiedPath) and expr.variable in sources
 
 
 def _text(item: OrderItem) -> str:

@@ -80,6 +80,8 @@ class FromClause:
     where: list[str] = field(default_factory=list)
     sources: dict[str, Source] = field(default_factory=dict)
     counter: list[int] = field(default_factory=lambda: [0])
+    single_ehr: bool = False
+    """every row comes from one EHR named by a bound id (its plan does not depend on it)"""
 
     def alias(self, prefix: str) -> str:
         self.counter[0] += 1
@@ -106,7 +108,7 @@ class FromClause:
 
 def build_from(expr: ContainsExpr, binds: Binds, ehr_scope: str | None) -> FromClause:
     """Compile the FROM clause (``AqlError``/``Unsupported`` for impossible containment)."""
-    clause = FromClause(binds, ehr_scope)
+    clause = FromClause(binds, ehr_scope, single_ehr=ehr_scope is not None)
     matched = _compile(clause, expr, None, left=False)
     if matched is not None:
         clause.where.append(matched)
@@ -232,10 +234,23 @@ def _ehr(clause: FromClause, expr: Containment, join: str) -> Source:
     conds = ["true"]
     if expr.predicate is not None:
         conds = [ehr_id_condition(clause.binds, expr.predicate, f"{a}.ehr_id")]
+        clause.single_ehr = join == "JOIN" and _one_ehr(clause.binds, expr.predicate)
     if clause.ehr_scope:
         conds.append(f"{a}.ehr_id = {clause.ehr_scope}")
     clause.pieces.append(Piece(join, f"ehr {a}", " AND ".join(conds)))
     return source
+
+
+def _one_ehr(binds: Binds, predicate: NodePredicate) -> bool:
+    """``[ehr_id/value = one id]`` (ANDed with anything else)."""
+    if predicate.any_of:
+        return False
+    for test in predicate.tests:
+        value = test.value
+        raw = binds.parameter(value.name) if isinstance(value, Parameter) else value.value
+        if test.op == "=" and not isinstance(raw, list):
+            return True
+    return False
 
 
 def _scope(clause: FromClause, parent: Source | None, column: str) -> list[str]:
@@ -254,6 +269,8 @@ def _latest(alias: str, vo_id: str, version: str) -> str:
 
 
 def _entry_root(clause: FromClause, expr: Containment, parent: Source | None, join: str) -> Source:
+    if _head(expr, parent):
+        return _composition_head(clause, expr, parent, join)
     a = clause.alias("n")
     conds = _entry_conds(clause, expr, a)
     doc = None
@@ -290,6 +307,39 @@ def _entry_root(clause: FromClause, expr: Containment, parent: Source | None, jo
                 f" AND NOT {latest}.deleted",
             )
         )
+    return source
+
+
+def _head(expr: Containment, parent: Source | None) -> bool:
+    """A COMPOSITION without archetype id at the root (or in an EHR or FOLDER): read from
+    the heads of compositions, one row each, its latest version (no ``entry`` row)."""
+    if expr.rm_type != "COMPOSITION" or (parent is not None and parent.kind == "version"):
+        return False
+    return expr.predicate is None or expr.predicate.node_id is None
+
+
+def _composition_head(
+    clause: FromClause, expr: Containment, parent: Source | None, join: str
+) -> Source:
+    """Live compositions from ``versioned_object`` (migration ``ehr_0009`` indexes them by
+    template): the columns the ``entry`` index would give (vo_id, version, ehr_id,
+    template_id), the document joined when a path needs it."""
+    a, d = clause.alias("n"), clause.alias("d")
+    item = (
+        "(SELECT vo_id, latest_version AS version, ehr_id, template_id FROM versioned_object"
+        f" WHERE kind = 'COMPOSITION' AND NOT deleted) {a}"
+    )
+    conds = _scope(clause, parent, f"{a}.ehr_id") + _filed(clause, parent, f"{a}.vo_id")
+    doc = Doc(d, f"object_version {d} ON {d}.vo_id = {a}.vo_id AND {d}.version = {a}.version")
+    source = Source(expr.variable, "COMPOSITION", "entry", a, f"{d}.data", f"{a}.ehr_id", doc)
+    source.root = f"{d}.data"
+    x = clause.alias("x")
+    own = (
+        f"(SELECT {x}.data FROM object_version {x}"
+        f" WHERE {x}.vo_id = {a}.vo_id AND {x}.version = {a}.version)"
+    )
+    conds.extend(_predicate_tests(clause, expr.predicate, own))
+    clause.pieces.append(Piece(join, item, " AND ".join(conds) or "true", doc))
     return source
 
 

@@ -13,13 +13,13 @@ from uuid import UUID
 
 from fastapi import APIRouter, Request, Response
 
-from hygie_platform.access import record_accesses
+from hygie_platform.access import record_query
 from hygie_platform.http import Problem
 from hygie_platform.security import issue_token
 
 from ..aql import AqlError, AqlSyntaxError, Unsupported
 from ..aql.terminology import ValueSetExpander
-from ..service.query import QueryLimits, QueryTimeout, ResultSet, patients_of, run_aql
+from ..service.query import QueryLimits, QueryTimeout, ResultSet, run_aql
 from ..service.stored_queries import (
     StoredQuery,
     get_stored_query,
@@ -169,14 +169,16 @@ async def _run(
                 limits=_limits(request),
                 expand=_expander(request),
             )
-            # ARCHITECTURE §9: one access event per patient whose record the query read
-            await record_accesses(
+            # ARCHITECTURE §9: one access event for the query, naming the patients whose
+            # data its result holds (none for aggregates)
+            await record_query(
                 u,
                 request,
-                patients=await patients_of(u, result.ehr_ids),
+                patients=result.patients,
                 resource=f"Query/{name}" if name else "Query/aql",
-                action="query",
                 query=q,
+                parameters=parameters,
+                rows=len(result.rows),
             )
     return result_set(request, result, name=name)
 

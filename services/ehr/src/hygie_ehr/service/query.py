@@ -73,8 +73,9 @@ class ResultSet:
     columns: tuple[ResultColumn, ...]
     rows: list[list[Any]]
     sql: str
-    ehr_ids: tuple[UUID, ...] = ()
-    """the EHRs the result was read from (for the access log)"""
+    patients: tuple[str, ...] | None = ()
+    """the patients whose data the result holds, each once (for the access log); None
+    when the rows are aggregates naming no patient"""
 
 
 async def run_aql(
@@ -110,21 +111,26 @@ async def run_aql(
     )
     typed = [sa.column(f"c{i}", JSONB) for i in range(len(compiled.columns))]
     if compiled.ehr_column:
-        typed.append(sa.column("_ehr", PG_UUID(as_uuid=True)))
+        typed.append(sa.column("_ehr", sa.Text))
     elif compiled.ehr_arrays:
         typed.append(sa.column("_ehr", ARRAY(PG_UUID(as_uuid=True))))
     statement = sa.text(compiled.sql).columns(*typed)
     conn = uow.connection
-    # each statement planned for its values (a cached generic plan would guess the
-    # selectivity of a date range or an archetype and could loop over a whole table)
+    # a population statement is planned for its values (a cached generic plan would guess
+    # the selectivity of a date range or an archetype and could loop over a whole table);
+    # a single-EHR one keeps its generic plan once PostgreSQL finds it as good (planning
+    # costs more than running it)
     await conn.execute(
         sa.text(
             "SELECT set_config('statement_timeout', :t, true),"
-            " set_config('plan_cache_mode', 'force_custom_plan', true),"
+            " set_config('plan_cache_mode', :m, true),"
             f" set_config('join_collapse_limit', '{JOIN_COLLAPSE}', true),"
             f" set_config('from_collapse_limit', '{JOIN_COLLAPSE}', true)"
         ),
-        {"t": str(limits.timeout_ms)},
+        {
+            "t": str(limits.timeout_ms),
+            "m": "auto" if compiled.single_ehr else "force_custom_plan",
+        },
     )
     # the settings last until the end of the transaction (a failed statement ends it: the
     # unit of work rolls back), so no savepoint nor reset: fewer round trips per query
@@ -137,12 +143,14 @@ async def run_aql(
             ) from None
         message = str(getattr(exc.orig, "args", [exc])[0]).split("\n")[0]
         raise AqlError(f"the query could not be evaluated: {message}") from None
+    patients: tuple[str, ...] | None = None
     if compiled.ehr_column:
-        ehr_ids = [row.pop() for row in rows]
+        patients = tuple(dict.fromkeys(p for row in rows if (p := row.pop()) is not None))
     elif compiled.ehr_arrays:
-        ehr_ids = [e for row in rows for e in (row.pop() or ())]
-    else:
-        ehr_ids = []
+        ehr_ids = {e for row in rows for e in (row.pop() or ()) if e is not None}
+        patients = tuple(await patients_of(uow, tuple(ehr_ids)))
+    elif not compiled.aggregated:
+        patients = ()
     if capped and len(rows) > limits.max_rows:
         raise TooManyRows(
             f"the query returns more than {limits.max_rows} rows: "
@@ -150,8 +158,7 @@ async def run_aql(
         )
     attributes = [attribute_of(c.path) for c in compiled.columns]
     rows = [[with_types(v, attributes[i]) for i, v in enumerate(row)] for row in rows]
-    touched = tuple(dict.fromkeys(UUID(str(e)) for e in ehr_ids if e is not None))
-    return ResultSet(q, compiled.columns, rows, compiled.sql, touched)
+    return ResultSet(q, compiled.columns, rows, compiled.sql, patients)
 
 
 async def patients_of(uow: UnitOfWork, ehr_ids: tuple[UUID, ...]) -> list[str]:
