@@ -339,6 +339,7 @@ async def _rebuild(settings: Any, n: int, patients: int, console: Console) -> di
         "translate_calls": translator.calls,
         "dead_lettered": runner.progress.dead_lettered,
         "last_error": runner.progress.last_error,
+        "phases": runner.progress.phases.as_dict(),
         "load_average_after": load_average(),
     }
     out["_engine"] = engine

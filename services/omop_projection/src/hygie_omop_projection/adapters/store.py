@@ -346,17 +346,30 @@ class Store:
                 },
             )  # fmt: skip
 
-    async def replace_problems_many(self, vois: Sequence[str], rows: list[dict[str, Any]]) -> None:
-        await self._run(
-            "DELETE FROM {s}.problem WHERE versioned_object_id = ANY(CAST(:v AS text[]))",
-            {"v": list(vois)},
-        )
-        if rows:
+    async def delete_problems(self, vois: Sequence[str]) -> None:
+        if vois:
             await self._run(
-                "INSERT INTO {s}.problem VALUES (:voi, :n, :kind, :archetype_id, :path, "
-                ":detail, :system, :code)",
-                rows,
+                "DELETE FROM {s}.problem WHERE versioned_object_id = ANY(CAST(:v AS text[]))",
+                {"v": list(vois)},
             )
+
+    async def extend_periods(self, rows: Sequence[tuple[int, int, Any, Any]]) -> list[Any]:
+        """Observation periods (id, person, start, end) widened to include these dates
+        (created when new); the resulting rows."""
+        if not rows:
+            return []
+        return await self._all(
+            "INSERT INTO {s}.observation_period AS o SELECT i, p, a, b, 32817 FROM unnest("
+            "CAST(:i AS integer[]), CAST(:p AS integer[]), CAST(:a AS date[]), "
+            "CAST(:b AS date[])) AS t(i, p, a, b) ON CONFLICT (observation_period_id) DO UPDATE "
+            "SET observation_period_start_date = least(o.observation_period_start_date, "
+            "excluded.observation_period_start_date), observation_period_end_date = greatest("
+            "o.observation_period_end_date, excluded.observation_period_end_date) "
+            "RETURNING o.observation_period_id, o.person_id, o.observation_period_start_date, "
+            "o.observation_period_end_date",
+            i=[r[0] for r in rows], p=[r[1] for r in rows], a=[r[2] for r in rows],
+            b=[r[3] for r in rows],
+        )  # fmt: skip
 
     async def event_spans(self, person_ids: Sequence[int]) -> dict[int, tuple[Any, Any]]:
         """First and last clinical date of each person (``observation_period``)."""
@@ -388,68 +401,70 @@ class Store:
         )
         return {r[0] for r in rows}
 
-    async def set_ehr_subjects(
-        self, subjects: Mapping[UUID, tuple[str | None, str | None, bool | None]]
+    async def sync_ehrs(
+        self,
+        subjects: Mapping[UUID, tuple[str | None, str | None, bool | None]],
+        others: Iterable[UUID],
     ) -> set[UUID]:
-        """Record EHR subjects and ``is_queryable`` (None: unchanged); return the EHRs that
-        are new or whose subject or flag changed."""
-        changed: set[UUID] = set()
-        for with_flag in (True, False):
-            ehr_ids = [e for e, v in subjects.items() if (v[2] is not None) == with_flag]
-            if not ehr_ids:
-                continue
-            flag = ", queryable = excluded.queryable" if with_flag else ""
-            compared = ", ehr.queryable" if with_flag else ""
-            excluded = ", excluded.queryable" if with_flag else ""
-            rows = await self._all(
-                "INSERT INTO {s}.ehr AS ehr (ehr_id, namespace, subject_id, queryable) "
-                "SELECT e, n, i, coalesce(q, true) FROM unnest(CAST(:e AS uuid[]), "
-                "CAST(:n AS text[]), CAST(:i AS text[]), CAST(:q AS boolean[])) "
-                "AS t(e, n, i, q) ON CONFLICT (ehr_id) DO UPDATE SET "
-                f"namespace = excluded.namespace, subject_id = excluded.subject_id{flag} "
-                f"WHERE (ehr.namespace, ehr.subject_id{compared}) IS DISTINCT FROM "
-                f"(excluded.namespace, excluded.subject_id{excluded}) RETURNING ehr_id",
-                e=ehr_ids,
-                n=[subjects[e][0] for e in ehr_ids],
-                i=[subjects[e][1] for e in ehr_ids],
-                q=[subjects[e][2] for e in ehr_ids],
-            )
-            changed |= {r[0] for r in rows}
-        return changed
-
-    async def ensure_ehrs(self, ehr_ids: Iterable[UUID]) -> set[UUID]:
-        """EHRs known only from their compositions (subject unknown yet); the new ones."""
-        wanted = list(set(ehr_ids))
+        """Record EHR subjects and ``is_queryable`` (None: unchanged), and the EHRs known only
+        from their compositions (subject unknown yet); return the EHRs that are new or whose
+        subject or flag changed. Read first, then only what changed is written (a batch
+        names the same EHRs again and again; the generation has a single writer)."""
+        wanted = set(subjects) | set(others)
         if not wanted:
             return set()
-        rows = await self._all(
-            "INSERT INTO {s}.ehr (ehr_id) SELECT unnest(CAST(:e AS uuid[])) "
-            "ON CONFLICT DO NOTHING RETURNING ehr_id",
-            e=wanted,
-        )
-        return {r[0] for r in rows}
+        current = {
+            r[0]: (r[1], r[2], r[3])
+            for r in await self._all(
+                "SELECT ehr_id, namespace, subject_id, queryable FROM {s}.ehr "
+                "WHERE ehr_id = ANY(CAST(:e AS uuid[]))",
+                e=list(wanted),
+            )
+        }
+        rows: dict[UUID, tuple[str | None, str | None, bool]] = {}
+        for ehr_id in wanted:
+            have = current.get(ehr_id)
+            if ehr_id in subjects:
+                namespace, subject_id, queryable = subjects[ehr_id]
+                flag = queryable if queryable is not None else have[2] if have else True
+                if have is None or have != (namespace, subject_id, flag):
+                    rows[ehr_id] = (namespace, subject_id, flag)
+            elif have is None:
+                rows[ehr_id] = (None, None, True)
+        if rows:
+            ehr_ids = list(rows)
+            await self._run(
+                "INSERT INTO {s}.ehr (ehr_id, namespace, subject_id, queryable) SELECT * FROM "
+                "unnest(CAST(:e AS uuid[]), CAST(:n AS text[]), CAST(:i AS text[]), "
+                "CAST(:q AS boolean[])) ON CONFLICT (ehr_id) DO UPDATE SET namespace = "
+                "excluded.namespace, subject_id = excluded.subject_id, "
+                "queryable = excluded.queryable",
+                {"e": ehr_ids, "n": [rows[e][0] for e in ehr_ids],
+                 "i": [rows[e][1] for e in ehr_ids], "q": [rows[e][2] for e in ehr_ids]},
+            )  # fmt: skip
+        return set(rows)
 
     async def store_compositions(self, found: Mapping[str, tuple[UUID, str, UUID, Any]]) -> None:
-        """Latest version of each composition (body None: deleted)."""
+        """Latest version of each composition (body None: deleted): the previous row goes,
+        the new one is copied in (binary COPY; the body as JSON text)."""
         if not found:
             return
         vois = list(found)
         await self._run(
-            "INSERT INTO {s}.composition (versioned_object_id, ehr_id, version_uid, event_id, "
-            "composition, deleted) SELECT v, e, u, ev, CAST(c AS json), c IS NULL FROM "
-            "unnest(CAST(:v AS text[]), CAST(:e AS uuid[]), CAST(:u AS text[]), "
-            "CAST(:ev AS uuid[]), CAST(:c AS text[])) AS t(v, e, u, ev, c) "
-            "ON CONFLICT (versioned_object_id) DO UPDATE SET version_uid = excluded.version_uid,"
-            " event_id = excluded.event_id, composition = excluded.composition, "
-            "deleted = excluded.deleted, ehr_id = excluded.ehr_id",
-            {
-                "v": vois,
-                "e": [found[v][0] for v in vois],
-                "u": [found[v][1] for v in vois],
-                "ev": [found[v][2] for v in vois],
-                "c": [None if found[v][3] is None else orjson.dumps(found[v][3]).decode()
-                      for v in vois],
-            },
+            "DELETE FROM {s}.composition WHERE versioned_object_id = ANY(CAST(:v AS text[]))",
+            {"v": vois},
+        )
+        records = []
+        for voi in vois:
+            ehr_id, version_uid, event_id, body = found[voi]
+            raw = None if body is None else orjson.dumps(body).decode()
+            records.append((voi, ehr_id, version_uid, event_id, raw, body is None))
+        await self.conn.execute(text("SELECT 1"))  # the transaction is open from here
+        pg = (await self.conn.get_raw_connection()).driver_connection
+        await pg.copy_records_to_table(
+            "composition", schema_name=self.s, records=records,
+            columns=["versioned_object_id", "ehr_id", "version_uid", "event_id", "composition",
+                     "deleted"],
         )  # fmt: skip
 
     async def recorded_deaths(self, person_ids: Sequence[int]) -> set[int]:

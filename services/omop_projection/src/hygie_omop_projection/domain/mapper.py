@@ -7,6 +7,7 @@ composition rewrites rows in place (ids come from the natural keys).
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -253,6 +254,13 @@ def _value_columns(role: Role, rule: Rule, value: Value | None, lookup: Lookup) 
     return out
 
 
+@functools.lru_cache(maxsize=64)
+def _deep(archetypes: tuple[str, ...]) -> bool:
+    """Whether a mapping names an archetype below the entries (a CLUSTER)."""
+    shallow = ("openEHR-EHR-COMPOSITION.", "openEHR-EHR-SECTION.", *_ENTRY_IDS)
+    return any(not a.startswith(shallow) for a in archetypes)
+
+
 def map_composition(
     composition: dict[str, Any],
     mappings: Mapping[str, ArchetypeMapping],
@@ -267,8 +275,7 @@ def map_composition(
     context_end = _first_time(root, "context/end_time", [])
     # no mapping of a CLUSTER archetype: entries are not walked into (their clusters are
     # reached by the rules' paths)
-    deep = any(not a.startswith(("openEHR-EHR-COMPOSITION.", "openEHR-EHR-SECTION.", *_ENTRY_IDS))
-               for a in mappings)  # fmt: skip
+    deep = _deep(tuple(mappings))
     entries = index_entries(composition, inside_entries=deep)
     times: dict[int, datetime | None] = {}  # own time of entries and events, read once
     for archetype_id, mapping in mappings.items():

@@ -11,16 +11,16 @@ import functools
 import re
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
-from typing import Any
+from typing import Any, NamedTuple
 
 __all__ = ["Located", "Value", "find_entries", "index_entries", "read_value", "select"]
 
 _SEGMENT = re.compile(r"^([a-z_]+)(?:\[([^\]]+)\])?$")
 
 
-@dataclass(frozen=True, slots=True)
-class Located:
-    """A node of the composition and its path from the composition root."""
+class Located(NamedTuple):
+    """A node of the composition and its path from the composition root (a tuple: made
+    for every node a path reaches, so built as cheaply as Python allows)."""
 
     node: Any
     path: str
@@ -51,6 +51,15 @@ def select(start: Located, path: str) -> list[Located]:
     """
     current = [start]
     for attr, node_id in _segments(path):
+        if len(current) == 1:  # the common case: one node, one attribute
+            loc = current[0]
+            if attr == "**":
+                current = _descendants(loc)
+            elif type(loc.node) is dict and attr in loc.node:
+                current = _children(loc, attr, node_id)
+            else:
+                return []
+            continue
         following: list[Located] = []
         for loc in current:
             if attr == "**":
@@ -64,16 +73,21 @@ def select(start: Located, path: str) -> list[Located]:
 def _children(loc: Located, attr: str, node_id: str | None = None) -> list[Located]:
     """The values of one attribute, labelled by node id (``#n`` from the second of an id)."""
     value = loc.node[attr]
-    items = value if isinstance(value, list) else [value]
+    prefix = f"{loc.path}/{attr}"
+    if type(value) is not list:  # a single attribute: no sibling to number
+        nid = value.get("archetype_node_id", "") if type(value) is dict else ""
+        if node_id is not None and nid != node_id:
+            return []
+        return [Located(value, f"{prefix}[{nid}]" if nid else prefix)]
     counts: dict[str, int] = {}
     out = []
-    for item in items:
-        nid = item.get("archetype_node_id", "") if isinstance(item, dict) else ""
+    for item in value:
+        nid = item.get("archetype_node_id", "") if type(item) is dict else ""
         if node_id is not None and nid != node_id:
             continue
-        counts[nid] = counts.get(nid, 0) + 1
-        label = nid if counts[nid] == 1 else f"{nid}#{counts[nid]}"
-        out.append(Located(item, f"{loc.path}/{attr}[{label}]" if label else f"{loc.path}/{attr}"))
+        n = counts[nid] = counts.get(nid, 0) + 1
+        label = nid if n == 1 else f"{nid}#{n}"
+        out.append(Located(item, f"{prefix}[{label}]" if label else prefix))
     return out
 
 

@@ -9,8 +9,11 @@ until its patient is known). Everything runs in the caller's unit of work.
 from __future__ import annotations
 
 import contextlib
+import functools
+import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from datetime import date
 from functools import partial
 from typing import Any
 from uuid import UUID
@@ -29,6 +32,7 @@ from ..domain.mapper import Concept, MappedComposition
 from ..domain.mappings import Mapping as ArchetypeMapping
 from ..domain.person import PatientState, death_row, person_row, survivor_of
 from .materialise import map_one, materialise, observation_periods
+from .phases import Phases
 
 __all__ = ["Premapped", "Projector"]
 
@@ -36,10 +40,19 @@ __all__ = ["Premapped", "Projector"]
 Premapped = dict[str, tuple[str, int, MappedComposition, set[tuple[str, str]]]]
 
 
+_PATIENT_FIELDS = ("patient_id", "survivor_id", "new_patient_id", "previous_survivor_id")
+
+
+@functools.cache
+def _patient_fields(cls: type[Event]) -> tuple[str, ...]:
+    """The fields of an event class naming a patient (none for clinical events)."""
+    return tuple(name for name in _PATIENT_FIELDS if name in cls.model_fields)
+
+
 def _patient_ids(event: Event) -> set[UUID]:
     return {
         value
-        for name in ("patient_id", "survivor_id", "new_patient_id", "previous_survivor_id")
+        for name in _patient_fields(type(event))
         if isinstance(value := getattr(event, name, None), UUID)
     }
 
@@ -50,6 +63,9 @@ class _Dirty:
     ehrs: set[UUID] = field(default_factory=set)
     compositions: set[str] = field(default_factory=set)
     persons: set[int] = field(default_factory=set)
+    """persons whose observation period is recomputed from their rows"""
+    spans: dict[int, tuple[date, date]] = field(default_factory=dict)
+    """first and last dates of rows added, per person (their periods are widened)"""
 
 
 @dataclass
@@ -68,6 +84,8 @@ class Projector:
     """a vocabulary release was activated since the flag was last cleared"""
     concepts_epoch: int = 0
     """incremented whenever cached translations are dropped (premapped results then stale)"""
+    phases: Phases = field(default_factory=Phases)
+    """wall time per phase (``/omop/status``)"""
 
     def premap(self, events: Sequence[Event]) -> Premapped:
         """Map the committed compositions of a batch ahead of its transaction (pure; run in
@@ -88,6 +106,7 @@ class Projector:
         premapped: Premapped | None = None,
     ) -> None:  # fmt: skip
         """Apply events in order, then materialise what they touched."""
+        started = time.perf_counter()
         store = Store(uow.connection, self.schema)
         dirty = _Dirty()
         subjects: dict[UUID, tuple[str | None, str | None, bool | None]] = {}
@@ -116,12 +135,17 @@ class Projector:
                     envelope.id,
                     comp.composition,
                 )
-            await self._store(store, changes, dirty)
+            if changes.terminology or changes.refresh_patients:
+                await self._store(store, changes, dirty)
         # patient, EHR and composition events are written in bulk, once per batch
+        tick = self.phases.ticker(started)
+        tick("state: fold", len(items))
         await store.save_patients(list(saved.values()))
-        dirty.ehrs |= await store.set_ehr_subjects(subjects)
-        dirty.ehrs |= await store.ensure_ehrs({c[0] for c in compositions.values()})
+        tick("state: patients", len(saved))
+        dirty.ehrs |= await store.sync_ehrs(subjects, {c[0] for c in compositions.values()})
+        tick("state: ehrs", len(subjects))
         await store.store_compositions(compositions)
+        tick("state: compositions", len(compositions))
         dirty.compositions |= compositions.keys()
         await self._materialise(uow, store, dirty, compositions, premapped or {})
 
@@ -190,6 +214,7 @@ class Projector:
         self, uow: UnitOfWork, store: Store, dirty: _Dirty,
         known: Mapping[str, tuple[UUID, str, UUID, Any]], premapped: Premapped,
     ) -> None:  # fmt: skip
+        started = time.perf_counter()
         if dirty.patients:
             await self._refresh_persons(uow, store, sorted(dirty.patients), dirty)
         if dirty.ehrs:
@@ -202,22 +227,31 @@ class Projector:
             if moved:
                 await store.set_ehr_persons(moved)
                 dirty.compositions.update(await store.compositions_of_ehrs(sorted(moved)))
+        self.phases.add("persons", time.perf_counter() - started)
         announce = partial(self._announce, uow)
         if dirty.compositions:
-            touched, deaths_removed = await materialise(
+            done = await materialise(
                 store, sorted(dirty.compositions), mappings=self.mappings,
                 translator=self.translator, memory=self.concepts, announce=announce,
-                known=known,
+                known=known, phases=self.phases,
                 premapped={v: (p[0], p[2], p[3]) for v, p in premapped.items()
                            if p[1] == self.concepts_epoch},
             )  # fmt: skip
-            dirty.persons |= touched
+            dirty.persons |= done.recompute
+            for person, (first, last) in done.spans.items():
+                span = dirty.spans.get(person)
+                dirty.spans[person] = (
+                    (first, last) if span is None else (min(span[0], first), max(span[1], last))
+                )
             # the composition that recorded a death is gone: the patient index's date returns
-            if deaths_removed:
-                back = await store.patients(await store.patients_of_persons(sorted(deaths_removed)))
+            if done.deaths_removed:
+                back = await store.patients(
+                    await store.patients_of_persons(sorted(done.deaths_removed))
+                )
                 ids = await store.ids("person", [str(p) for p in back])
                 await self._refresh_deaths(uow, store, back, ids)
-        await observation_periods(store, dirty.persons, announce=announce)
+        with self.phases.timed("periods"):
+            await observation_periods(store, dirty.persons, announce=announce, spans=dirty.spans)
 
     async def _refresh_persons(
         self, uow: UnitOfWork, store: Store, patient_ids: Sequence[UUID], dirty: _Dirty
