@@ -153,3 +153,67 @@ def test_phone_street_and_swapped_names_levels():
     swapped = view(birth_family_name="Marie", birth_given_names=("Dupont",))
     assert compare_family_name(view(), swapped) == "swapped"
     assert compare_given_name(view(), swapped) == "swapped"
+
+
+def test_guards_apply_when_sex_or_birth_place_document_the_pair():
+    # Twins: every trait shared but the given name. Known sex or birth place on both
+    # sides: the guard holds the link for a reviewer.
+    twin = score(record("A1"), record("B1", birth_given_names=("Sophie",)))
+    assert twin.level("given_name") == "different"
+    assert decide({uuid4(): twin}, Thresholds()).reason == "strict-trait-disagreement"
+    only_place = score(
+        record("A1", sex=Sex.UNKNOWN),
+        record("B1", sex=Sex.UNKNOWN, birth_given_names=("Sophie",)),
+    )
+    assert decide({uuid4(): only_place}, Thresholds()).reason == "strict-trait-disagreement"
+    # Neither sex nor birth place recorded (Febrl-like records): the weights decide.
+    bare = {"sex": Sex.UNKNOWN, "birth_place_code": None}
+    undocumented = score(record("A1", **bare), record("B1", birth_given_names=("Sophie",), **bare))
+    assert undocumented.weight >= Thresholds().auto_link
+    assert decide({uuid4(): undocumented}, Thresholds()).outcome is Outcome.LINK
+    # A different sex always holds the link.
+    other_sex = score(
+        record("A1", birth_place_code=None),
+        record("B1", birth_place_code=None, sex=Sex.MALE),
+    )
+    assert decide({uuid4(): other_sex}, Thresholds()).reason == "strict-trait-disagreement"
+
+
+def test_blocking_finds_swapped_names_transposed_phones_and_replaced_given_names():
+    from hygie_patient_index.domain.blocking import blocking_keys, query_keys
+    from hygie_patient_index.domain.identity import Telecom
+
+    def shares(a, b):
+        return bool(set(query_keys(b)) & set(blocking_keys(a)))
+
+    base = {"birth_place_code": None, "addresses": (), "telecoms": ()}
+    a = record("A1", birth_family_name="Garnier", birth_given_names=("Louis",), **base)
+    # family and given names entered the one for the other, birth date otherwise wrong
+    swapped = record(
+        "B1",
+        birth_family_name="Louis",
+        birth_given_names=("Garnier",),
+        **{**base, "birth_date": date(1985, 7, 1)},
+    )
+    assert shares(a, swapped)
+    # another given name, a typo in the family name: the birth date + family initial
+    replaced = record("B2", birth_family_name="Garnjer", birth_given_names=("Paul",), **base)
+    assert shares(a, replaced)
+    # only a phone number in common, two neighbouring digits swapped
+    phone = {**base, "telecoms": (Telecom("phone", "0612345678"),)}
+    p1 = record("C1", birth_family_name="X", birth_given_names=("Y",), **phone)
+    p2 = record(
+        "C2",
+        birth_family_name="Z",
+        birth_given_names=("W",),
+        **{**phone, "birth_date": None, "telecoms": (Telecom("phone", "0612345687"),)},
+    )
+    assert shares(p1, p2)
+    # nothing in common: not compared
+    far = record(
+        "D1",
+        birth_family_name="Bernard",
+        birth_given_names=("Luc",),
+        **{**base, "birth_date": date(1950, 1, 2)},
+    )
+    assert not shares(a, far)

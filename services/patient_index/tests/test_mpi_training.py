@@ -89,3 +89,47 @@ async def test_training_on_the_index_is_stored_and_loaded_at_start(hygie_setting
     spec2 = BASE.__class__(**{**BASE.__dict__, "bootstrap": make_bootstrap(fresh)})
     async with start_service(spec2, hygie_settings, background=False):
         assert fresh.model is not DEFAULT_MODEL
+
+
+def test_em_per_blocking_rule_takes_each_m_from_the_rules_leaving_the_field_free():
+    from hygie_patient_index.domain.training import estimate_m_by_rule
+
+    rng = random.Random(3)
+    u = estimate_u(DEFAULT_MODEL, [_vector(rng, False) for _ in range(4000)])
+
+    def blocked(fixed):
+        out = []
+        for i in range(3000):
+            v = _vector(rng, i % 3 == 0)
+            out.append({**v, **{f: "exact" for f in fixed}})  # the rule's fields agree
+        return out
+
+    trained = estimate_m_by_rule(
+        DEFAULT_MODEL,
+        {"f": blocked({"family_name"}), "t": blocked({"phone"})},
+        u,
+        rule_fields={"f": frozenset({"family_name"}), "t": frozenset({"phone"})},
+    )
+    # family name: only the phone session is free to see it disagree
+    m_diff, _ = trained.levels["family_name"]["different"]
+    assert m_diff < 0.05
+    m_exact, _ = trained.levels["family_name"]["exact"]
+    assert abs(m_exact - 0.88) < 0.06
+    assert abs(trained.levels["birth_date"]["exact"][0] - 0.92) < 0.05
+
+
+def test_training_on_records_without_labels():
+    from hygie_patient_index.domain.comparators import MatchView
+    from hygie_patient_index.domain.training import train_on_views
+    from hygie_patient_index.synthetic import FrenchPopulation
+
+    data = FrenchPopulation(seed=5).dataset(persons=300)
+    views = [MatchView(r) for r in data.records]
+    trained = train_on_views(DEFAULT_MODEL, views, random_pairs=20_000, seed=1)
+    model = DEFAULT_MODEL.with_levels(trained.levels)
+    weights = {f.name: f.weights for f in model.fields}
+    assert trained.pairs > 0
+    for name in ("family_name", "given_name", "birth_date", "phone"):
+        assert weights[name]["exact"] > 3 > 0 > weights[name]["different"]
+    # u of a rare level stays near its prior rather than collapsing to zero
+    assert trained.levels["birth_date"]["exact"][1] > 1e-6

@@ -35,6 +35,7 @@ __all__ = [
     "PairScore",
     "Thresholds",
     "decide",
+    "strict_disagreement",
     "tf_adjusted",
 ]
 
@@ -209,6 +210,26 @@ STRICT_DISAGREEMENT: dict[str, frozenset[str]] = {
 }
 
 
+#: The traits besides names and birth date that document who a person is (RNIV strict
+#: traits). The twin and namesake guards apply to a pair only when one of them is known
+#: on both sides: a human reviewer then has what it takes to tell twins apart, and the
+#: records are the kind the rules are written for (French identities carry sex and
+#: birth place). Records without either (Febrl, some foreign feeds) are decided by the
+#: weights alone: a given name entered entirely differently with every other trait
+#: agreeing then links, as the trained m of ``given_name: different`` says it should.
+DOCUMENTING_TRAITS = ("sex", "birth_place")
+
+
+def strict_disagreement(score: PairScore) -> bool:
+    """A strict trait disagrees outright in a pair the guards apply to (see
+    ``STRICT_DISAGREEMENT`` and ``DOCUMENTING_TRAITS``); a different sex always counts."""
+    if score.level("sex") in STRICT_DISAGREEMENT["sex"]:
+        return True
+    if all(score.level(t) is None for t in DOCUMENTING_TRAITS):
+        return False
+    return any(score.level(f) in levels for f, levels in STRICT_DISAGREEMENT.items())
+
+
 @dataclass(frozen=True)
 class Thresholds:
     auto_link: float = 20.0
@@ -245,7 +266,7 @@ def decide(scored: Mapping[UUID, PairScore], thresholds: Thresholds) -> Decision
         return Decision(Outcome.NEW, score=best)
     if best.weight < thresholds.auto_link:
         return Decision(Outcome.REVIEW, best_id, best, "below-auto-link-threshold", True, others)
-    if any(best.level(f) in levels for f, levels in STRICT_DISAGREEMENT.items()):
+    if strict_disagreement(best):
         return Decision(Outcome.REVIEW, best_id, best, "strict-trait-disagreement", True, others)
     if others and others[0][1].weight >= best.weight - thresholds.margin:
         return Decision(Outcome.REVIEW, best_id, best, "competing-candidate", True, others)

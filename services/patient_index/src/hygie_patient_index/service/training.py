@@ -4,6 +4,7 @@ last trained parameters (at start)."""
 from __future__ import annotations
 
 import random
+from collections import defaultdict
 from typing import Any
 
 import sqlalchemy as sa
@@ -13,9 +14,17 @@ from hygie_platform.uow import UnitOfWork
 from ..adapters.candidates import blocking_candidates
 from ..adapters.codec import source_from_row
 from ..adapters.tables import match_parameters, source_record
+from ..domain.blocking import blocking_keys, query_keys, rule_of
 from ..domain.comparators import MatchView
 from ..domain.scoring import DEFAULT_MODEL
-from ..domain.training import Levels, Trained, comparison_vector, estimate_m, estimate_u
+from ..domain.training import (
+    Levels,
+    Trained,
+    comparison_vector,
+    estimate_m_by_rule,
+    estimate_u,
+    random_vectors,
+)
 from .context import IndexContext
 
 __all__ = ["load_trained_model", "train_model"]
@@ -29,8 +38,9 @@ async def train_model(
     per_record: int = 20,
     seed: int | None = None,
 ) -> Trained:
-    """Estimate u on random pairs and m by EM on blocked pairs of a sample of records;
-    store the parameters and use them from now on."""
+    """Estimate u on random pairs of a sample of records and m by EM on the pairs each
+    blocking rule gives them (one EM per rule, domain.training); store the parameters
+    and use them from now on."""
     conn = uow.connection
     rows = (
         await conn.execute(
@@ -46,16 +56,19 @@ async def train_model(
     rng = random.Random(seed)
     views = [MatchView(s) for s in sources]
     model = DEFAULT_MODEL
-    random_pairs = []
-    for _ in range(min(10 * len(views), 50_000)):
-        a, b = rng.sample(views, 2)
-        random_pairs.append(comparison_vector(model, a, b))
-    blocked = []
+    u = estimate_u(
+        model, random_vectors(model, views, min(100 * len(views), 200_000), rng), prior_pairs=1000
+    )
+    # The pairs each blocking rule yields, from the index (the candidates of the sample).
+    blocked: dict[str, list[dict[str, str | None]]] = defaultdict(list)
     for source, view in zip(sources, views, strict=True):
+        keys = set(query_keys(source, view))
         for cand in await blocking_candidates(conn, source, limit=per_record):
-            blocked.append(comparison_vector(model, view, MatchView(cand)))
-    u = estimate_u(model, random_pairs)
-    trained = estimate_m(model, blocked, u)
+            other = MatchView(cand)
+            vector = comparison_vector(model, view, other)
+            for rule in {rule_of(k) for k in keys.intersection(blocking_keys(cand, other))}:
+                blocked[rule].append(vector)
+    trained = estimate_m_by_rule(model, blocked, u)
     await conn.execute(
         match_parameters.insert().values(
             levels=_to_json(trained.levels),
