@@ -14,6 +14,7 @@ from hygie_platform.uow import UnitOfWork
 from ..adapters.repository import EhrRepository
 from ..adapters.templates import TemplateCache
 from ..adapters.versions import (
+    Head,
     ObjectExists,
     StaleVersion,
     StoredVersion,
@@ -27,7 +28,15 @@ from .archetyped import check_folder
 from .compositions import Committed, _requested_id, event_audit, read_version, writable_ehr
 from .errors import BadRequest, Conflict, EhrNotFound, NotFound, PreconditionFailed
 
-__all__ = ["create_directory", "delete_directory", "read_directory", "update_directory"]
+__all__ = [
+    "create_directory",
+    "delete_directory",
+    "folder_history",
+    "read_directory",
+    "read_folder_version",
+    "update_directory",
+    "versioned_folder",
+]
 
 KIND = "FOLDER"
 
@@ -242,3 +251,33 @@ async def read_directory(
         version=version_uid.version if version_uid else None,
         at=at,
     )
+
+
+async def versioned_folder(uow: UnitOfWork, *, ehr_id: UUID, vo_id: UUID) -> Head:
+    """The head of the EHR's VERSIONED_FOLDER (ITS-REST 1.1 ``versioned_folder``);
+    ``NotFound`` when ``vo_id`` is not this EHR's directory."""
+    if await EhrRepository(uow.connection).get(ehr_id) is None:
+        raise EhrNotFound(f"no EHR with id {ehr_id}")
+    head = await VersionStore(uow.connection).head(vo_id)
+    if head is None or head.ehr_id != ehr_id or head.kind != KIND:
+        raise NotFound(f"no VERSIONED_FOLDER with id {vo_id} in EHR {ehr_id}")
+    return head
+
+
+async def folder_history(uow: UnitOfWork, *, ehr_id: UUID, vo_id: UUID) -> list[StoredVersion]:
+    """Every version of the EHR's directory, oldest first, with its audit (no data)."""
+    await versioned_folder(uow, ehr_id=ehr_id, vo_id=vo_id)
+    return await VersionStore(uow.connection).history(vo_id)
+
+
+async def read_folder_version(
+    uow: UnitOfWork,
+    *,
+    ehr_id: UUID,
+    vo_id: UUID,
+    version: int | None = None,
+    at: datetime | None = None,
+) -> StoredVersion:
+    """One version of the directory: a given one, the one current at a time, or the latest."""
+    await versioned_folder(uow, ehr_id=ehr_id, vo_id=vo_id)
+    return await read_version(uow, ehr_id=ehr_id, vo_id=vo_id, kind=KIND, version=version, at=at)

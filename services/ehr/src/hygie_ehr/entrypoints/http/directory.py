@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+from uuid import UUID
+
 from fastapi import APIRouter, Request, Response
 
 from hygie_platform.access import record_access
 from hygie_platform.http import Problem
+from hygie_platform.uow import UnitOfWork
 
 from ...adapters.versions import StoredVersion
 from ...domain.folder import sub_folder
@@ -14,8 +17,11 @@ from ...service.compositions import Committed
 from ...service.directory import (
     create_directory,
     delete_directory,
+    folder_history,
     read_directory,
+    read_folder_version,
     update_directory,
+    versioned_folder,
 )
 from ...service.query import patients_of
 from .common import (
@@ -25,11 +31,14 @@ from .common import (
     document_response,
     json_response,
     mapped_errors,
+    original_version,
+    parse_object_ref,
     parse_time,
     parse_uuid,
     parse_version_uid,
     prefer,
     read_body,
+    revision_history,
     uow,
     version_headers,
 )
@@ -141,3 +150,91 @@ async def get_directory_version(
     uid = parse_version_uid(version_uid, "version_uid")
     v = await _read(request, ehr_id, uid=uid)
     return _folder(request, v, path)
+
+
+# --- ITS-REST 1.1: VERSIONED_FOLDER --------------------------------------------------------
+async def _audit(u: UnitOfWork, request: Request, ehr_id: UUID, what: str) -> None:
+    """The access event of a read of the directory's versions (in the read's transaction)."""
+    for patient in await patients_of(u, (ehr_id,)):
+        await record_access(u, request, patient=patient, resource=what, action="history")
+
+
+def _object_id(vo_uid: str) -> UUID:
+    object_id, _ = parse_object_ref(vo_uid, "versioned_object_uid")
+    return object_id
+
+
+@router.get("/versioned_folder/{vo_uid}")
+async def get_versioned_folder(
+    ehr_id: str, vo_uid: str, request: Request, principal: Reader
+) -> Response:
+    """The EHR's VERSIONED_FOLDER (its directory as a versioned object)."""
+    ehr_uuid = parse_uuid(ehr_id, "ehr_id")
+    with mapped_errors():
+        async with uow(request)() as u:
+            head = await versioned_folder(u, ehr_id=ehr_uuid, vo_id=_object_id(vo_uid))
+    return json_response(
+        {
+            "_type": "VERSIONED_FOLDER",
+            "uid": {"_type": "HIER_OBJECT_ID", "value": str(head.vo_id)},
+            "owner_id": {
+                "id": {"_type": "HIER_OBJECT_ID", "value": str(ehr_uuid)},
+                "namespace": "local",
+                "type": "EHR",
+            },
+            "time_created": {"value": head.time_created.isoformat()},
+        }
+    )
+
+
+@router.get("/versioned_folder/{vo_uid}/revision_history")
+async def get_folder_revision_history(
+    ehr_id: str, vo_uid: str, request: Request, principal: Reader
+) -> Response:
+    """Every version of the directory with its audit, oldest first."""
+    ehr_uuid = parse_uuid(ehr_id, "ehr_id")
+    with mapped_errors():
+        async with uow(request)() as u:
+            history = await folder_history(u, ehr_id=ehr_uuid, vo_id=_object_id(vo_uid))
+            await _audit(u, request, ehr_uuid, f"VersionedFolder/{vo_uid}")
+    return json_response(revision_history(history, request.app.state.system_id))
+
+
+async def _original(
+    request: Request, ehr_id: str, vo_id: UUID, *, version: int | None, at: str | None
+) -> Response:
+    ehr_uuid = parse_uuid(ehr_id, "ehr_id")
+    when = parse_time(at)
+    with mapped_errors():
+        async with uow(request)() as u:
+            v = await read_folder_version(u, ehr_id=ehr_uuid, vo_id=vo_id, version=version, at=when)
+            await _audit(u, request, ehr_uuid, f"VersionedFolder/{vo_id}")
+    uid = str(VersionUid(v.vo_id, request.app.state.system_id, v.version))
+    return json_response(
+        original_version(v, request.app.state.system_id),
+        headers=version_headers(uid, v.time_committed),
+    )
+
+
+@router.get("/versioned_folder/{vo_uid}/version")
+async def get_folder_original_version(
+    ehr_id: str,
+    vo_uid: str,
+    request: Request,
+    principal: Reader,
+    version_at_time: str | None = None,
+) -> Response:
+    """The ORIGINAL_VERSION of the directory current at a time, or the latest."""
+    return await _original(request, ehr_id, _object_id(vo_uid), version=None, at=version_at_time)
+
+
+@router.get("/versioned_folder/{vo_uid}/version/{version_uid}")
+async def get_folder_original_version_by_uid(
+    ehr_id: str, vo_uid: str, version_uid: str, request: Request, principal: Reader
+) -> Response:
+    """One ORIGINAL_VERSION of the directory by its uid (404 when it names another object)."""
+    vo_id = _object_id(vo_uid)
+    uid = parse_version_uid(version_uid, "version_uid")
+    if uid.object_id != vo_id:
+        raise Problem(404, "not-found", f"{version_uid} is not a version of {vo_id}")
+    return await _original(request, ehr_id, vo_id, version=uid.version, at=None)
