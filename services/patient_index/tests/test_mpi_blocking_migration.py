@@ -1,0 +1,32 @@
+"""Migration 0004 recomputes the blocking keys of the records already indexed."""
+
+from sqlalchemy import text
+
+from hygie_patient_index.bootstrap import SPEC
+from hygie_patient_index.testing import IPP_A, fhir_patient
+from hygie_platform.db import migrate
+
+
+async def test_0004_adds_the_birth_date_family_initial_key_to_existing_records(mpi):
+    body = fhir_patient("M1", IPP_A, family="Garnier", given=("Louis",), birth_date="1970-03-04")
+    resp = await mpi.client.put(
+        f"/fhir/Patient?identifier={IPP_A}|M1", json=body, headers=mpi.auth("integration")
+    )
+    assert resp.status_code == 201, resp.text
+    engine = mpi.runtime.engine
+    # As indexed before 0004: the birth-date key with the given-name initial only.
+    async with engine.begin() as conn:
+        await conn.execute(
+            text(
+                "UPDATE source_record SET block_keys = ARRAY(SELECT k FROM unnest(block_keys) k"
+                " WHERE k <> 'd:1970-03-04:G')"
+            )
+        )
+        await conn.execute(
+            text("UPDATE alembic_version_patient_index SET version_num = 'patient_index_0003'")
+        )
+    before = await mpi.fetch("SELECT block_keys FROM source_record")
+    assert "d:1970-03-04:G" not in before[0]["block_keys"]
+    await migrate(engine, service=SPEC.name, migrations=SPEC.migrations)
+    after = await mpi.fetch("SELECT block_keys FROM source_record")
+    assert {"d:1970-03-04:G", "d:1970-03-04:L"} <= set(after[0]["block_keys"])
