@@ -231,7 +231,7 @@ async def _load(svc: Any, dsn: str, n: int, n_ehrs: int, console: Console) -> di
                 SYSTOLIC_JSON.strip("{}").split(","),
             )  # fmt: skip
             console.print(f"  loaded {b + 1 + len(seeds):,} compositions")
-        await conn.execute("ANALYZE")
+        await conn.execute("VACUUM ANALYZE")  # as autovacuum leaves a settled table
         counts = {
             "ehrs": await conn.fetchval("SELECT count(*) FROM ehr"),
             "compositions": await conn.fetchval(
@@ -250,8 +250,10 @@ async def _load(svc: Any, dsn: str, n: int, n_ehrs: int, console: Console) -> di
 
 
 async def _measure(svc: Any, q: str, runs: int, params: Any = None) -> tuple[dict, Any]:
+    """HTTP latencies, and the CPU of this process (client and service) per request."""
     http, headers = svc.client, svc.auth("clinician")
     samples, last = [], None
+    cpu = time.process_time()
     budget = time.perf_counter() + 90  # a slow query is measured fewer times, not for hours
     for _ in range(runs):
         if samples and time.perf_counter() > budget and len(samples) >= 5:
@@ -264,11 +266,14 @@ async def _measure(svc: Any, q: str, runs: int, params: Any = None) -> tuple[dic
         samples.append((time.perf_counter() - start) * 1000)
         assert resp.status_code == 200, resp.text
         last = resp.json()
-    return _percentiles(samples), last
+    stats = _percentiles(samples)
+    stats["cpu_ms_per_request"] = (time.process_time() - cpu) * 1000 / len(samples)
+    return stats, last
 
 
-def _numbered(q: str, params: dict[str, Any] | None) -> tuple[str, list[Any]]:
-    """The compiled statement with asyncpg's ``$n`` placeholders, and its values."""
+def _numbered(q: str, params: dict[str, Any] | None) -> tuple[str, list[Any], str]:
+    """The compiled statement with asyncpg's ``$n`` placeholders, its values, and the
+    plan cache mode ``run_aql`` gives it."""
     import re
 
     from hygie_ehr.aql import compile_query, parse
@@ -281,7 +286,8 @@ def _numbered(q: str, params: dict[str, Any] | None) -> tuple[str, list[Any]]:
         return f"${len(names)}"
 
     sql = re.sub(r"(?<!:):(p\d+)", number, compiled.sql)
-    return sql, [compiled.values[n] for n in names]
+    mode = "auto" if compiled.single_ehr else "force_custom_plan"
+    return sql, [compiled.values[n] for n in names], mode
 
 
 async def _sql_only(dsn: str, q: str, runs: int, params: Any = None) -> dict[str, float]:
@@ -293,14 +299,15 @@ async def _sql_only(dsn: str, q: str, runs: int, params: Any = None) -> dict[str
     conn = await asyncpg.connect(dsn)
     samples = []
     try:
-        await conn.execute("SET plan_cache_mode = force_custom_plan")
+        mode = _numbered(q, params() if params else None)[2]
+        await conn.execute(f"SET plan_cache_mode = {mode}")
         for setting in ("join_collapse_limit", "from_collapse_limit"):
             await conn.execute(f"SET {setting} = {JOIN_COLLAPSE}")
         budget = time.perf_counter() + 60
         for _ in range(runs):
             if len(samples) >= 5 and time.perf_counter() > budget:
                 break
-            sql, values = _numbered(q, params() if params else None)
+            sql, values, _ = _numbered(q, params() if params else None)
             start = time.perf_counter()
             await conn.fetch(sql, *values)
             samples.append((time.perf_counter() - start) * 1000)
@@ -315,7 +322,7 @@ async def _explain(dsn: str, q: str, params: dict[str, Any] | None) -> str:
 
     from hygie_ehr.service.query import JOIN_COLLAPSE
 
-    sql, values = _numbered(q, params)
+    sql, values, _ = _numbered(q, params)
     conn = await asyncpg.connect(dsn)
     try:
         for setting in ("join_collapse_limit", "from_collapse_limit"):  # as run_aql does
@@ -363,14 +370,19 @@ async def _bench(options: argparse.Namespace, console: Console, work: Path) -> d
                 count = runs if single else max(20, runs // 10)
                 params = (lambda: {"ehr_id": rng.choice(ehr_ids)}) if single else None
                 await _measure(svc, q, 3, params)  # warm-up
+                journaled = await _access_events(dsn)
                 stats, last = await _measure(svc, q, count, params)
                 stats["rows_last_run"] = len(last["rows"]) if last else 0
+                stats["access_events_per_query"] = (await _access_events(dsn) - journaled) / stats[
+                    "runs"
+                ]
                 out["queries"][name] = {"aql": q, **stats}
                 out["queries"][name]["sql_only"] = await _sql_only(dsn, q, count, params)
                 out["plans"][name] = await _explain(dsn, q, one if single else None)
                 sql_only = out["queries"][name]["sql_only"]
                 console.print(
                     f"{name:28} HTTP p50 {stats['p50_ms']:8.1f} p95 {stats['p95_ms']:8.1f} ms"
+                    f" (CPU {stats['cpu_ms_per_request']:.1f} ms)"
                     f" | SQL p50 {sql_only['p50_ms']:7.1f} p95 {sql_only['p95_ms']:7.1f} ms"
                     f"  ({stats['rows_last_run']} rows)"
                 )
@@ -397,6 +409,21 @@ async def _bench(options: argparse.Namespace, console: Console, work: Path) -> d
         }
     finally:
         infra.stop_all(stops)
+
+
+async def _access_events(dsn: str) -> int:
+    """Access events journaled so far (``hygie.access.query.executed.v1``: one per query)."""
+    import asyncpg
+
+    conn = await asyncpg.connect(dsn)
+    try:
+        return int(
+            await conn.fetchval(
+                "SELECT count(*) FROM journal WHERE event_type LIKE 'hygie.access.%'"
+            )
+        )
+    finally:
+        await conn.close()
 
 
 async def _indexes(dsn: str) -> list[str]:

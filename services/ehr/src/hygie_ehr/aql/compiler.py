@@ -8,6 +8,7 @@ wrapped so that ordering happens on the projected (and DISTINCT) rows.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from typing import Any
 from uuid import UUID
@@ -152,7 +153,11 @@ def compile_query(
     where_sql = ("\nWHERE " + "\nAND ".join(_unique(where_all))) if where_all else ""
     inner = f"SELECT {distinct}{', '.join(projection)}\n{from_sql}{where_sql}"
     if (grouped or collapsed) and group_by:
-        keys = [str(i + 1) for i, c in enumerate(query.columns) if not has_aggregate(c.expr)]
+        keys = [
+            _group_key(i, selected[i])
+            for i, c in enumerate(query.columns)
+            if not has_aggregate(c.expr)
+        ]
         inner += "\nGROUP BY " + ", ".join(keys)
     outer_cols = ", ".join(f"q.c{i}" for i in range(len(selected)))
     if ehr_sql and plain:  # the patient of each answered row (after LIMIT: a probe each)
@@ -210,6 +215,16 @@ def _unique(items: list[str]) -> list[str]:
     for item in items:
         seen.setdefault(item, None)
     return list(seen)
+
+
+_COLUMN_AS_JSON = re.compile(r"^to_jsonb\((\w+\.\w+)\)$")
+
+
+def _group_key(i: int, sql: str) -> str:
+    """A column read as JSON (``to_jsonb(n1.template_id)``) is grouped by the column itself,
+    which an index may hold in order (the JSON is the same value); others by position."""
+    column = _COLUMN_AS_JSON.match(sql)
+    return column.group(1) if column else str(i + 1)
 
 
 def _is_path_of(expr: object, sources: dict[str, Any]) -> bool:
