@@ -6,7 +6,13 @@ from datetime import UTC, date, datetime
 from typing import Any
 from uuid import UUID, uuid4
 
-from hygie_contracts.ehr import AuditDetails, CompositionCommitted, CompositionDeleted, PartyRef
+from hygie_contracts.ehr import (
+    AuditDetails,
+    CompositionCommitted,
+    CompositionDeleted,
+    EhrErased,
+    PartyRef,
+)
 from hygie_contracts.patient import PatientIdentifier, PatientRegistered
 
 __all__ = [
@@ -18,6 +24,7 @@ __all__ = [
     "deleted",
     "element",
     "encounter",
+    "erased",
     "lab_result",
     "problem",
     "quantity",
@@ -178,6 +185,13 @@ def deleted(ehr_id: UUID, voi: UUID, version: int) -> CompositionDeleted:
         ehr_id=ehr_id, version_uid=f"{voi}::hygie::{version}",
         preceding_version_uid=f"{voi}::hygie::{version - 1}", contribution_id=uuid4(),
         audit=_audit(),
+    )  # fmt: skip
+
+
+def erased(ehr_id: UUID, *, subject: tuple[str, str] | None = None) -> EhrErased:
+    return EhrErased(
+        ehr_id=ehr_id, subject=PartyRef(namespace=subject[0], id=subject[1]) if subject else None,
+        erased_at=datetime.now(UTC), reason="right to erasure (test)", requested_by="admin",
     )  # fmt: skip
 
 

@@ -18,6 +18,7 @@ from hygie_contracts.ehr import (
     CompositionCommitted,
     CompositionDeleted,
     EhrCreated,
+    EhrErased,
     EhrStatusUpdated,
 )
 from hygie_contracts.patient import (
@@ -95,6 +96,8 @@ class Changes:
     terminology: list[TerminologyChanged] = field(default_factory=list)
     refresh_patients: set[UUID] = field(default_factory=set)
     """golden ids whose person, death and EHR resolution must be recomputed"""
+    erased_ehrs: list[UUID] = field(default_factory=list)
+    """EHRs erased: everything projected from them goes (rows, lineage, ids, state)"""
 
 
 @singledispatch
@@ -211,6 +214,11 @@ def _committed(event: CompositionCommitted, state: State) -> Changes:
 def _deleted(event: CompositionDeleted, state: State) -> Changes:
     voi = versioned_object_id(event.version_uid)
     return Changes(compositions=[CompositionStored(event.ehr_id, voi, event.version_uid, None)])
+
+
+@apply.register
+def _erased(event: EhrErased, state: State) -> Changes:
+    return Changes(erased_ehrs=[event.ehr_id])
 
 
 @apply.register

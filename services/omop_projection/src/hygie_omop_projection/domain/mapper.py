@@ -11,7 +11,7 @@ import functools
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import Any, NamedTuple
 
 from .mappings import Mapping as ArchetypeMapping
 from .mappings import Rule
@@ -126,8 +126,7 @@ ROLES: dict[str, Role] = {
 }  # fmt: skip
 
 
-@dataclass(frozen=True, slots=True)
-class OmopRow:
+class OmopRow(NamedTuple):
     """A row without its person and its own id (the writer resolves both)."""
 
     table: str
@@ -139,8 +138,7 @@ class OmopRow:
     start: datetime
 
 
-@dataclass(frozen=True, slots=True)
-class Problem:
+class Problem(NamedTuple):
     """Something of a composition that could not be projected (the unmapped report)."""
 
     kind: str  # "unmapped-code", "no-date", "no-mapping"
@@ -187,8 +185,12 @@ def _first_time(
 def _own_time(loc: Located, times: dict[int, datetime | None]) -> datetime | None:
     """The node's own ``time`` (an event's, an action's), memoised per mapping run."""
     key = id(loc.node)
-    if key not in times:
-        times[key] = _first_time(loc, None, [])
+    if key not in times:  # ``select(loc, "time")[0]``, without building paths
+        node = loc.node.get("time") if type(loc.node) is dict else None
+        if type(node) is list:
+            node = node[0] if node else None
+        value = read_value(node) if type(node) is dict else None
+        times[key] = value.when if value is not None else None
     return times[key]
 
 

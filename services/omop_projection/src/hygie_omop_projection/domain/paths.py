@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import functools
 import re
-from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from typing import Any, NamedTuple
 
@@ -150,8 +149,7 @@ def find_entries(composition: dict[str, Any], archetype_id: str) -> list[Located
 _WALKED = ("content", "items", "data", "events", "activities", "description")
 
 
-@dataclass(frozen=True, slots=True)
-class Value:
+class Value(NamedTuple):
     """What an OMOP row needs of a data value."""
 
     rm_type: str

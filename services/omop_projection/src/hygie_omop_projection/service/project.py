@@ -25,6 +25,7 @@ from hygie_platform.envelope import Envelope
 from hygie_platform.uow import UnitOfWork
 
 from ..adapters.cdm import PRIMARY_KEYS
+from ..adapters.erasure import erase_ehrs
 from ..adapters.store import Store
 from ..adapters.translator import Translator
 from ..domain import fold
@@ -135,6 +136,8 @@ class Projector:
                     envelope.id,
                     comp.composition,
                 )
+            if changes.erased_ehrs:
+                await self._erase(uow, store, changes.erased_ehrs, dirty, subjects, compositions)
             if changes.terminology or changes.refresh_patients:
                 await self._store(store, changes, dirty)
         # patient, EHR and composition events are written in bulk, once per batch
@@ -148,6 +151,34 @@ class Projector:
         tick("state: compositions", len(compositions))
         dirty.compositions |= compositions.keys()
         await self._materialise(uow, store, dirty, compositions, premapped or {})
+
+    async def _erase(
+        self, uow: UnitOfWork, store: Store, ehr_ids: list[UUID], dirty: _Dirty,
+        subjects: dict[UUID, Any], compositions: dict[str, tuple[UUID, str, UUID, Any]],
+    ) -> None:  # fmt: skip
+        """Everything projected from these EHRs goes now, and what this batch gathered for
+        them before their erasure is dropped; a death row a composition recorded gives way
+        to the patient index's date; the persons' periods are recomputed."""
+        erased = set(ehr_ids)
+        # what the batch holds for them so far, written before the erasure reads the state
+        for voi in [v for v, c in compositions.items() if c[0] in erased]:
+            del compositions[voi]
+            dirty.compositions.discard(voi)
+        for ehr_id in erased:
+            subjects.pop(ehr_id, None)
+        dirty.ehrs -= erased
+        removed = await erase_ehrs(store.conn, store.s, sorted(erased))
+        deaths: set[int] = set()
+        for table, row_id, person_id in removed:
+            self._announce(uow, table, row_id, person_id, "delete",
+                           {PRIMARY_KEYS[table]: row_id})  # fmt: skip
+            dirty.persons.add(person_id)
+            if table == "death":
+                deaths.add(person_id)
+        if deaths:
+            back = await store.patients(await store.patients_of_persons(sorted(deaths)))
+            ids = await store.ids("person", [str(p) for p in back])
+            await self._refresh_deaths(uow, store, back, ids)
 
     async def _store(self, store: Store, changes: fold.Changes, dirty: _Dirty) -> None:
         dirty.patients |= changes.refresh_patients
