@@ -22,6 +22,8 @@ async def test_a_subject_has_one_ehr_found_by_its_identifier(client: Client) -> 
         json={
             "_type": "EHR_STATUS",
             "subject": {"external_ref": {"id": {"value": "IPP-42"}, "namespace": "ipp.site-a"}},
+            "is_queryable": True,
+            "is_modifiable": True,
         },
         headers=client.headers,
     )

@@ -29,7 +29,8 @@ def default_status() -> dict[str, Any]:
 
 
 def read_status(body: Any) -> dict[str, Any]:
-    """Check an EHR_STATUS body and complete it with defaults (canonical JSON)."""
+    """Check an EHR_STATUS body (``_type`` and both flags required) and complete it with
+    defaults for the rest (subject PARTY_SELF, name, archetype node id)."""
     if body is None:
         return default_status()
     if not isinstance(body, dict):
@@ -38,8 +39,12 @@ def read_status(body: Any) -> dict[str, Any]:
         check_known_types(body)
     except UnknownRmType as exc:
         raise InvalidEhrStatus(str(exc)) from None
-    if body.get("_type", "EHR_STATUS") != "EHR_STATUS":
+    if body.get("_type") != "EHR_STATUS":
         raise InvalidEhrStatus(f"/_type: expected EHR_STATUS, got {body.get('_type')}")
+    # RM: is_queryable and is_modifiable are mandatory (EHRbase refuses a body without them)
+    for flag in ("is_queryable", "is_modifiable"):
+        if flag not in body:
+            raise InvalidEhrStatus(f"/{flag}: mandatory (true or false)")
     status = {**default_status(), **{k: v for k, v in body.items() if k != "uid"}}
     for flag in ("is_queryable", "is_modifiable"):
         if not isinstance(status[flag], bool):
