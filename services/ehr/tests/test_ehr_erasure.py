@@ -26,6 +26,15 @@ TABLES = {
 }
 
 
+async def _tables_with_ehr_rows(client: Client) -> set[str]:
+    """Every table of the store with an ``ehr_id`` column (but the tombstone)."""
+    rows = await client.svc.fetch(
+        "SELECT table_name FROM information_schema.columns WHERE column_name = 'ehr_id' "
+        "AND table_schema = current_schema() AND table_name <> 'ehr_erasure'"
+    )
+    return {r["table_name"] for r in rows}
+
+
 async def _rows_of(client: Client, ehr_id: str) -> dict[str, int]:
     counts = {}
     for table, column in TABLES.items():
@@ -74,6 +83,8 @@ async def ready(client: Client) -> Client:
 
 async def test_an_admin_erases_an_ehr_and_everything_it_produced(ready: Client) -> None:
     client = ready
+    # a table added later with EHR rows must be added to the erasure (and to TABLES)
+    assert await _tables_with_ehr_rows(client) == set(TABLES)
     ehr_id = await _populated_ehr(client, "IPP-ERASE")
     other = await _populated_ehr(client, "IPP-KEEP")
     before = await _rows_of(client, ehr_id)
