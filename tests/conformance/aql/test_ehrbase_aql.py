@@ -651,7 +651,7 @@ SCENARIOS: tuple[Scenario, ...] = (
 FLOORS = {
     "conformance_max_v3": 122,
     "conformance_max_v2": 66,
-    "conformance_max": 41,
+    "conformance_max": 43,
     "four_compositions": 10,
     "contains": 28,
     "contains_and_type_repetition": 13,
@@ -661,7 +661,7 @@ FLOORS = {
     "date_1": 11,
     "choice": 21,
     "where_values": 18,
-    "array_valued": 12,
+    "array_valued": 14,
     "two_ehrs_max_and_type_repetition": 26,
     "ehr_with_two_compositions": 12,
     "two_ehrs_two_compositions_each": 7,
@@ -734,8 +734,24 @@ def _diff(actual: list[Any], expected: list[Any], *, ordered: bool) -> str | Non
         return None
     for i, (x, y) in enumerate(zip(a, e, strict=False)):
         if x != y:
-            return f"row {i}: got {_short(x)}, expected {_short(y)}"
+            where, got, want = _first_difference(x, y, "")
+            return f"row {i} at {where or '/'}: got {_short(got)}, expected {_short(want)}"
     return f"got {len(a)} rows, expected {len(e)}"
+
+
+def _first_difference(x: Any, y: Any, path: str) -> tuple[str, Any, Any]:
+    """The first place two JSON values differ (a key, an index) and the values there."""
+    if isinstance(x, dict) and isinstance(y, dict):
+        for key in sorted(x.keys() | y.keys()):
+            if x.get(key, "<absent>") != y.get(key, "<absent>"):
+                return _first_difference(
+                    x.get(key, "<absent>"), y.get(key, "<absent>"), f"{path}/{key}"
+                )
+    if isinstance(x, list) and isinstance(y, list) and len(x) == len(y):
+        for i, (a, b) in enumerate(zip(x, y, strict=True)):
+            if a != b:
+                return _first_difference(a, b, f"{path}[{i}]")
+    return path, x, y
 
 
 def _short(value: Any, limit: int = 300) -> str:

@@ -25,7 +25,7 @@ MULTIPLE = frozenset(
     {
         "content", "items", "events", "activities", "rows", "participations",
         "other_participations", "links", "identifiers", "mappings", "feeder_system_item_ids",
-        "originating_system_item_ids", "audits",
+        "originating_system_item_ids", "audits", "other_reference_ranges",
     }
 )  # fmt: skip
 

@@ -7,7 +7,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
-__all__ = ["attribute_of", "ehr_json", "typed", "version_json"]
+__all__ = ["attribute_of", "ehr_json", "typed", "typed_value", "version_json"]
 
 
 def _iso(column: str) -> str:
@@ -114,8 +114,19 @@ def typed(value: Any, attribute: str | None = None) -> Any:
             implied = "DV_CODED_TEXT" if "defining_code" in out else "DV_TEXT"
         elif attribute == "items" and {"id", "namespace", "type"} <= out.keys():
             implied = "OBJECT_REF"
+
         if implied:
             out = {"_type": implied, **out}
+    return out
+
+
+def typed_value(value: Any, attribute: str | None = None) -> Any:
+    """A selected value as ``typed`` gives it, and, when it is itself a HISTORY kept
+    without ``_type`` (the only RM class with ``events``), typed too: EHRbase names the
+    type of a selected HISTORY, not of one nested in a selected OBSERVATION."""
+    out = typed(value, attribute)
+    if isinstance(out, dict) and "_type" not in out and "events" in out:
+        out = {"_type": "HISTORY", **out}
     return out
 
 

@@ -400,6 +400,8 @@ def _json(clause: FromClause, expr: Containment, parent: Source, join: str) -> S
     query = f"aql_descendants({parent.value_sql()}, {'true' if local else 'false'})"
     source = Source(expr.variable, expr.rm_type, "json", a, f"{a}.v", parent.ehr, parent.doc)
     conds = [f"{a}.v ->> '_type' IN ({types})"]
+    if "HISTORY" in concrete(expr.rm_type):  # kept as submitted: may have no _type
+        conds = [f"({conds[0]} OR ({a}.v ->> '_type' IS NULL AND {a}.v ? 'events'))"]
     if expr.predicate is not None:
         conds.append(node_filter(binds, expr.predicate, f"{a}.v"))
     clause.pieces.append(Piece(join, f"LATERAL {query} AS {a}(v)", " AND ".join(conds)))

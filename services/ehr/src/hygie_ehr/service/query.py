@@ -18,7 +18,7 @@ from hygie_platform.uow import UnitOfWork
 from ..aql import AqlError, ResultColumn, compile_query, parse
 from ..aql.expressions import terminology_refs
 from ..aql.rmjson import attribute_of
-from ..aql.rmjson import typed as with_types
+from ..aql.rmjson import typed_value as with_types
 from .errors import BadRequest, EhrError, Unprocessable
 
 __all__ = [
