@@ -95,8 +95,12 @@ def create_engine(settings: Settings, database: str) -> AsyncEngine:
     """
     engine = create_async_engine(
         with_database(settings.database_url, database, driver="asyncpg"),
-        pool_size=settings.database_pool_size,
-        max_overflow=settings.database_pool_size,
+        # Up to 2 x HYGIE_DATABASE_POOL_SIZE connections, all kept once opened: overflow
+        # connections are closed on return, so a load above the pool size opened and
+        # closed a connection per request (connect, type introspection, statements
+        # prepared again), a third of a busy EHR store's CPU.
+        pool_size=2 * settings.database_pool_size,
+        max_overflow=0,
         pool_pre_ping=False,
         pool_recycle=POOL_RECYCLE,
         connect_args={"timeout": CONNECT_TIMEOUT, "command_timeout": 60},

@@ -108,7 +108,8 @@ def envelope_for(
         source=source,
         subject=event.aggregate_id,
         time=time or datetime.now(UTC),
-        data=orjson.dumps(event.model_dump(mode="json")),
+        # the JSON of model_dump(mode="json") written straight from the model (no dict)
+        data=event.__pydantic_serializer__.to_json(event),
         correlation_id=correlation_id,
         traceparent=traceparent,
         tracestate=tracestate,

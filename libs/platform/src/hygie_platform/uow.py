@@ -8,6 +8,7 @@ from types import TracebackType
 from typing import Any, Self
 from uuid import UUID
 
+import asyncpg
 import orjson
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
@@ -18,7 +19,7 @@ from hygie_contracts import Event
 from .envelope import Envelope, envelope_for
 from .telemetry import current_trace_headers, tracer
 
-__all__ = ["JOURNAL_CHANNEL", "UnitOfWork", "UnitOfWorkFactory"]
+__all__ = ["JOURNAL_CHANNEL", "UnitOfWork", "UnitOfWorkFactory", "driver_of"]
 
 _FIRST_TIMES = sa.text(
     "INSERT INTO processed_events (consumer, event_id) "
@@ -34,13 +35,12 @@ JOURNAL_CHANNEL = "hygie_journal"
 #: through a dict). The counter row lock it takes serialises writers until commit
 #: (gap-free, commit-ordered), so the fewer round trips between it and the commit, the
 #: more writers commit per second.
-_JOURNAL_APPEND = sa.text(
-    "WITH c AS (UPDATE journal_counter SET last_seq = last_seq + :n WHERE id = 1 "
+_JOURNAL_APPEND = (
+    "WITH c AS (UPDATE journal_counter SET last_seq = last_seq + $1 WHERE id = 1 "
     "RETURNING last_seq), "
     "ins AS (INSERT INTO journal (seq, event_id, topic, event_key, event_type, attributes, "
-    "data) SELECT c.last_seq - :n + u.o, i, t, k, ty, a::jsonb, d::jsonb FROM c, "
-    "unnest(CAST(:ids AS uuid[]), CAST(:topics AS text[]), CAST(:keys AS text[]), "
-    "CAST(:types AS text[]), CAST(:attrs AS text[]), CAST(:data AS text[])) "
+    "data) SELECT c.last_seq - $1 + u.o, i, t, k, ty, a::jsonb, d::jsonb FROM c, "
+    "unnest($2::uuid[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[]) "
     "WITH ORDINALITY AS u(i, t, k, ty, a, d, o)) "
     f"SELECT pg_notify('{JOURNAL_CHANNEL}', '')"
 )
@@ -62,6 +62,12 @@ class UnitOfWork:
         if self._conn is None:
             raise RuntimeError("unit of work is not open")
         return self._conn
+
+    async def driver(self) -> asyncpg.Connection:
+        """The asyncpg connection under :attr:`connection`, its transaction begun: hot
+        statements run on it as asyncpg prepared statements (cached per connection),
+        without SQLAlchemy's per-statement work, in the same transaction as the rest."""
+        return await driver_of(self.connection)
 
     async def __aenter__(self) -> Self:
         self._conn = await self._engine.connect()
@@ -138,18 +144,30 @@ class UnitOfWork:
             return
         pending, self._pending = self._pending, []
         with tracer.start_as_current_span("journal.append", attributes={"events": len(pending)}):
-            await conn.execute(
+            driver = await driver_of(conn)
+            await driver.execute(
                 _JOURNAL_APPEND,
-                {
-                    "n": len(pending),
-                    "ids": [env.id for _, env in pending],
-                    "topics": [topic for topic, _ in pending],
-                    "keys": [env.subject for _, env in pending],
-                    "types": [env.type for _, env in pending],
-                    "attrs": [orjson.dumps(_attributes(env)).decode() for _, env in pending],
-                    "data": [env.data.decode() for _, env in pending],
-                },
+                len(pending),
+                [env.id for _, env in pending],
+                [topic for topic, _ in pending],
+                [env.subject for _, env in pending],
+                [env.type for _, env in pending],
+                [orjson.dumps(_attributes(env)).decode() for _, env in pending],
+                [env.data.decode() for _, env in pending],
             )
+
+
+async def driver_of(conn: AsyncConnection) -> asyncpg.Connection:
+    """The asyncpg connection under a SQLAlchemy one, its transaction begun (see
+    :meth:`UnitOfWork.driver`)."""
+    raw = await conn.get_raw_connection()
+    adapted: Any = raw.dbapi_connection
+    driver: asyncpg.Connection = adapted.driver_connection
+    if not driver.is_in_transaction():
+        # SQLAlchemy's asyncpg adapter sends BEGIN lazily, before its first statement;
+        # begin it the adapter's way so that its commit and rollback apply to it.
+        await adapted._start_transaction()
+    return driver
 
 
 def _attributes(env: Envelope) -> dict[str, str]:
