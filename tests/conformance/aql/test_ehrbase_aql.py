@@ -651,7 +651,7 @@ SCENARIOS: tuple[Scenario, ...] = (
 FLOORS = {
     "conformance_max_v3": 122,
     "conformance_max_v2": 66,
-    "conformance_max": 43,
+    "conformance_max": 46,
     "four_compositions": 10,
     "contains": 28,
     "contains_and_type_repetition": 13,

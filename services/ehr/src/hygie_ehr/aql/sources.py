@@ -32,9 +32,15 @@ INDEXED = {
 }  # fmt: skip
 
 
+#: abstract RM classes AQL may name in FROM beyond those validation needs (``_SUBTYPES``)
+_ABSTRACT = {
+    "DATA_STRUCTURE": {"HISTORY", *_SUBTYPES["ITEM_STRUCTURE"]},
+}
+
+
 def concrete(rm_type: str) -> list[str]:
     """The RM type and every concrete type conforming to it."""
-    return sorted({rm_type, *_SUBTYPES.get(rm_type, ())})
+    return sorted({rm_type, *_SUBTYPES.get(rm_type, ()), *_ABSTRACT.get(rm_type, ())})
 
 
 @dataclass
