@@ -48,3 +48,17 @@ def test_decisions_with_views_are_those_of_decide_match(frequency):
         assert got == expected, record.identifier
         outcomes.add((expected[0].outcome, expected[1], expected[0].reason))
     assert len(outcomes) >= 4  # links, reviews, new records, deterministic matches
+
+
+def test_pairs_scored_by_two_processes_are_scored_as_by_one(monkeypatch):
+    from hygie_patient_index.domain.scoring import DEFAULT_MODEL
+    from hygie_patient_index.service import bulk_match
+
+    data = FrenchPopulation(seed=4).dataset(persons=40)
+    views = [MatchView(r) for r in data.records]
+    pairs = [(a, b) for a in views for b in views[:25]]
+    monkeypatch.setattr(bulk_match, "MIN_PARALLEL_PAIRS", 10)
+    two = bulk_match.score_pairs(DEFAULT_MODEL, pairs, workers=2)
+    one = [DEFAULT_MODEL.score(a, b) for a, b in pairs]
+    assert two == one
+    assert len({s.weight for s in one}) > 10

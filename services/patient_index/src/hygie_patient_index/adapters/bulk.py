@@ -27,11 +27,11 @@ __all__ = [
     "copy_sources",
     "family_counts",
     "goldens_by_id",
+    "ins_holders",
     "lock_golden_versions",
     "save_goldens",
     "source_versions_of_goldens",
     "sources_by_id",
-    "sources_with_any_ins",
 ]
 
 _SOURCE_COLUMNS = [c.name for c in source_record.columns if c.name != "created_at"]
@@ -95,26 +95,22 @@ async def sources_by_id(conn: AsyncConnection, ids: Sequence[UUID]) -> dict[UUID
     return {r["id"]: source_from_row(r) for r in rows}
 
 
-async def sources_with_any_ins(
+async def ins_holders(
     conn: AsyncConnection, matricules: Sequence[str]
-) -> list[SourceRecord]:
-    """Active sources of active patients whose INS came from INSi, for these matricules."""
+) -> list[tuple[str, str, UUID, int, UUID]]:
+    """(matricule, OID, id, version, golden record) of the active sources of active
+    patients whose INS came from INSi (RECUP or QUAL), for these matricules."""
     if not matricules:
         return []
-    rows = (
-        await conn.execute(
-            sa.select(source_record)
-            .join(golden_record, golden_record.c.id == source_record.c.golden_id)
-            .where(
-                source_record.c.ins_matricule
-                == sa.func.any(sa.literal(list(matricules), ARRAY(sa.Text))),
-                source_record.c.status.in_(("RECUP", "QUAL")),
-                source_record.c.active,
-                golden_record.c.active,
-            )
-        )
-    ).mappings()
-    return [source_from_row(r) for r in rows]
+    pg = await _driver(conn)
+    rows = await pg.fetch(
+        "SELECT s.ins_matricule, s.ins_oid, s.id, s.version, s.golden_id FROM source_record s"
+        " JOIN golden_record g ON g.id = s.golden_id"
+        " WHERE s.ins_matricule = ANY($1::text[]) AND s.status IN ('RECUP', 'QUAL')"
+        " AND s.active AND g.active ORDER BY s.created_at, s.id",
+        list(matricules),
+    )
+    return [tuple(r) for r in rows]  # type: ignore[misc]
 
 
 async def family_counts(conn: AsyncConnection, keys: Sequence[str]) -> tuple[dict[str, int], int]:
@@ -227,19 +223,17 @@ async def source_versions_of_goldens(
 
 
 async def save_goldens(conn: AsyncConnection, goldens: Sequence[GoldenRecord]) -> None:
+    """New versions of golden records, in one statement."""
     if not goldens:
         return
-    await conn.execute(
-        sa.update(golden_record)
-        .where(golden_record.c.id == sa.bindparam("gid"))
-        .values(
-            status=sa.bindparam("st"),
-            version=sa.bindparam("ver"),
-            snapshot=sa.bindparam("snap", type_=golden_record.c.snapshot.type),
-            updated_at=sa.func.now(),
-        ),
-        [
-            {"gid": g.id, "st": g.status.value, "ver": g.version, "snap": golden_snapshot(g)}
-            for g in goldens
-        ],
+    pg = await _driver(conn)
+    await pg.execute(
+        "UPDATE golden_record g SET status = u.status, version = u.version,"
+        " snapshot = u.snapshot::jsonb, updated_at = now()"
+        " FROM unnest($1::uuid[], $2::text[], $3::int[], $4::text[])"
+        " AS u(id, status, version, snapshot) WHERE g.id = u.id",
+        [g.id for g in goldens],
+        [g.status.value for g in goldens],
+        [g.version for g in goldens],
+        [_jsonb(golden_snapshot(g)) for g in goldens],
     )

@@ -54,7 +54,7 @@ from ..domain.identity import SourceRecord
 from ..domain.normalise import phonetic_fr
 from ..domain.scoring import Decision, Outcome
 from ..domain.validation import validate_record
-from .bulk_match import Viewed, decide_with_views
+from .bulk_match import Scored, Viewed, decide_scored, default_workers, score_pairs
 from .context import IndexContext
 from .events import contract_identifier, snapshot_event
 from .identity import record_identity
@@ -74,6 +74,10 @@ class BulkReport:
     """(position in the input, identifier, issues) of each record not stored."""
     phases: dict[str, float] = field(default_factory=dict)
     """Wall-clock seconds per phase of the load (summed over the batches)."""
+    phases_cpu: dict[str, float] = field(default_factory=dict)
+    """CPU seconds of this process per phase (PostgreSQL's own work is not in them)."""
+    pairs: int = 0
+    """Candidate pairs scored."""
 
     def as_dict(self) -> dict[str, object]:
         return {
@@ -88,11 +92,13 @@ class BulkReport:
 
     @contextmanager
     def timed(self, phase: str) -> Iterator[None]:
-        started = time.perf_counter()
+        started, cpu = time.perf_counter(), time.process_time()
         try:
             yield
         finally:
             self.phases[phase] = self.phases.get(phase, 0.0) + time.perf_counter() - started
+            spent = time.process_time() - cpu
+            self.phases_cpu[phase] = self.phases_cpu.get(phase, 0.0) + spent
 
 
 @dataclass
@@ -116,19 +122,26 @@ async def load_identities(
     *,
     by: str | None,
     batch: int = 25_000,
+    workers: int | None = None,
 ) -> BulkReport:
-    """Register ``drafts`` (in their order) by batches of ``batch``, one transaction each."""
+    """Register ``drafts`` (in their order) by batches of ``batch``, one transaction each;
+    pairs are scored by ``workers`` processes (default: the cores, at most 2)."""
     report = BulkReport(received=len(drafts))
     written = _Written()
+    workers = default_workers() if workers is None else workers
     for start in range(0, len(drafts), batch):
         async with uows() as uow:
             part = drafts[start : start + batch]
-            kept = await _load_batch(uow, ctx, part, start, report, written, by=by)
-            body_done = time.perf_counter()
+            kept = await _load_batch(uow, ctx, part, start, report, written, by=by, workers=workers)
+            body_done = time.perf_counter(), time.process_time()
         # The journal rows are written and the transaction committed as the block exits.
-        report.phases["journal_commit"] = (
-            report.phases.get("journal_commit", 0.0) + time.perf_counter() - body_done
-        )
+        for phases, now in (
+            (report.phases, time.perf_counter()),
+            (report.phases_cpu, time.process_time()),
+        ):
+            phases["journal_commit"] = (
+                phases.get("journal_commit", 0.0) + now - body_done[phases is report.phases_cpu]
+            )
         # Only a committed batch is kept: a failed one raised and left nothing.
         written.sources.update(kept[0])
         written.goldens.update(kept[1])
@@ -144,6 +157,7 @@ async def _load_batch(
     written: _Written,
     *,
     by: str | None,
+    workers: int,
 ) -> tuple[dict[UUID, Viewed], dict[UUID, GoldenRecord]]:
     conn = uow.connection
     today, now = ctx.today(), ctx.now()
@@ -166,7 +180,9 @@ async def _load_batch(
         else:
             seen |= keys
             fresh.append(draft)
-    placements, views, block_keys = await _match(uow, ctx, fresh, report, written, now=now)
+    placements, views, block_keys = await _match(
+        uow, ctx, fresh, report, written, now=now, workers=workers
+    )
     members: dict[UUID, list[SourceRecord]] = defaultdict(list)
     records = [p.record for p in placements]
     for record in records:
@@ -303,6 +319,7 @@ async def _match(
     written: _Written,
     *,
     now: datetime,
+    workers: int,
 ) -> tuple[list[_Placement], list[MatchView], list[list[str]]]:
     """Where each record goes, decided in order (a record may join one placed before),
     and the view and blocking keys of each."""
@@ -318,25 +335,27 @@ async def _match(
             conn, [(i, k) for i, keys in enumerate(lookups) for k in keys]
         )
     with report.timed("fetch"):
-        known: dict[int, list[Viewed]] = defaultdict(list)
+        trusted = sorted({r.trusted_ins.matricule for r in records if r.trusted_ins})
+        holders = await store.ins_holders(conn, trusted)
         cached: dict[UUID, Viewed] = {}
         unknown: set[UUID] = set()
-        for _, sid, ver, gid in outer:
-            held = written.source(sid, ver, gid)
-            if held is None:
-                unknown.add(sid)
-            else:
-                cached[sid] = held
+        for sid, ver, gid in [(s, v, g) for _, s, v, g in outer] + [h[2:] for h in holders]:
+            if sid not in cached:
+                held = written.source(sid, ver, gid)
+                if held is None:
+                    unknown.add(sid)
+                else:
+                    cached[sid] = held
         existing = await store.sources_by_id(conn, sorted(unknown))
         cached.update({sid: (s, MatchView(s)) for sid, s in existing.items()})
+        known: dict[int, list[Viewed]] = defaultdict(list)
         for a, sid, _, _ in outer:
             if sid in cached:
                 known[a].append(cached[sid])
-        trusted = sorted({r.trusted_ins.matricule for r in records if r.trusted_ins})
         ins_holders: dict[tuple[str, str], list[Viewed]] = defaultdict(list)
-        for s in await store.sources_with_any_ins(conn, trusted):
-            assert s.ins is not None
-            ins_holders[(s.ins.matricule, s.ins.oid)].append(cached.get(s.id) or (s, MatchView(s)))
+        for matricule, oid, sid, _, _ in holders:
+            if sid in cached:
+                ins_holders[(matricule, oid)].append(cached[sid])
         phon = [
             [
                 p
@@ -346,32 +365,64 @@ async def _match(
             for r in records
         ]
         counts, total = await store.family_counts(conn, sorted({p for ps in phon for p in ps}))
+    with report.timed("pairs"):
+        # Which records each one is compared with does not depend on the decisions (only
+        # their golden records do): every pair is known, and scored, before deciding.
+        by_key: dict[str, list[int]] = defaultdict(list)
+        by_ins: dict[tuple[str, str], list[int]] = defaultdict(list)
+        earlier_of: list[list[int]] = []
+        same_of: list[list[int]] = []
+        for i, record in enumerate(records):
+            earlier_of.append(sorted({j for k in lookups[i] for j in by_key.get(k, ())}))
+            for k in own[i]:
+                by_key[k].append(i)
+            ins = record.trusted_ins
+            same_of.append(list(by_ins[(ins.matricule, ins.oid)]) if ins else [])
+            if ins is not None:
+                by_ins[(ins.matricule, ins.oid)].append(i)
+        pairs: list[tuple[MatchView, MatchView]] = []
+        for i, (record, view) in enumerate(zip(records, views, strict=True)):
+            ins = record.trusted_ins
+            if ins is not None and (same_of[i] or ins_holders.get((ins.matricule, ins.oid))):
+                continue  # decided on the INS: its candidates are not scored
+            pairs.extend((view, cv) for _, cv in known.get(i, ()))
+            pairs.extend((view, views[j]) for j in earlier_of[i])
+        report.pairs += len(pairs)
     with report.timed("score"):
+        scores = score_pairs(ctx.model, pairs, workers=workers)
+    with report.timed("decide"):
         batch_counts = Counter(p for ps in phon for p in set(ps))
         population = total + len(records)
         out: list[_Placement] = []
-        placed: list[Viewed] = []
-        by_key: dict[str, list[int]] = defaultdict(list)
+        at = 0
         for i, (record, view) in enumerate(zip(records, views, strict=True)):
             ins = record.trusted_ins
-            same = ins_holders.get((ins.matricule, ins.oid), []) if ins else []
-            earlier = sorted({j for k in lookups[i] for j in by_key.get(k, ())})
-            candidates = known.get(i, []) + [placed[j] for j in earlier]
+            same: list[Viewed] = []
+            if ins is not None:
+                same = ins_holders.get((ins.matricule, ins.oid), [])
+                same = same + [(out[j].record, views[j]) for j in same_of[i]]
+            candidates: list[Scored] = []
+            if not same:
+                db = known.get(i, [])
+                candidates = [(c.golden_id, scores[at + n]) for n, (c, _) in enumerate(db)]
+                at += len(db)
+                candidates += [
+                    (out[j].record.golden_id, scores[at + n]) for n, j in enumerate(earlier_of[i])
+                ]
+                at += len(earlier_of[i])
             frequency = None
             if population >= TF_MIN_POPULATION and phon[i]:
                 same_name = sum(counts.get(p, 0) + batch_counts[p] for p in set(phon[i]))
                 frequency = max(same_name, 1) / population
-            decision, method = decide_with_views(
-                ctx, view, same_ins=same, candidates=candidates, frequency=frequency
+            decision, method = decide_scored(
+                ctx,
+                same_ins=[(c.golden_id, ctx.model.score(view, cv)) for c, cv in same],
+                candidates=candidates,
+                frequency=frequency,
             )
             creates = decision.outcome is not Outcome.LINK or decision.golden_id is None
             golden_id = uuid7() if creates else decision.golden_id
             linked = record.evolve(id=uuid7(), version=1, updated_at=now, golden_id=golden_id)
             out.append(_Placement(linked, decision, method, creates=creates))
-            # The view compares traits only: the one of the draft serves the linked record.
-            placed.append((linked, view))
-            for k in own[i]:
-                by_key[k].append(i)
-            if ins is not None:
-                ins_holders[(ins.matricule, ins.oid)].append(placed[-1])
+        assert at == len(scores)
     return out, views, own

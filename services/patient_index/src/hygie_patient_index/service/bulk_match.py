@@ -1,15 +1,20 @@
-"""The decisions of the bulk load: ``decide_match`` (service.matching) for many records
-whose normalised views are computed once per record, not once per compared pair.
+"""The decisions of the bulk load: ``decide_match`` (service.matching) for many records,
+their pairs scored first (views computed once per record, the pairs shared with a
+forked process on a multi-core machine), then decided in order.
 
-``decide_with_views`` mirrors ``decide_match`` step by step (deterministic INS match, then
+``decide_scored`` mirrors ``decide_match`` step by step (deterministic INS match, then
 Fellegi-Sunter over the candidates, term-frequency adjustment, ``decide``) with the same
-public functions of domain.scoring; tests check it decides as ``decide_match`` does.
+public functions of domain.scoring, on pair scores computed beforehand by the same
+``MatchModel.score``; tests check it decides as ``decide_match`` does.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+import multiprocessing
+import os
+from collections.abc import Iterable, Sequence
 from collections.abc import Set as AbstractSet
+from concurrent.futures import ProcessPoolExecutor
 from uuid import UUID
 
 from ..domain.comparators import MatchView
@@ -25,44 +30,47 @@ from ..domain.scoring import (
 )
 from .context import IndexContext
 
-__all__ = ["Viewed", "best_scores_viewed", "decide_with_views"]
+__all__ = [
+    "Scored",
+    "Viewed",
+    "decide_scored",
+    "decide_with_views",
+    "default_workers",
+    "score_pairs",
+]
 
 Viewed = tuple[SourceRecord, MatchView]
 """A source record and its view (MatchView caches its normalised keys)."""
 
+Scored = tuple[UUID | None, PairScore]
+"""The golden record of a candidate and the score of the pair."""
 
-def best_scores_viewed(
-    model: MatchModel,
-    view: MatchView,
-    candidates: Iterable[Viewed],
-    *,
-    excluded: AbstractSet[UUID] = frozenset(),
-) -> dict[UUID, PairScore]:
-    """``best_scores`` with the candidates' views given."""
+#: Below this many pairs a batch is scored in this process only (a fork costs more).
+MIN_PARALLEL_PAIRS = 20_000
+
+
+def _best(scored: Iterable[Scored], excluded: AbstractSet[UUID]) -> dict[UUID, PairScore]:
+    """``best_scores`` on scored pairs: the best score per candidate golden record."""
     best: dict[UUID, PairScore] = {}
-    score = model.score
-    for cand, cview in candidates:
-        gid = cand.golden_id
+    for gid, s in scored:
         if gid is None or gid in excluded:
             continue
-        s = score(view, cview)
         held = best.get(gid)
         if held is None or s.weight > held.weight:
             best[gid] = s
     return best
 
 
-def decide_with_views(
+def decide_scored(
     ctx: IndexContext,
-    view: MatchView,
     *,
-    same_ins: Iterable[Viewed],
-    candidates: Iterable[Viewed],
+    same_ins: Iterable[Scored],
+    candidates: Iterable[Scored],
     frequency: float | None,
     excluded: AbstractSet[UUID] = frozenset(),
 ) -> tuple[Decision, str]:
-    """``decide_match`` for ``view.record`` (same steps, same decision)."""
-    scored = best_scores_viewed(ctx.model, view, same_ins, excluded=excluded)
+    """``decide_match`` on the scores of the record's pairs (same steps, same decision)."""
+    scored = _best(same_ins, excluded)
     if scored:
         golden_id, score = max(scored.items(), key=lambda kv: kv[1].weight)
         conflict = any(score.level(f) in lvls for f, lvls in STRICT_DISAGREEMENT.items())
@@ -74,10 +82,85 @@ def decide_with_views(
             else None
         )
         return Decision(Outcome.LINK, golden_id, score, reason, reason is not None), "deterministic"
-    scored = best_scores_viewed(ctx.model, view, candidates, excluded=excluded)
+    scored = _best(candidates, excluded)
     if scored and frequency is not None:
         scored = {
             g: tf_adjusted(s, ctx.model, field="family_name", frequency=frequency)
             for g, s in scored.items()
         }
     return decide(scored, ctx.thresholds), "probabilistic"
+
+
+def _scores(model: MatchModel, view: MatchView, pairs: Iterable[Viewed]) -> Iterable[Scored]:
+    return ((c.golden_id, model.score(view, cv)) for c, cv in pairs if c.golden_id is not None)
+
+
+def decide_with_views(
+    ctx: IndexContext,
+    view: MatchView,
+    *,
+    same_ins: Iterable[Viewed],
+    candidates: Iterable[Viewed],
+    frequency: float | None,
+    excluded: AbstractSet[UUID] = frozenset(),
+) -> tuple[Decision, str]:
+    """``decide_match`` for ``view.record``, its pairs scored on the way."""
+    return decide_scored(
+        ctx,
+        same_ins=_scores(ctx.model, view, same_ins),
+        candidates=_scores(ctx.model, view, candidates),
+        frequency=frequency,
+        excluded=excluded,
+    )
+
+
+def default_workers() -> int:
+    """Processes that score pairs: the cores this process may run on, at most 2."""
+    try:
+        cores = len(os.sched_getaffinity(0))
+    except AttributeError:  # not Linux
+        cores = os.cpu_count() or 1
+    return max(1, min(2, cores))
+
+
+_JOB: tuple[MatchModel, Sequence[tuple[MatchView, MatchView]]] | None = None
+
+
+def _score_range(start: int, stop: int) -> list[PairScore]:
+    """In the forked process: the scores of ``_JOB``'s pairs [start, stop)."""
+    assert _JOB is not None
+    model, pairs = _JOB
+    return [model.score(a, b) for a, b in pairs[start:stop]]
+
+
+def score_pairs(
+    model: MatchModel, pairs: Sequence[tuple[MatchView, MatchView]], *, workers: int = 1
+) -> list[PairScore]:
+    """``model.score`` of each pair, in order. With ``workers`` > 1 on a fork-capable
+    system, the first part of the pairs is scored by forked processes (which inherit the
+    views: nothing is sent but the scores back) while this one scores the rest."""
+    global _JOB
+    if workers <= 1 or len(pairs) < MIN_PARALLEL_PAIRS or "fork" not in _start_methods():
+        return [model.score(a, b) for a, b in pairs]
+    # The scores come back pickled: this process takes a slightly larger share.
+    share = int(len(pairs) * 0.48 / (workers - 1))
+    bounds = [(k * share, (k + 1) * share) for k in range(workers - 1)]
+    mine = bounds[-1][1]
+    _JOB = (model, pairs)
+    try:
+        with ProcessPoolExecutor(
+            workers - 1, mp_context=multiprocessing.get_context("fork")
+        ) as pool:
+            futures = [pool.submit(_score_range, a, b) for a, b in bounds]
+            rest = [model.score(a, b) for a, b in pairs[mine:]]
+            out: list[PairScore] = []
+            for f in futures:
+                out.extend(f.result())
+    finally:
+        _JOB = None
+    out.extend(rest)
+    return out
+
+
+def _start_methods() -> list[str]:
+    return multiprocessing.get_all_start_methods()
