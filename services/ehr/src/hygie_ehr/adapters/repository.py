@@ -5,16 +5,16 @@ from __future__ import annotations
 from typing import Any
 from uuid import UUID
 
-import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from hygie_contracts import PartyRef
+from hygie_platform.uow import driver_of
 
 from ..domain.ehr import Ehr
 from ..service.errors import SubjectHasEhr
+from .prepared import EHR_WITH_TEMPLATE
 from .tables import ehr as ehr_table
-from .tables import template
 
 __all__ = ["EhrRepository"]
 
@@ -58,17 +58,8 @@ class EhrRepository:
         self, ehr_id: UUID, template_id: str
     ) -> tuple[Ehr | None, str | None]:
         """The EHR and the stored hash of a template, in one round trip (commit path)."""
-        sha = (
-            sa.select(template.c.sha256)
-            .where(template.c.template_id == template_id)
-            .scalar_subquery()
-            .label("template_sha256")
-        )
-        row = (
-            (await self.conn.execute(sa.select(ehr_table, sha).where(ehr_table.c.ehr_id == ehr_id)))
-            .mappings()
-            .first()
-        )
+        driver = await driver_of(self.conn)
+        row = await driver.fetchrow(EHR_WITH_TEMPLATE, ehr_id, template_id)
         if row is None:
             return None, None
         return _ehr(row), row["template_sha256"]

@@ -13,9 +13,12 @@ import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from hygie_platform.uow import driver_of
+
 from ..domain.entries import ArchetypedNode
 from ..domain.folder import FolderNode
 from ..domain.versioning import Audit
+from .prepared import CREATE_COMPOSITION, READ_VERSION
 from .tables import (
     contribution,
     entry,
@@ -30,6 +33,7 @@ __all__ = [
     "ObjectExists",
     "StaleVersion",
     "StoredVersion",
+    "VersionRead",
     "VersionStore",
     "add_folder_nodes",
 ]
@@ -77,41 +81,16 @@ class StaleVersion(Exception):
         self.latest = latest
 
 
-#: A new composition in one statement: its contribution (unless it belongs to a larger
-#: one), head, version 1 and archetype-root entries. ``ON CONFLICT`` tells a taken id
-#: (no row returned) without a savepoint; foreign keys are checked at the statement's end.
-_CREATE_COMPOSITION = sa.text("""
-WITH c AS (
-  INSERT INTO contribution (contribution_id, ehr_id, system_id, time_committed, committer,
-                            change_type, description)
-  SELECT CAST(:cid AS uuid), CAST(:ehr AS uuid), :sys, CAST(:t AS timestamptz),
-         CAST(:committer AS jsonb), :change, :descr
-  WHERE CAST(:own AS boolean)
-), vo AS (
-  INSERT INTO versioned_object (vo_id, ehr_id, kind, time_created, latest_version, template_id)
-  VALUES (CAST(:vo AS uuid), CAST(:ehr AS uuid), 'COMPOSITION', CAST(:t AS timestamptz), 1,
-          :tid)
-  ON CONFLICT (vo_id) DO NOTHING
-  RETURNING vo_id
-), ov AS (
-  INSERT INTO object_version (vo_id, version, ehr_id, contribution_id, time_committed,
-                              committer, change_type, description, lifecycle_state,
-                              template_id, archetype_node_id, data)
-  SELECT vo_id, 1, CAST(:ehr AS uuid), CAST(:cid AS uuid), CAST(:t AS timestamptz),
-         CAST(:committer AS jsonb), :change, :descr, :lifecycle, :tid, :anid,
-         CAST(:data AS jsonb)
-  FROM vo
-  RETURNING vo_id
-), en AS (
-  INSERT INTO entry (vo_id, version, ord, ehr_id, template_id, archetype_id, rm_type, path,
-                     json_path)
-  SELECT ov.vo_id, 1, x.ord, CAST(:ehr AS uuid), :tid, x.archetype_id, x.rm_type, x.path,
-         x.json_path
-  FROM ov, jsonb_to_recordset(CAST(:entries AS jsonb))
-       AS x(ord smallint, archetype_id text, rm_type text, path text, json_path text[])
-)
-SELECT count(*) FROM vo
-""")
+@dataclass(frozen=True, slots=True)
+class VersionRead:
+    """What :meth:`VersionStore.read` found: the EHR (and its subject), the object in it,
+    and the version (None when the object has no such version)."""
+
+    ehr_found: bool
+    subject_namespace: str | None
+    subject_id: str | None
+    object_found: bool
+    version: StoredVersion | None
 
 
 def _version(row: Any) -> StoredVersion:
@@ -195,38 +174,35 @@ class VersionStore:
     ) -> None:
         """What ``add_contribution`` + ``create`` + ``add_entries`` write for a new
         composition, in one round trip (the commit hot path)."""
-        created = (
-            await self.conn.execute(
-                _CREATE_COMPOSITION,
-                {
-                    "cid": contribution_id,
-                    "ehr": ehr_id,
-                    "sys": audit.system_id,
-                    "t": audit.time_committed,
-                    "committer": orjson.dumps(audit.committer).decode(),
-                    "change": audit.change_type,
-                    "descr": audit.description,
-                    "own": own_contribution,
-                    "vo": vo_id,
-                    "tid": template_id,
-                    "lifecycle": lifecycle_state,
-                    "anid": data.get("archetype_node_id"),
-                    "data": orjson.dumps(data).decode(),
-                    "entries": orjson.dumps(
-                        [
-                            {
-                                "ord": i,
-                                "archetype_id": n.archetype_id,
-                                "rm_type": n.rm_type,
-                                "path": n.path,
-                                "json_path": list(n.json_path),
-                            }
-                            for i, n in enumerate(nodes)
-                        ]
-                    ).decode(),
-                },
-            )
-        ).scalar_one()
+        driver = await driver_of(self.conn)
+        created = await driver.fetchval(
+            CREATE_COMPOSITION,
+            contribution_id,
+            ehr_id,
+            audit.system_id,
+            audit.time_committed,
+            orjson.dumps(audit.committer).decode(),
+            audit.change_type,
+            audit.description,
+            own_contribution,
+            vo_id,
+            template_id,
+            lifecycle_state,
+            data.get("archetype_node_id"),
+            orjson.dumps(data).decode(),
+            orjson.dumps(
+                [
+                    {
+                        "ord": i,
+                        "archetype_id": n.archetype_id,
+                        "rm_type": n.rm_type,
+                        "path": n.path,
+                        "json_path": n.json_path,
+                    }
+                    for i, n in enumerate(nodes)
+                ]
+            ).decode(),
+        )
         if not created:
             raise ObjectExists(str(vo_id))
 
@@ -318,6 +294,43 @@ class VersionStore:
                 }
                 for i, n in enumerate(nodes)
             ],
+        )
+
+    async def read(
+        self,
+        *,
+        ehr_id: UUID,
+        vo_id: UUID,
+        kind: str,
+        version: int | None = None,
+        at: datetime | None = None,
+    ) -> VersionRead:
+        """A version with the checks of a read, in one round trip (``READ_VERSION``)."""
+        driver = await driver_of(self.conn)
+        row = await driver.fetchrow(READ_VERSION, ehr_id, vo_id, kind, version, at)
+        assert row is not None
+        found = None
+        if row["vo_id"] is not None:
+            data = row["data"]
+            found = StoredVersion(
+                vo_id=row["vo_id"],
+                version=row["version"],
+                ehr_id=row["ehr_id"],
+                contribution_id=row["contribution_id"],
+                time_committed=row["time_committed"],
+                committer=orjson.loads(row["committer"]),
+                change_type=row["change_type"],
+                description=row["description"],
+                lifecycle_state=row["lifecycle_state"],
+                template_id=row["template_id"],
+                data=orjson.loads(data) if data is not None else None,
+            )
+        return VersionRead(
+            ehr_found=row["ehr_found"],
+            subject_namespace=row["subject_namespace"],
+            subject_id=row["subject_id"],
+            object_found=row["object_found"],
+            version=found,
         )
 
     async def head(self, vo_id: UUID, *, for_update: bool = False) -> Head | None:

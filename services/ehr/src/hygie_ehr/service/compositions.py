@@ -358,19 +358,40 @@ async def read_version(
 ) -> StoredVersion:
     """A version of a versioned object of an EHR: a given one, the one current at a time,
     or the latest."""
-    if await EhrRepository(uow.connection).get(ehr_id) is None:
-        raise EhrNotFound(f"no EHR with id {ehr_id}")
-    store = VersionStore(uow.connection)
-    latest = await _latest(store, ehr_id, vo_id, kind)
-    if at is not None:
-        found = await store.version_at(vo_id, at)
-        if found is None:
-            raise NotFound(f"{kind} {vo_id} did not exist at {at.isoformat()}")
-        return found
-    found = await store.version(vo_id, version or latest)
-    if found is None:
-        raise NotFound(f"{kind} {vo_id} has no version {version}")
+    found, _ = await read_version_of_patient(
+        uow, ehr_id=ehr_id, vo_id=vo_id, kind=kind, version=version, at=at
+    )
     return found
+
+
+async def read_version_of_patient(
+    uow: UnitOfWork,
+    *,
+    ehr_id: UUID,
+    vo_id: UUID,
+    kind: str,
+    version: int | None = None,
+    at: datetime | None = None,
+) -> tuple[StoredVersion, str]:
+    """:func:`read_version` and the EHR's patient (``namespace|id``, or ``EHR/<id>`` for an
+    EHR without subject: the form of access events), read in one round trip."""
+    read = await VersionStore(uow.connection).read(
+        ehr_id=ehr_id, vo_id=vo_id, kind=kind, version=version, at=at
+    )
+    if not read.ehr_found:
+        raise EhrNotFound(f"no EHR with id {ehr_id}")
+    if not read.object_found:
+        raise NotFound(f"no {kind} with id {vo_id} in EHR {ehr_id}")
+    if read.version is None:
+        if at is not None:
+            raise NotFound(f"{kind} {vo_id} did not exist at {at.isoformat()}")
+        raise NotFound(f"{kind} {vo_id} has no version {version}")
+    patient = (
+        f"{read.subject_namespace}|{read.subject_id}"
+        if read.subject_id is not None
+        else f"EHR/{ehr_id}"
+    )
+    return read.version, patient
 
 
 async def read_composition(
@@ -380,7 +401,8 @@ async def read_composition(
     vo_id: UUID,
     version: int | None = None,
     at: datetime | None = None,
-) -> StoredVersion:
-    return await read_version(
+) -> tuple[StoredVersion, str]:
+    """A composition version and its patient (for the access event of the read)."""
+    return await read_version_of_patient(
         uow, ehr_id=ehr_id, vo_id=vo_id, kind="COMPOSITION", version=version, at=at
     )
