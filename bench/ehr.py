@@ -14,7 +14,10 @@ template, stored (version, entries index, contribution), journaled and published
 
 **Phases.** (1) template upload, ``--ehrs`` EHRs through the API; (2) *sustained*: commits
 from ``--concurrency`` concurrent clients for ``--seconds``; (3) *paced*: 100 commits/s
-open loop for 20 s, latency of each; (4) GET composition by version uid, one client;
+open loop for 20 s, latency of each, started once the relay has published the sustained
+phase's journal (a system committing 100/s has no such backlog; its size and drain time are
+recorded), with a per-second timeline of latency against the relay backlog, database
+connections opened, checkpoints and autovacuum; (4) GET composition by version uid, one client;
 (5) storage per composition (``pg_total_relation_size`` of the composition tables over
 the count; the journal, which keeps every event forever, reported apart); (6) EHR-by-subject:
 100,000 EHRs seeded directly in SQL — each a row-for-row clone of what ``POST /ehr`` wrote
@@ -32,12 +35,10 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
-import copy
 import json
 import os
 import random
 import socket
-import statistics
 import subprocess
 import sys
 import tempfile
@@ -48,11 +49,10 @@ from typing import Any
 
 from rich.console import Console
 
+from . import ehr_seed as seed
 from . import infra, standalone
 from .machine import load_average, machine_info, process_cpu_seconds
 
-ROOT = Path(__file__).resolve().parents[1]
-CONFORMANCE = ROOT.parent / "shared" / "conformance" / "openehr" / "ehrbase-integration-tests"
 DEFAULT_EVENTS = 0  # unused: phases are timed (see --seconds)
 TARGETS = {
     "sustained_commits_per_s": 300.0,
@@ -60,53 +60,8 @@ TARGETS = {
     "get_composition_p50_ms": 5.0,
     "ehr_by_subject_p95_ms": 10.0,
 }
-EHRBASE_BYTES_PER_COMPOSITION = 36_000
 LOOKUP_EHRS = 100_000
 BASE = "/openehr/v1"
-
-
-def _percentiles(samples: list[float]) -> dict[str, float]:
-    ordered = sorted(samples)
-
-    def pick(q: float) -> float:
-        return round(ordered[min(len(ordered) - 1, int(q * len(ordered)))], 2)
-
-    return {
-        "n": len(ordered),
-        "p50_ms": pick(0.50),
-        "p95_ms": pick(0.95),
-        "p99_ms": pick(0.99),
-        "max_ms": round(ordered[-1], 2),
-        "mean_ms": round(statistics.fmean(ordered), 2),
-    }
-
-
-def vital_signs() -> tuple[bytes, dict[str, Any]]:
-    """The OPT and a ~5 KB canonical vital-signs composition (blood pressure, 5 events of
-    systolic + diastolic), valid against it."""
-    sys.path.insert(0, str(ROOT / "services" / "ehr" / "src"))
-    from hygie_ehr.domain.opt import parse_opt
-    from hygie_ehr.domain.validation import validate
-    from hygie_ehr.webtemplate import flat_to_canonical
-
-    raw = next(CONFORMANCE.glob("**/ehrn_vital_signs.v2.opt")).read_bytes()
-    opt = parse_opt(raw)
-    flat = json.loads(
-        (CONFORMANCE / "compositions" / "FLAT" / "ehrn_vital_signs.v2__.json").read_text()
-    )
-    data = flat_to_canonical(opt, flat)
-    observation = data["content"][0]["items"][0]
-    event = observation["data"]["events"][0]
-    diastolic = copy.deepcopy(event["data"]["items"][0])
-    diastolic["archetype_node_id"] = "at0005"
-    diastolic["name"]["value"] = "Diastolic"
-    diastolic["value"]["magnitude"] = 80.0
-    event["data"]["items"].append(diastolic)
-    for _ in range(4):
-        observation["data"]["events"].append(copy.deepcopy(event))
-    issues = validate(data, opt)
-    assert not issues, issues
-    return raw, data
 
 
 def _free_port() -> int:
@@ -175,161 +130,49 @@ async def _sustained(
         "seconds": round(elapsed, 2),
         "commits_per_s": round(len(latencies) / elapsed, 1),
         "concurrency": concurrency,
-        "latency": _percentiles(latencies),
+        "latency": seed.percentiles(latencies),
     }
 
 
-async def _paced(http: Any, ehrs: list[str], body: bytes, rate: float, seconds: float) -> dict:
-    """Open loop: a commit is sent every 1/rate s whatever the previous ones do."""
-    latencies: list[float] = []
+async def _paced(
+    http: Any, ehrs: list[str], body: bytes, rate: float, seconds: float, monitor: Any
+) -> dict:
+    """Open loop: a commit is sent every 1/rate s whatever the previous ones do; with the
+    per-second timeline of latency against what the monitor saw."""
+    sends: list[tuple[float, float]] = []  # (sent at, latency ms)
     errors = 0
 
     async def one(ehr_id: str) -> None:
         nonlocal errors
         start = time.perf_counter()
         status = await _post(http, f"{BASE}/ehr/{ehr_id}/composition", body)
-        latencies.append((time.perf_counter() - start) * 1000)
+        sends.append((start, (time.perf_counter() - start) * 1000))
         if status != 201:
             errors += 1
 
     tasks = []
     start = time.perf_counter()
-    for i in range(int(rate * seconds)):
-        delay = start + i / rate - time.perf_counter()
-        if delay > 0:
-            await asyncio.sleep(delay)
-        tasks.append(asyncio.create_task(one(random.choice(ehrs))))
-    await asyncio.gather(*tasks)
-    achieved = len(latencies) / (time.perf_counter() - start)
-    return {
+    async with monitor:
+        cpu_before = monitor.cpu()
+        for i in range(int(rate * seconds)):
+            delay = start + i / rate - time.perf_counter()
+            if delay > 0:
+                await asyncio.sleep(delay)
+            tasks.append(asyncio.create_task(one(random.choice(ehrs))))
+        await asyncio.gather(*tasks)
+        cpu_after = monitor.cpu()
+    achieved = len(sends) / (time.perf_counter() - start)
+    out = {
         "rate_asked": rate,
         "rate_achieved": round(achieved, 1),
         "errors": errors,
-        "latency": _percentiles(latencies),
+        "latency": seed.percentiles([ms for _, ms in sends]),
+        **monitor.totals(),
+        "timeline": monitor.timeline(start, sends),
     }
-
-
-async def _raw_insert(dsn: str, body: bytes, seconds: float, concurrency: int) -> float:
-    """The raw limit of a durable commit: one INSERT of the JSONB per transaction."""
-    import asyncpg
-
-    pool = await asyncpg.create_pool(dsn, min_size=concurrency, max_size=concurrency)
-    assert pool is not None
-    try:
-        await pool.execute("CREATE TABLE IF NOT EXISTS bench_raw (id uuid PRIMARY KEY, d jsonb)")
-        text = body.decode()
-        count = 0
-
-        async def loop(deadline: float) -> None:
-            nonlocal count
-            while time.perf_counter() < deadline:
-                await pool.execute(
-                    "INSERT INTO bench_raw VALUES ($1, $2::jsonb)", uuid.uuid4(), text
-                )
-                count += 1
-
-        start = time.perf_counter()
-        await asyncio.gather(*(loop(start + seconds) for _ in range(concurrency)))
-        rate = count / (time.perf_counter() - start)
-        await pool.execute("DROP TABLE bench_raw")
-        return rate
-    finally:
-        await pool.close()
-
-
-async def _storage(dsn: str) -> dict[str, Any]:
-    import asyncpg
-
-    conn = await asyncpg.connect(dsn)
-    try:
-        await conn.execute("VACUUM ANALYZE")
-        count = await conn.fetchval(
-            "SELECT count(*) FROM object_version v JOIN versioned_object o USING (vo_id)"
-            " WHERE o.kind = 'COMPOSITION'"
-        )
-        tables = {}
-        for table in ("object_version", "versioned_object", "entry", "contribution", "journal"):
-            tables[table] = await conn.fetchval("SELECT pg_total_relation_size($1)", table)
-        journal_share = await conn.fetchval(
-            "SELECT coalesce(sum(pg_column_size(j.*)), 0) FROM journal j"
-            " WHERE event_type = 'hygie.ehr.composition.committed.v1'"
-        )
-        # the composition rows' share of tables holding other objects (EHR_STATUS) too
-        status_share = await conn.fetchval(
-            "SELECT coalesce(sum(pg_column_size(v.*)), 0) FROM object_version v"
-            " JOIN versioned_object o USING (vo_id) WHERE o.kind <> 'COMPOSITION'"
-        )
-    finally:
-        await conn.close()
-    store = sum(v for k, v in tables.items() if k != "journal")
-    per = (store - status_share) / count if count else None
-    return {
-        "compositions": count,
-        "table_bytes": tables,
-        "bytes_per_composition": round(per) if per else None,
-        "journal_bytes_per_composition": round(journal_share / count) if count else None,
-        "journal_note": "composition.committed rows (full canonical JSON, kept forever); "
-        "row bytes without index overhead",
-        "vs_ehrbase_36kb": round(per / EHRBASE_BYTES_PER_COMPOSITION, 3) if per else None,
-    }
-
-
-async def _seed_ehrs(dsn: str, seed_ehr: str, n: int, console: Console) -> float:
-    """``n`` EHRs cloned in SQL from one created by the API (see the module docstring)."""
-    import asyncpg
-
-    conn = await asyncpg.connect(dsn)
-    start = time.perf_counter()
-    try:
-        batch = 20_000
-        for first in range(0, n, batch):
-            await conn.execute(
-                """
-                WITH src AS (
-                  SELECT e.*, v.data AS status, v.committer, v.archetype_node_id,
-                         c.system_id AS c_system
-                  FROM ehr e
-                  JOIN object_version v ON v.vo_id = e.ehr_status_id AND v.version = 1
-                  JOIN contribution c ON c.contribution_id = v.contribution_id
-                  WHERE e.ehr_id = $1::uuid),
-                g AS MATERIALIZED (
-                  SELECT i, gen_random_uuid() AS ehr_id, gen_random_uuid() AS status_id,
-                         gen_random_uuid() AS contribution_id, 'P' || i AS subject
-                  FROM generate_series($2::int, $3::int) i),
-                e AS (
-                  INSERT INTO ehr (ehr_id, system_id, time_created, subject_namespace,
-                                   subject_id, ehr_status_id, is_queryable, is_modifiable,
-                                   created_by)
-                  SELECT g.ehr_id, s.system_id, now(), 'bench-ipp', g.subject, g.status_id,
-                         true, true, s.created_by FROM g, src s),
-                c AS (
-                  INSERT INTO contribution (contribution_id, ehr_id, system_id,
-                                            time_committed, committer, change_type)
-                  SELECT g.contribution_id, g.ehr_id, s.c_system, now(), s.committer,
-                         'creation' FROM g, src s),
-                o AS (
-                  INSERT INTO versioned_object (vo_id, ehr_id, kind, time_created,
-                                                latest_version)
-                  SELECT g.status_id, g.ehr_id, 'EHR_STATUS', now(), 1 FROM g)
-                INSERT INTO object_version (vo_id, version, ehr_id, contribution_id,
-                                            time_committed, committer, change_type,
-                                            lifecycle_state, archetype_node_id, data)
-                SELECT g.status_id, 1, g.ehr_id, g.contribution_id, now(), s.committer,
-                       'creation', 'complete', s.archetype_node_id,
-                       jsonb_set(jsonb_set(s.status,
-                         '{subject,external_ref,id,value}', to_jsonb(g.subject)),
-                         '{uid,value}', to_jsonb(g.status_id::text || '::hygie::1'))
-                FROM g, src s
-                """,
-                seed_ehr,
-                first,
-                min(first + batch, n) - 1,
-            )
-            console.print(f"  seeded {min(first + batch, n):,} EHRs")
-        await conn.execute("ANALYZE ehr; ANALYZE object_version; ANALYZE versioned_object")
-    finally:
-        await conn.close()
-    return time.perf_counter() - start
+    if cpu_before is not None and cpu_after is not None:
+        out["service_cpu_ms_per_commit"] = round((cpu_after - cpu_before) * 1000 / len(sends), 2)
+    return out
 
 
 async def _timed_gets(http: Any, urls: list[str]) -> tuple[list[float], int]:
@@ -387,7 +230,7 @@ async def _bench(options: argparse.Namespace, console: Console, work: Path) -> d
         dsn = asyncpg_dsn(with_database(database_url, service_database_name(settings, "ehr")))
         token = issue_token(settings, user="bench", roles=["clinician", "admin"])
         proc = _start_service(env, work / "ehr.log")
-        opt, composition = vital_signs()
+        opt, composition = seed.vital_signs()
         body = json.dumps(composition).encode()
         limits = httpx.Limits(max_connections=concurrency * 2, max_keepalive_connections=64)
         async with httpx.AsyncClient(
@@ -434,10 +277,19 @@ async def _bench(options: argparse.Namespace, console: Console, work: Path) -> d
                 f"  {sustained['commits_per_s']:,.0f} commits/s, "
                 f"p50 {sustained['latency']['p50_ms']} ms, p99 {sustained['latency']['p99_ms']} ms"
             )
+            # A system committing 100/s has no backlog of the sustained phase to publish:
+            # the paced phase starts once the relay has published the journal.
+            backlog, drained = await seed.drain(dsn)
+            sustained["relay_backlog_at_end"] = backlog
+            sustained["relay_drain_seconds"] = drained
+            console.print(f"  relay backlog {backlog:,}, published in {drained} s")
             console.print(f"paced commits: 100/s for {options.paced_seconds:g} s")
-            paced = await _paced(http, ehrs, body, 100.0, options.paced_seconds)
+            monitor = seed.Monitor(dsn, lambda: process_cpu_seconds(proc.pid))
+            paced = await _paced(http, ehrs, body, 100.0, options.paced_seconds, monitor)
             console.print(
-                f"  p50 {paced['latency']['p50_ms']} ms, p99 {paced['latency']['p99_ms']} ms"
+                f"  p50 {paced['latency']['p50_ms']} ms, p99 {paced['latency']['p99_ms']} ms, "
+                f"{paced['db_sessions_opened']} database connections opened, "
+                f"{paced['checkpoints']} checkpoints, relay backlog <= {paced['max_relay_backlog']}"
             )
             # GET composition by version uid (one client)
             made = []
@@ -446,21 +298,26 @@ async def _bench(options: argparse.Namespace, console: Console, work: Path) -> d
                 made.append(f"{BASE}/ehr/{ehr_id}/composition/{r.headers['ETag'].strip(chr(34))}")
             await _timed_gets(http, made)  # warm
             urls = [random.choice(made) for _ in range(options.reads)]
+            cpu_before = process_cpu_seconds(proc.pid)
             read_lat, read_err = await _timed_gets(http, urls)
-            reads = {"errors": read_err, "latency": _percentiles(read_lat)}
+            cpu_after = process_cpu_seconds(proc.pid)
+            reads = {"errors": read_err, "latency": seed.percentiles(read_lat)}
+            if cpu_before is not None and cpu_after is not None:
+                cpu_ms = (cpu_after - cpu_before) * 1000
+                reads["service_cpu_ms_per_get"] = round(cpu_ms / len(urls), 2)
             console.print(f"GET composition p50 {reads['latency']['p50_ms']} ms")
             template_list = [f"{BASE}/definition/template/adl1.4"] * options.reads
             raw_http, _ = await _timed_gets(http, template_list)
-            storage = await _storage(dsn)
+            storage = await seed.storage(dsn)
             console.print(
                 f"storage: {storage['bytes_per_composition']:,} bytes per composition "
                 f"(journal {storage['journal_bytes_per_composition']:,})"
             )
             console.print("raw: durable INSERT of the JSONB per transaction")
-            raw_insert = await _raw_insert(dsn, body, 10, concurrency)
+            raw_insert = await seed.raw_insert(dsn, body, 10, concurrency)
             console.print(f"  {raw_insert:,.0f} inserts/s")
             console.print(f"seeding {LOOKUP_EHRS:,} EHRs in SQL")
-            seed_seconds = await _seed_ehrs(dsn, ehrs[0], LOOKUP_EHRS, console)
+            seed_seconds = await seed.seed_ehrs(dsn, ehrs[0], LOOKUP_EHRS, console)
             subjects = [
                 f"{BASE}/ehr?subject_id=P{random.randrange(LOOKUP_EHRS)}"
                 "&subject_namespace=bench-ipp"
@@ -472,13 +329,13 @@ async def _bench(options: argparse.Namespace, console: Console, work: Path) -> d
                 "ehrs": LOOKUP_EHRS + len(ehrs),
                 "seed_seconds": round(seed_seconds, 1),
                 "errors": lookup_err,
-                "latency": _percentiles(lookup_lat),
+                "latency": seed.percentiles(lookup_lat),
             }
             console.print(f"EHR by subject p95 {lookups['latency']['p95_ms']} ms")
             load_after = load_average()
         raw = {
             "durable_jsonb_insert_per_s": round(raw_insert, 1),
-            "http_template_list": _percentiles(raw_http),
+            "http_template_list": seed.percentiles(raw_http),
         }
         ratio = sustained["commits_per_s"] / raw_insert if raw_insert else None
         return {
