@@ -1,10 +1,21 @@
 """Migration 0004 recomputes the blocking keys of the records already indexed."""
 
+from alembic import command
+from alembic.config import Config
 from sqlalchemy import text
 
 from hygie_patient_index.bootstrap import SPEC
 from hygie_patient_index.testing import IPP_A, fhir_patient
-from hygie_platform.db import migrate
+
+VERSIONS = "alembic_version_patient_index"
+
+
+def _upgrade_to_0004(connection):
+    cfg = Config()
+    cfg.set_main_option("script_location", str(SPEC.migrations))
+    cfg.attributes["connection"] = connection
+    cfg.attributes["version_table"] = VERSIONS
+    command.upgrade(cfg, "patient_index_0004")
 
 
 async def test_0004_adds_the_birth_date_family_initial_key_to_existing_records(mpi):
@@ -22,11 +33,12 @@ async def test_0004_adds_the_birth_date_family_initial_key_to_existing_records(m
                 " WHERE k <> 'd:1970-03-04:G')"
             )
         )
-        await conn.execute(
-            text("UPDATE alembic_version_patient_index SET version_num = 'patient_index_0003'")
-        )
+        head = (await conn.execute(text(f"SELECT version_num FROM {VERSIONS}"))).scalar_one()
+        await conn.execute(text(f"UPDATE {VERSIONS} SET version_num = 'patient_index_0003'"))
     before = await mpi.fetch("SELECT block_keys FROM source_record")
     assert "d:1970-03-04:G" not in before[0]["block_keys"]
-    await migrate(engine, service=SPEC.name, migrations=SPEC.migrations)
+    async with engine.begin() as conn:
+        await conn.run_sync(_upgrade_to_0004)
+        await conn.execute(text(f"UPDATE {VERSIONS} SET version_num = :v"), {"v": head})
     after = await mpi.fetch("SELECT block_keys FROM source_record")
     assert {"d:1970-03-04:G", "d:1970-03-04:L"} <= set(after[0]["block_keys"])
