@@ -294,15 +294,15 @@ async def _sql_only(dsn: str, q: str, runs: int, params: Any = None) -> dict[str
     """The compiled statement alone (no HTTP, no access journal), as run_aql sets it up."""
     import asyncpg
 
-    from hygie_ehr.service.query import JOIN_COLLAPSE
+    from hygie_ehr.service.query import PLANNER
 
     conn = await asyncpg.connect(dsn)
     samples = []
     try:
         mode = _numbered(q, params() if params else None)[2]
         await conn.execute(f"SET plan_cache_mode = {mode}")
-        for setting in ("join_collapse_limit", "from_collapse_limit"):
-            await conn.execute(f"SET {setting} = {JOIN_COLLAPSE}")
+        for setting, value in PLANNER.items():
+            await conn.execute(f"SET {setting} = {value}")
         budget = time.perf_counter() + 60
         for _ in range(runs):
             if len(samples) >= 5 and time.perf_counter() > budget:
@@ -320,13 +320,13 @@ async def _explain(dsn: str, q: str, params: dict[str, Any] | None) -> str:
     """EXPLAIN (ANALYZE, BUFFERS) of the compiled statement, its values bound."""
     import asyncpg
 
-    from hygie_ehr.service.query import JOIN_COLLAPSE
+    from hygie_ehr.service.query import PLANNER
 
     sql, values, _ = _numbered(q, params)
     conn = await asyncpg.connect(dsn)
     try:
-        for setting in ("join_collapse_limit", "from_collapse_limit"):  # as run_aql does
-            await conn.execute(f"SET {setting} = {JOIN_COLLAPSE}")
+        for setting, value in PLANNER.items():  # as run_aql does
+            await conn.execute(f"SET {setting} = {value}")
         rows = await conn.fetch(f"EXPLAIN (ANALYZE, BUFFERS) {sql}", *values)
     finally:
         await conn.close()
