@@ -54,7 +54,7 @@ from ..domain.identity import SourceRecord
 from ..domain.normalise import phonetic_fr
 from ..domain.scoring import Decision, Outcome
 from ..domain.validation import validate_record
-from .bulk_match import Scored, Viewed, decide_scored, default_workers, score_pairs
+from .bulk_match import Viewed, decide_scored, default_workers, score_pairs
 from .context import IndexContext
 from .events import contract_identifier, snapshot_event
 from .identity import record_identity
@@ -381,12 +381,16 @@ async def _match(
             if ins is not None:
                 by_ins[(ins.matricule, ins.oid)].append(i)
         pairs: list[tuple[MatchView, MatchView]] = []
+        deterministic: list[bool] = []
         for i, (record, view) in enumerate(zip(records, views, strict=True)):
             ins = record.trusted_ins
-            if ins is not None and (same_of[i] or ins_holders.get((ins.matricule, ins.oid))):
-                continue  # decided on the INS: its candidates are not scored
-            pairs.extend((view, cv) for _, cv in known.get(i, ()))
-            pairs.extend((view, views[j]) for j in earlier_of[i])
+            holders = ins_holders.get((ins.matricule, ins.oid), []) if ins else []
+            # A record sharing a trusted INS is decided on it: only those pairs count.
+            deterministic.append(bool(holders or same_of[i]))
+            db = holders if deterministic[-1] else known.get(i, [])
+            pairs.extend((view, cv) for _, cv in db)
+            inner = same_of[i] if deterministic[-1] else earlier_of[i]
+            pairs.extend((view, views[j]) for j in inner)
         report.pairs += len(pairs)
     with report.timed("score"):
         scores = score_pairs(ctx.model, pairs, workers=workers)
@@ -395,29 +399,24 @@ async def _match(
         population = total + len(records)
         out: list[_Placement] = []
         at = 0
-        for i, (record, view) in enumerate(zip(records, views, strict=True)):
+        for i, record in enumerate(records):
             ins = record.trusted_ins
-            same: list[Viewed] = []
-            if ins is not None:
-                same = ins_holders.get((ins.matricule, ins.oid), [])
-                same = same + [(out[j].record, views[j]) for j in same_of[i]]
-            candidates: list[Scored] = []
-            if not same:
-                db = known.get(i, [])
-                candidates = [(c.golden_id, scores[at + n]) for n, (c, _) in enumerate(db)]
-                at += len(db)
-                candidates += [
-                    (out[j].record.golden_id, scores[at + n]) for n, j in enumerate(earlier_of[i])
-                ]
-                at += len(earlier_of[i])
+            if deterministic[i]:
+                db, inner = ins_holders.get((ins.matricule, ins.oid), []) if ins else [], same_of[i]
+            else:
+                db, inner = known.get(i, []), earlier_of[i]
+            scored = [(c.golden_id, scores[at + n]) for n, (c, _) in enumerate(db)]
+            at += len(db)
+            scored += [(out[j].record.golden_id, scores[at + n]) for n, j in enumerate(inner)]
+            at += len(inner)
             frequency = None
             if population >= TF_MIN_POPULATION and phon[i]:
                 same_name = sum(counts.get(p, 0) + batch_counts[p] for p in set(phon[i]))
                 frequency = max(same_name, 1) / population
             decision, method = decide_scored(
                 ctx,
-                same_ins=[(c.golden_id, ctx.model.score(view, cv)) for c, cv in same],
-                candidates=candidates,
+                same_ins=scored if deterministic[i] else (),
+                candidates=() if deterministic[i] else scored,
                 frequency=frequency,
             )
             creates = decision.outcome is not Outcome.LINK or decision.golden_id is None
