@@ -134,9 +134,11 @@ async def test_bulk_load_reads_back_a_record_updated_by_an_earlier_batch(mpi):
         record("A2", birth_family_name="Garnier", birth_date=date(1990, 1, 2)),
         record("A1", **new_traits),  # second batch: an update of A1
         record("B1", system="urn:oid:1.2.250.1.999.2.1", **new_traits),  # third batch
+        record("B2", system="urn:oid:1.2.250.1.999.2.1"),  # A1 as it was: no longer there
     ]
     report = await load_identities(mpi.runtime.app.state.uow, ctx, drafts, by="t", batch=1)
-    assert (report.created, report.updated) == (3, 1)
+    assert (report.created, report.updated) == (4, 1)
     rows = await mpi.fetch("SELECT value, golden_id FROM source_record")
     golden = {r["value"]: r["golden_id"] for r in rows}
     assert golden["B1"] == golden["A1"] != golden["A2"]
+    assert golden["B2"] not in (golden["A1"], golden["A2"])

@@ -61,23 +61,39 @@ async def bound_identifiers(
 
 
 async def candidate_pairs(
-    conn: AsyncConnection, lookup_keys: Sequence[tuple[int, str]]
-) -> list[tuple[int, UUID, int, UUID]]:
+    conn: AsyncConnection,
+    lookup_keys: Sequence[tuple[int, str]],
+    written: Sequence[tuple[UUID, int, UUID]],
+) -> tuple[list[tuple[int, UUID, int, UUID]], set[UUID]]:
     """Blocking of a batch against the index, set-based: (record, id, version, golden
-    record) of each active source record of an active patient sharing a key with it."""
+    record) of each active source record of an active patient sharing a key with it —
+    except those ``written`` (id, version, golden record) still are as written, which the
+    caller blocks in memory; and which of ``written`` are no longer as written (changed,
+    moved, inactive: not to be used from memory)."""
     pg = await _driver(conn)
-    await pg.execute("CREATE TEMP TABLE bulk_lookup (ord int, key text) ON COMMIT DROP")
+    await pg.execute(
+        "CREATE TEMP TABLE bulk_lookup (ord int, key text) ON COMMIT DROP;"
+        "CREATE TEMP TABLE bulk_written (id uuid, version int, golden_id uuid) ON COMMIT DROP"
+    )
     await pg.copy_records_to_table("bulk_lookup", records=lookup_keys)
-    await pg.execute("ANALYZE bulk_lookup")
+    await pg.copy_records_to_table("bulk_written", records=written)
+    await pg.execute("ANALYZE bulk_lookup; ANALYZE bulk_written")
     outer = await pg.fetch(
         "SELECT DISTINCT q.ord, s.id, s.version, s.golden_id FROM bulk_lookup q JOIN ("
         " SELECT s.id, s.version, s.golden_id, unnest(s.block_keys) AS key"
         " FROM source_record s JOIN golden_record g ON g.id = s.golden_id"
-        " WHERE s.active AND g.active"
+        " WHERE s.active AND g.active AND NOT EXISTS (SELECT 1 FROM bulk_written w"
+        "  WHERE w.id = s.id AND w.version = s.version AND w.golden_id = s.golden_id)"
         ") s USING (key)"
     )
-    await pg.execute("DROP TABLE bulk_lookup")
-    return [tuple(r) for r in outer]  # type: ignore[misc]
+    stale = await pg.fetch(
+        "SELECT w.id FROM bulk_written w LEFT JOIN source_record s ON s.id = w.id"
+        " LEFT JOIN golden_record g ON g.id = s.golden_id"
+        " WHERE s.id IS NULL OR s.version <> w.version OR s.golden_id <> w.golden_id"
+        " OR NOT s.active OR NOT g.active"
+    )
+    await pg.execute("DROP TABLE bulk_lookup; DROP TABLE bulk_written")
+    return [tuple(r) for r in outer], {r[0] for r in stale}  # type: ignore[misc]
 
 
 async def sources_by_id(conn: AsyncConnection, ids: Sequence[UUID]) -> dict[UUID, SourceRecord]:

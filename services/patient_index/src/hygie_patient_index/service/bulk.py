@@ -107,6 +107,19 @@ class _Written:
 
     sources: dict[UUID, Viewed] = field(default_factory=dict)
     goldens: dict[UUID, GoldenRecord] = field(default_factory=dict)
+    keys: dict[str, list[UUID]] = field(default_factory=lambda: defaultdict(list))
+    """The blocking keys of ``sources``: the load blocks its own records in memory."""
+
+    def add(self, sources: dict[UUID, Viewed], keys: Sequence[list[str]]) -> None:
+        self.sources.update(sources)
+        for sid, ks in zip(sources, keys, strict=True):
+            for k in ks:
+                self.keys[k].append(sid)
+
+    def candidates(self, lookups: Sequence[str]) -> list[Viewed]:
+        """Records of the load sharing one of these keys (the index holds them as written)."""
+        found = {sid for k in lookups for sid in self.keys.get(k, ())}
+        return [self.sources[sid] for sid in sorted(found) if sid in self.sources]
 
     def source(self, sid: UUID, version: int, golden_id: UUID) -> Viewed | None:
         held = self.sources.get(sid)
@@ -143,7 +156,7 @@ async def load_identities(
                 phases.get("journal_commit", 0.0) + now - body_done[phases is report.phases_cpu]
             )
         # Only a committed batch is kept: a failed one raised and left nothing.
-        written.sources.update(kept[0])
+        written.add(kept[0], kept[2])
         written.goldens.update(kept[1])
     return report
 
@@ -158,7 +171,7 @@ async def _load_batch(
     *,
     by: str | None,
     workers: int,
-) -> tuple[dict[UUID, Viewed], dict[UUID, GoldenRecord]]:
+) -> tuple[dict[UUID, Viewed], dict[UUID, GoldenRecord], list[list[str]]]:
     conn = uow.connection
     today, now = ctx.today(), ctx.now()
     valid: list[tuple[int, SourceRecord]] = []
@@ -243,7 +256,7 @@ async def _load_batch(
             report.updated += not result.created
             report.created += result.created
     # Kept as written: a later batch checks the version the index holds before using one.
-    return batch, {g.id: g for g in (*new_goldens, *refreshed)}
+    return batch, {g.id: g for g in (*new_goldens, *refreshed)}, block_keys
 
 
 async def _refresh_existing(
@@ -331,9 +344,14 @@ async def _match(
             query_keys(r, v, own=keys) for r, v, keys in zip(records, views, own, strict=True)
         ]
     with report.timed("block"):
-        outer = await store.candidate_pairs(
-            conn, [(i, k) for i, keys in enumerate(lookups) for k in keys]
+        outer, stale = await store.candidate_pairs(
+            conn,
+            [(i, k) for i, keys in enumerate(lookups) for k in keys],
+            [(sid, r.version, r.golden_id) for sid, (r, _) in written.sources.items()],
         )
+        for sid in stale:  # changed since: read back from the index when a candidate
+            written.sources.pop(sid, None)
+        mine = [written.candidates(keys) for keys in lookups]
     with report.timed("fetch"):
         trusted = sorted({r.trusted_ins.matricule for r in records if r.trusted_ins})
         holders = await store.ins_holders(conn, trusted)
@@ -352,6 +370,9 @@ async def _match(
         for a, sid, _, _ in outer:
             if sid in cached:
                 known[a].append(cached[sid])
+        for i, held in enumerate(mine):
+            if held:
+                known[i].extend(held)
         ins_holders: dict[tuple[str, str], list[Viewed]] = defaultdict(list)
         for matricule, oid, sid, _, _ in holders:
             if sid in cached:
