@@ -2,4 +2,5 @@ from hygie_platform.service import run_service
 
 from .bootstrap import SPEC
 
-run_service(SPEC)
+if __name__ == "__main__":  # not in the mapping worker processes (spawn imports it)
+    run_service(SPEC)

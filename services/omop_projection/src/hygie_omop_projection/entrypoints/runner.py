@@ -32,6 +32,7 @@ from ..adapters.store import Store
 from ..service.phases import Phases
 from ..service.project import Premapped, Projector
 from .decode import decode
+from .mapping_pool import MappingPool, committed_values
 
 __all__ = ["GenerationRunner", "Progress"]
 
@@ -108,6 +109,7 @@ class GenerationRunner:
         on_topics_reset: Callable[[], Awaitable[None]] | None = None,
         refresh_seconds: float = 2.0,
         gather_seconds: float = 0.1,
+        mapping_workers: int | None = 0,
     ) -> None:
         self.settings = settings
         self.uow = uow
@@ -121,9 +123,22 @@ class GenerationRunner:
         self.refresh_seconds = refresh_seconds
         self.gather_seconds = gather_seconds
         self._refreshed = 0.0
+        self.pool = (
+            None
+            if mapping_workers == 0
+            else MappingPool(projector.mappings, workers=mapping_workers)
+        )
+        """worker processes mapping large batches (0: a thread; None: one per spare core)"""
 
     async def run(self) -> None:
         tune_gc()
+        try:
+            await self._run()
+        finally:
+            if self.pool is not None:
+                self.pool.close()
+
+    async def _run(self) -> None:
         backoff = 0.5
         while True:
             consumer = kafka.consumer(self.settings)
@@ -221,7 +236,23 @@ class GenerationRunner:
             # a large batch is decoded in a thread, overlapping the writes of the previous
             # one; a small one (live traffic) inline: the thread's GIL contention would delay
             # every database round trip of the batch being written by up to 5 ms
-            if size >= _THREADED:
+            if size >= _THREADED and self.pool is not None:
+                # mapped in worker processes while decoded in a thread: both overlap the
+                # writes of the previous batch (the translations as cached now, with their
+                # epoch: a result mapped with dropped translations is not used)
+                values = committed_values([r for rs in batch.values() for r in rs])
+                epoch, known = self.projector.concepts_epoch, dict(self.projector.concepts)
+                mapping = asyncio.ensure_future(self.pool.premap(values, known, epoch))
+                try:
+                    fetched = await asyncio.to_thread(self._decode, batch, premap=False)
+                    started = time.perf_counter()
+                    fetched.premapped = await mapping
+                    self.projector.phases.add(
+                        "map (workers, waited for)", time.perf_counter() - started, len(values)
+                    )
+                finally:
+                    mapping.cancel()
+            elif size >= _THREADED:
                 fetched = await asyncio.to_thread(self._decode, batch)
             else:
                 fetched = self._decode(batch) if batch else _Fetched()
@@ -234,7 +265,9 @@ class GenerationRunner:
                 )
             await queue.put(fetched)
 
-    def _decode(self, batch: dict[TopicPartition, list[ConsumerRecord]]) -> _Fetched:
+    def _decode(
+        self, batch: dict[TopicPartition, list[ConsumerRecord]], *, premap: bool = True
+    ) -> _Fetched:
         """Decode the records (malformed ones set aside) and map their compositions."""
         fetched = _Fetched()
         phases = self.projector.phases
@@ -248,9 +281,10 @@ class GenerationRunner:
                 except MalformedEvent as exc:
                     fetched.bad.append((record, exc))
         phases.add("decode", time.perf_counter() - started, len(fetched.good) + len(fetched.bad))
-        started = time.perf_counter()
-        fetched.premapped = self.projector.premap([event for _, _, event in fetched.good])
-        phases.add("map", time.perf_counter() - started, len(fetched.premapped))
+        if premap:
+            started = time.perf_counter()
+            fetched.premapped = self.projector.premap([event for _, _, event in fetched.good])
+            phases.add("map", time.perf_counter() - started, len(fetched.premapped))
         return fetched
 
     async def _fetch(self, consumer) -> dict[TopicPartition, list[ConsumerRecord]]:  # type: ignore[no-untyped-def]

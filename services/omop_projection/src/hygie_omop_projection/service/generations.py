@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import os
 import time
 import zlib
 from collections.abc import Callable
@@ -36,6 +37,14 @@ __all__ = ["SOURCE_TOPICS", "Generations", "RebuildInProgress"]
 log = logging.getLogger(__name__)
 SOURCE_TOPICS = (PATIENT_TOPIC, EHR_TOPIC, TERMINOLOGY_TOPIC)
 _LOCK = zlib.crc32(b"hygie-omop-projection-leader")
+
+
+def mapping_workers() -> int | None:
+    """``HYGIE_OMOP_MAPPING_WORKERS``: processes mapping the large batches of a catch-up or
+    rebuild ("auto": one per spare core; 0, the default: a thread of the runner — better on
+    a loaded machine, see README)."""
+    raw = os.environ.get("HYGIE_OMOP_MAPPING_WORKERS", "0").strip().lower()
+    return None if raw == "auto" else int(raw)
 
 
 class RebuildInProgress(Exception):
@@ -161,6 +170,7 @@ class Generations:
             on_caught_up=None if publish else self._swap,
             on_release=self._release if publish else None,
             on_topics_reset=self._topics_reset if publish else None,
+            mapping_workers=mapping_workers(),
         )
         task = asyncio.create_task(runner.run(), name=f"omop-g{generation.generation}")
         self.runners[generation.generation] = (runner, task)
