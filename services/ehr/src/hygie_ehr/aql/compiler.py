@@ -159,7 +159,8 @@ def compile_query(
             if not has_aggregate(c.expr)
         ]
         inner += "\nGROUP BY " + ", ".join(keys)
-    outer_cols = ", ".join(f"q.c{i}" for i in range(len(selected)))
+    # each cell as JSON text: parsed by orjson in the service, not by the driver
+    outer_cols = ", ".join(f"q.c{i}::text AS c{i}" for i in range(len(selected)))
     if ehr_sql and plain:  # the patient of each answered row (after LIMIT: a probe each)
         outer_cols += f", {PATIENT_OF.format('q._ehr')} AS _ehr"
     elif ehr_sql:

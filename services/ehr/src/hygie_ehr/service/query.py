@@ -8,8 +8,9 @@ from dataclasses import dataclass, field
 from typing import Any
 from uuid import UUID
 
+import orjson
 import sqlalchemy as sa
-from sqlalchemy.dialects.postgresql import ARRAY, JSONB
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.dialects.postgresql import UUID as PG_UUID
 from sqlalchemy.exc import DBAPIError
 
@@ -119,7 +120,8 @@ async def run_aql(
     compiled = compile_query(
         query, parameters, ehr_id=ehr_id, limit=limit, offset=offset, expansions=expansions
     )
-    typed = [sa.column(f"c{i}", JSONB) for i in range(len(compiled.columns))]
+    # the JSON of each cell as text, parsed by orjson below (not the driver's json.loads)
+    typed = [sa.column(f"c{i}", sa.Text) for i in range(len(compiled.columns))]
     if compiled.ehr_column:
         typed.append(sa.column("_ehr", sa.Text))
     elif compiled.ehr_arrays:
@@ -166,7 +168,11 @@ async def run_aql(
             "add LIMIT (or fetch) to page through the result"
         )
     attributes = [attribute_of(c.path) for c in compiled.columns]
-    rows = [[with_types(v, attributes[i]) for i, v in enumerate(row)] for row in rows]
+    loads = orjson.loads
+    rows = [
+        [None if v is None else with_types(loads(v), attributes[i]) for i, v in enumerate(row)]
+        for row in rows
+    ]
     return ResultSet(q, compiled.columns, rows, compiled.sql, patients)
 
 
