@@ -30,12 +30,10 @@ import argparse
 import asyncio
 import contextlib
 import os
-import random
-import statistics
 import tempfile
 import time
 import uuid
-from datetime import date, timedelta
+from datetime import date
 from pathlib import Path
 from typing import Any
 
@@ -43,213 +41,65 @@ from rich.console import Console
 
 from . import infra, standalone
 from .machine import load_average, machine_info
+from .omop_data import KEY, PER_PATIENT, _concepts, _produce
+from .omop_live import _live
 
 DEFAULT_EVENTS = 1_000_000
-PER_PATIENT = 50
 TARGETS = {"rebuild_per_s": 5_000, "ratio": 0.25, "live_lag_p99_s": 2.0, "dq_s": 120.0}
-KEY = b"bench-pseudonym-key-0123456789abcd"
-IPP = "urn:oid:1.2.250.1.71.4.2.7"
 DQD = Path(__file__).resolve().parents[1] / ".." / "shared" / "conformance" / "omop" / "dqd"
-
-LOINC = [f"{2000 + i}-{i % 10}" for i in range(40)]
-ICD10 = [f"E{10 + i}.{i % 10}" for i in range(30)]
-ATC = [f"A10B{chr(65 + i % 26)}{i:02d}" for i in range(20)]
-SNOMED = [str(80146002 + i) for i in range(20)]
-
-
-def _concepts() -> dict[tuple[str, str], Any]:
-    """Translations of the codes used (one in 20 left unmapped, as in real feeds)."""
-    from hygie_omop_projection.domain.mapper import Concept
-
-    table: dict[tuple[str, str], Any] = {("UCUM", "mg/dL"): Concept(8840, 8840)}
-    for vocabulary, codes, base in (
-        ("LOINC", LOINC, 3_000_000),
-        ("ICD10", ICD10, 200_000),
-        ("ATC", ATC, 1_500_000),
-        ("SNOMED", SNOMED, 4_100_000),
-    ):
-        for i, code in enumerate(codes):
-            if i % 20 != 19:
-                table[(vocabulary, code)] = Concept(base + i, base + i)
-    return table
-
-
-def _when(day: date, hour: int) -> str:
-    return f"{day.isoformat()}T{hour:02d}:{(hour * 7) % 60:02d}:00Z"
-
-
-LAB = "openEHR-EHR-CLUSTER.laboratory_test_analyte.v1"
-DIAGNOSIS = "openEHR-EHR-EVALUATION.problem_diagnosis.v1"
-ORDER = "openEHR-EHR-INSTRUCTION.medication_order.v3"
-
-
-def _obs(archetype: str, ids: tuple[str, str, str], items: list[Any], when: str) -> Any:
-    history, event, tree = ids
-    return {
-        "_type": "OBSERVATION",
-        "archetype_node_id": archetype,
-        "data": {
-            "_type": "HISTORY",
-            "archetype_node_id": history,
-            "events": [
-                {
-                    "_type": "POINT_EVENT",
-                    "archetype_node_id": event,
-                    "time": {"_type": "DV_DATE_TIME", "value": when},
-                    "data": {"_type": "ITEM_TREE", "archetype_node_id": tree, "items": items},
-                }
-            ],
-        },
-    }
-
-
-def clinical_composition(k: int, rng: random.Random, day: date) -> dict[str, Any]:
-    """One encounter composition of the k-th kind (mod 5) for a day."""
-    from hygie_omop_projection.testing import coded, composition, element, quantity
-
-    when = _when(day, 8 + k % 10)
-    dt = {"_type": "DV_DATE_TIME", "value": when}
-    kind = k % 5
-    if kind == 0:  # vital signs: 6 measurements
-        entries = [
-            _obs("openEHR-EHR-OBSERVATION.blood_pressure.v2", ("at0001", "at0006", "at0003"),
-                 [element("at0004", quantity(rng.randint(95, 170), "mm[Hg]")),
-                  element("at0005", quantity(rng.randint(55, 100), "mm[Hg]"))], when),
-            _obs("openEHR-EHR-OBSERVATION.pulse.v2", ("at0002", "at0003", "at0001"),
-                 [element("at0004", quantity(rng.randint(50, 120), "/min"))], when),
-            _obs("openEHR-EHR-OBSERVATION.body_temperature.v2", ("at0002", "at0003", "at0001"),
-                 [element("at0004", quantity(round(rng.uniform(36, 39.5), 1), "Cel"))], when),
-            _obs("openEHR-EHR-OBSERVATION.pulse_oximetry.v1", ("at0001", "at0002", "at0003"),
-                 [element("at0006", {"_type": "DV_PROPORTION", "numerator": rng.randint(88, 100),
-                                     "denominator": 100, "type": 2})], when),
-            _obs("openEHR-EHR-OBSERVATION.respiration.v2", ("at0001", "at0002", "at0003"),
-                 [element("at0004", quantity(rng.randint(10, 30), "/min"))], when),
-        ]  # fmt: skip
-    elif kind == 1:  # anthropometry: 3 measurements
-        weight, height = round(rng.uniform(45, 120), 1), rng.randint(150, 195)
-        entries = [
-            _obs("openEHR-EHR-OBSERVATION.body_weight.v2", ("at0002", "at0003", "at0001"),
-                 [element("at0004", quantity(weight, "kg"))], when),
-            _obs("openEHR-EHR-OBSERVATION.height.v2", ("at0001", "at0002", "at0003"),
-                 [element("at0004", quantity(height, "cm"))], when),
-            _obs("openEHR-EHR-OBSERVATION.body_mass_index.v2", ("at0001", "at0002", "at0003"),
-                 [element("at0004", quantity(round(weight / (height / 100) ** 2, 1), "kg/m2"))],
-                 when),
-        ]  # fmt: skip
-    elif kind == 2:  # laboratory: 4 analytes, LOINC translated
-        clusters = [
-            {"_type": "CLUSTER", "archetype_node_id": LAB,
-             "items": [element("at0024", coded("LOINC", rng.choice(LOINC))),
-                       element("at0001", quantity(round(rng.uniform(50, 200), 1), "mg/dL"))]}
-            for _ in range(4)
-        ]  # fmt: skip
-        entries = [
-            _obs("openEHR-EHR-OBSERVATION.laboratory_test_result.v1",
-                 ("at0001", "at0002", "at0003"), clusters, when)
-        ]  # fmt: skip
-    elif kind == 3:  # diagnosis + procedure
-        entries = [
-            {"_type": "EVALUATION", "archetype_node_id": DIAGNOSIS,
-             "data": {"_type": "ITEM_TREE", "archetype_node_id": "at0001", "items": [
-                 element("at0002", coded("ICD10", rng.choice(ICD10))),
-                 element("at0077", dt)]}},
-            {"_type": "ACTION", "archetype_node_id": "openEHR-EHR-ACTION.procedure.v1",
-             "time": dt, "description": {"_type": "ITEM_TREE", "archetype_node_id": "at0001",
-                                         "items": [element("at0002", coded("SNOMED-CT",
-                                                                           rng.choice(SNOMED)))]}},
-        ]  # fmt: skip
-    else:  # medication order + statement
-        entries = [
-            {"_type": "INSTRUCTION", "archetype_node_id": ORDER,
-             "activities": [{"_type": "ACTIVITY", "archetype_node_id": "at0001",
-                             "description": {"_type": "ITEM_TREE", "archetype_node_id": "at0002",
-                                             "items": [element("at0070",
-                                                               coded("ATC", rng.choice(ATC)))]}}]},
-            _obs("openEHR-EHR-OBSERVATION.medication_statement.v0", ("at0001", "at0002", "at0003"),
-                 [element("at0006", coded("SNOMED-CT", rng.choice(SNOMED)))], when),
-        ]  # fmt: skip
-    end = _when(day, 8 + k % 10 + 1)
-    return composition(*entries, start=when, end=end, setting="238")
-
-
-async def _produce(settings: Any, n: int, console: Console) -> tuple[int, int]:
-    """N/50 patients then N compositions (50 per patient, in patient order per EHR key)."""
-    from hygie_contracts.patient import PatientIdentifier, PatientRegistered
-    from hygie_omop_projection.testing import committed
-    from hygie_platform import kafka
-    from hygie_platform.envelope import envelope_for
-
-    producer = kafka.producer(settings)
-    await producer.start()
-    rng = random.Random(9)
-    patients = max(1, n // PER_PATIENT)
-    sent = 0
-    try:
-        pending = []
-        for p in range(patients):
-            event = PatientRegistered(
-                patient_id=uuid.UUID(int=p + 1),
-                identifiers=(PatientIdentifier(system=IPP, value=f"P{p}"),),
-                birth_date=date(1940 + p % 60, 1 + p % 12, 1 + p % 28),
-                sex="female" if p % 2 else "male",
-            )
-            env = envelope_for(event, source="/hygie/patient_index")
-            topic = settings.topic(event.topic)
-            pending.append(
-                await producer.send(topic, key=env.key, value=env.data, headers=env.headers())
-            )
-        await asyncio.gather(*pending)
-        pending = []
-        for i in range(n):
-            p = i % patients
-            day = date(2015, 1, 1) + timedelta(days=(i // patients) * 30 + p % 30)
-            body = clinical_composition(i, rng, day)
-            event = committed(uuid.UUID(int=10**9 + p), body, voi=uuid.UUID(int=2 * 10**9 + i),
-                              subject=(IPP, f"P{p}"))  # fmt: skip
-            env = envelope_for(event, source="/hygie/ehr")
-            pending.append(
-                await producer.send(
-                    settings.topic(event.topic), key=env.key, value=env.data,
-                    headers=env.headers(),
-                )
-            )  # fmt: skip
-            sent += len(env.data)
-            if len(pending) >= 5000:
-                await asyncio.gather(*pending)
-                pending = []
-                console.print(f"  produced {i + 1:,} compositions", end="\r")
-        await asyncio.gather(*pending)
-    finally:
-        await producer.stop()
-    return patients, sent
 
 
 async def _copy_baseline(conn: Any, schema: str, tables: list[str]) -> tuple[float, int]:
     """COPY (binary) the CDM rows of a generation into a fresh schema with the same DDL."""
     from hygie_omop_projection.adapters.cdm import CDM_TABLES, generation_ddl
 
-    records: dict[str, list[Any]] = {}
-    for table in tables:
-        records[table] = [tuple(r) for r in await conn.fetch(f"SELECT * FROM {schema}.{table}")]
     await conn.execute("DROP SCHEMA IF EXISTS omop_raw CASCADE")
     for statement in generation_ddl("omop_raw"):
         await conn.execute(statement)
-    started = time.perf_counter()
+    # one table's rows in memory at a time (a million compositions give ~4.4M rows); only
+    # the COPYs are timed, all in one transaction
+    took, rows = 0.0, 0
     async with conn.transaction():
         for table in tables:
+            records = [tuple(r) for r in await conn.fetch(f"SELECT * FROM {schema}.{table}")]
+            started = time.perf_counter()
             await conn.copy_records_to_table(
-                table,
-                schema_name="omop_raw",
-                records=records[table],
+                table, schema_name="omop_raw", records=records,
                 columns=[c for c, _, _ in CDM_TABLES[table]],
-            )
-    took = time.perf_counter() - started
-    rows = sum(len(v) for v in records.values())
+            )  # fmt: skip
+            took += time.perf_counter() - started
+            rows += len(records)
+            del records
+        started = time.perf_counter()
+    took += time.perf_counter() - started  # the commit
     await conn.execute("DROP SCHEMA omop_raw CASCADE")
     return took, rows
 
 
-async def _rebuild(settings: Any, n: int, patients: int, console: Console) -> dict[str, Any]:
+def _postgres_cpu(pgdata: Path) -> float | None:
+    """CPU seconds used so far by the embedded PostgreSQL (postmaster and live backends;
+    exited backends are in the postmaster's children times); None when not embedded."""
+    try:
+        postmaster = int((pgdata / "postmaster.pid").read_text().split()[0])
+    except (OSError, ValueError):
+        return None
+    ticks = 0
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/stat") as stat:
+                fields = stat.read().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(entry) == postmaster or int(fields[1]) == postmaster:
+            ticks += sum(int(x) for x in fields[11:15])  # utime stime cutime cstime
+    return ticks / os.sysconf("SC_CLK_TCK")
+
+
+async def _rebuild(
+    settings: Any, n: int, patients: int, console: Console, pgdata: Path
+) -> dict[str, Any]:
     import asyncpg
 
     from hygie_omop_projection.adapters import generations as gens
@@ -277,8 +127,15 @@ async def _rebuild(settings: Any, n: int, patients: int, console: Console) -> di
         schema=generation.schema, generation=generation.generation, mappings=load_mappings(),
         translator=translator, key=KEY, publish=False,
     )  # fmt: skip
-    runner = GenerationRunner(settings, uow, projector, SOURCE_TOPICS)
+    # mapping worker processes: one per spare core unless BENCH_OMOP_MAPPING_WORKERS says
+    # (0: a thread, as live traffic), for A/B runs
+    workers = os.environ.get("BENCH_OMOP_MAPPING_WORKERS")
+    runner = GenerationRunner(
+        settings, uow, projector, SOURCE_TOPICS,
+        mapping_workers=None if workers is None else int(workers),
+    )  # fmt: skip
     total = n + patients
+    pg_before, cpu_before = _postgres_cpu(pgdata), time.process_time()
     started = time.perf_counter()
     task = asyncio.create_task(runner.run())
     try:
@@ -299,6 +156,8 @@ async def _rebuild(settings: Any, n: int, patients: int, console: Console) -> di
                     console.print(f"  [red]{runner.progress.last_error}")
     finally:
         took = time.perf_counter() - started
+        cpu = time.process_time() - cpu_before
+        pg_after = _postgres_cpu(pgdata)
         task.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await task
@@ -336,6 +195,11 @@ async def _rebuild(settings: Any, n: int, patients: int, console: Console) -> di
             "rows_per_s": round(raw_rows / raw_s),
         },
         "ratio": round(rate / raw, 3),
+        # what does not depend on the machine's load: CPU per clinical event
+        "projection_cpu_ms_per_event": round(1000 * cpu / n, 3),
+        "postgres_cpu_ms_per_event": None
+        if pg_before is None or pg_after is None
+        else round(1000 * (pg_after - pg_before) / n, 3),
         "translate_calls": translator.calls,
         "dead_lettered": runner.progress.dead_lettered,
         "last_error": runner.progress.last_error,
@@ -357,112 +221,6 @@ async def _dq(engine: Any, schema: str) -> dict[str, Any]:
         took = time.perf_counter() - started
     report = as_json(results, run_date=run_date, schema=schema)
     return {"seconds": round(took, 1), "checks": len(results), "summary": report.get("summary")}
-
-
-async def _live(settings: Any, seconds: float, rate: int, console: Console) -> dict[str, Any]:
-    import asyncpg
-
-    from hygie_contracts.patient import PatientIdentifier, PatientRegistered
-    from hygie_omop_projection.adapters.translator import TableTranslator
-    from hygie_omop_projection.bootstrap import spec_with
-    from hygie_omop_projection.testing import committed
-    from hygie_platform import kafka
-    from hygie_platform.db import asyncpg_dsn
-    from hygie_platform.envelope import envelope_for
-    from hygie_platform.service import ServiceRuntime
-
-    runtime = ServiceRuntime(spec_with(translator=TableTranslator(_concepts()), key=KEY), settings)
-    await runtime.prepare()
-    runtime.start()
-    producer = kafka.producer(settings)
-    await producer.start()
-    conn = await asyncpg.connect(asyncpg_dsn(runtime.dsn))
-    rng = random.Random(11)
-    patients = 200
-    sent_at: dict[str, float] = {}
-    lags: list[float] = []
-    try:
-        for p in range(patients):
-            event = PatientRegistered(
-                patient_id=uuid.UUID(int=p + 1),
-                identifiers=(PatientIdentifier(system=IPP, value=f"L{p}"),),
-                birth_date=date(1950, 1, 1), sex="female",
-            )  # fmt: skip
-            env = envelope_for(event, source="/hygie/patient_index")
-            await producer.send(
-                settings.topic(event.topic), key=env.key, value=env.data, headers=env.headers()
-            )
-        await producer.flush()
-        while True:
-            schema = await conn.fetchval(
-                "SELECT schema_name FROM omop_generation WHERE state = 'serving'"
-            )
-            if schema and await conn.fetchval(
-                f"SELECT count(*) FROM {schema}.patient"
-            ) >= patients:  # fmt: skip
-                break
-            await asyncio.sleep(0.2)
-        stop = asyncio.Event()
-
-        async def poll() -> None:
-            while not stop.is_set() or sent_at:
-                if sent_at:
-                    found = await conn.fetch(
-                        f"SELECT DISTINCT versioned_object_id FROM {schema}.lineage "
-                        "WHERE versioned_object_id = ANY($1::text[])",
-                        list(sent_at),
-                    )
-                    now = time.perf_counter()
-                    for r in found:
-                        lags.append(now - sent_at.pop(r[0]))
-                await asyncio.sleep(0.02)
-                if stop.is_set() and time.perf_counter() - stopped > 30:
-                    break
-
-        poller = asyncio.create_task(poll())
-        total = int(seconds * rate)
-        begin = time.perf_counter()
-        for i in range(total):
-            target = begin + i / rate
-            delay = target - time.perf_counter()
-            if delay > 0:
-                await asyncio.sleep(delay)
-            p = i % patients
-            voi = uuid.uuid4()
-            body = clinical_composition(i, rng, date(2024, 1, 1) + timedelta(days=i % 300))
-            event = committed(uuid.UUID(int=10**9 + p), body, voi=voi, subject=(IPP, f"L{p}"))
-            env = envelope_for(event, source="/hygie/ehr")
-            sent_at[str(voi)] = time.perf_counter()
-            await producer.send(
-                settings.topic(event.topic), key=env.key, value=env.data, headers=env.headers()
-            )
-        achieved = total / (time.perf_counter() - begin)
-        stopped = time.perf_counter()
-        stop.set()
-        await poller
-        missing = len(sent_at)
-    finally:
-        await conn.close()
-        await producer.stop()
-        await runtime.app.state.generations.stop()  # type: ignore[union-attr]
-        await runtime.stop()
-    lags.sort()
-
-    def pct(q: float) -> float:
-        return round(lags[min(len(lags) - 1, int(q * len(lags)))], 3) if lags else float("nan")
-
-    console.print(f"live: p50 {pct(0.5)} s, p99 {pct(0.99)} s at {achieved:.0f} commits/s")
-    return {
-        "commits": total,
-        "commits_per_s": round(achieved, 1),
-        "seconds": seconds,
-        "lag_p50_s": pct(0.5),
-        "lag_p95_s": pct(0.95),
-        "lag_p99_s": pct(0.99),
-        "lag_max_s": round(lags[-1], 3) if lags else None,
-        "mean_s": round(statistics.fmean(lags), 3) if lags else None,
-        "not_projected": missing,
-    }
 
 
 def _settings(database_url: str, kafka: str, work: Path, tag: str) -> Any:
@@ -491,7 +249,7 @@ async def _bench(options: argparse.Namespace, console: Console, work: Path) -> d
         t = time.perf_counter()
         patients, volume = await _produce(settings, n, console)
         console.print(f"\n  produced in {time.perf_counter() - t:.0f} s ({volume / 1e6:.0f} MB)")
-        rebuild = await _rebuild(settings, n, patients, console)
+        rebuild = await _rebuild(settings, n, patients, console, work / "pgdata")
         engine, schema = rebuild.pop("_engine"), rebuild.pop("_schema")
         out["rebuild"] = rebuild
         console.print(
