@@ -15,10 +15,13 @@ EHR_STATUS, composition, contribution), its own ``uid``, a start time spread ove
 for blood pressures, a systolic magnitude between 90 and 180. Clones are row-for-row what
 the commit path writes, without validating 100,000 times the same document.
 
-**Measure.** Through the HTTP API of the running service (parse, compile, execute, access
-journal of the patients read, JSON answer): p50/p95/p99 over ``--runs`` executions, the
-single-EHR query on a random EHR each time. The PostgreSQL plans (``EXPLAIN (ANALYZE,
-BUFFERS)`` of the compiled statements) are recorded in the results.
+**Measure.** Through the HTTP API of the running service (parse, compile, execute, the
+one access event of the query journaled in its transaction, JSON answer): p50/p95/p99 over
+``--runs`` executions, the single-EHR query on a random EHR each time, with the CPU of this
+process (client and service) per request and the access events journaled per query. Then
+the compiled statement alone over asyncpg with the planner settings ``run_aql`` uses (SQL
+only: what the HTTP figure adds is the service), and the PostgreSQL plans (``EXPLAIN
+(ANALYZE, BUFFERS)`` of the compiled statements), all in the results.
 
 ``python -m bench.aql [--events N] [--ehrs N] [--runs N]`` (or ``python -m bench aql``).
 """
@@ -271,9 +274,8 @@ async def _measure(svc: Any, q: str, runs: int, params: Any = None) -> tuple[dic
     return stats, last
 
 
-def _numbered(q: str, params: dict[str, Any] | None) -> tuple[str, list[Any], str]:
-    """The compiled statement with asyncpg's ``$n`` placeholders, its values, and the
-    plan cache mode ``run_aql`` gives it."""
+def _numbered(q: str, params: dict[str, Any] | None) -> tuple[str, list[Any]]:
+    """The compiled statement with asyncpg's ``$n`` placeholders, and its values."""
     import re
 
     from hygie_ehr.aql import compile_query, parse
@@ -286,8 +288,7 @@ def _numbered(q: str, params: dict[str, Any] | None) -> tuple[str, list[Any], st
         return f"${len(names)}"
 
     sql = re.sub(r"(?<!:):(p\d+)", number, compiled.sql)
-    mode = "auto" if compiled.single_ehr else "force_custom_plan"
-    return sql, [compiled.values[n] for n in names], mode
+    return sql, [compiled.values[n] for n in names]
 
 
 async def _sql_only(dsn: str, q: str, runs: int, params: Any = None) -> dict[str, float]:
@@ -299,15 +300,14 @@ async def _sql_only(dsn: str, q: str, runs: int, params: Any = None) -> dict[str
     conn = await asyncpg.connect(dsn)
     samples = []
     try:
-        mode = _numbered(q, params() if params else None)[2]
-        await conn.execute(f"SET plan_cache_mode = {mode}")
+        await conn.execute("SET plan_cache_mode = force_custom_plan")
         for setting, value in PLANNER.items():
             await conn.execute(f"SET {setting} = {value}")
         budget = time.perf_counter() + 60
         for _ in range(runs):
             if len(samples) >= 5 and time.perf_counter() > budget:
                 break
-            sql, values, _ = _numbered(q, params() if params else None)
+            sql, values = _numbered(q, params() if params else None)
             start = time.perf_counter()
             await conn.fetch(sql, *values)
             samples.append((time.perf_counter() - start) * 1000)
@@ -322,7 +322,7 @@ async def _explain(dsn: str, q: str, params: dict[str, Any] | None) -> str:
 
     from hygie_ehr.service.query import PLANNER
 
-    sql, values, _ = _numbered(q, params)
+    sql, values = _numbered(q, params)
     conn = await asyncpg.connect(dsn)
     try:
         for setting, value in PLANNER.items():  # as run_aql does

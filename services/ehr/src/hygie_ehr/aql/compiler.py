@@ -42,8 +42,6 @@ class Compiled:
     ehr_arrays: bool = False
     aggregated: bool = False
     """the rows are aggregates grouped by keys that name no patient: no EHR is listed"""
-    single_ehr: bool = False
-    """one EHR, named by a bound id: a generic plan serves every id"""
 
 
 def _column_meta(i: int, column: Column) -> ResultColumn:
@@ -182,7 +180,6 @@ def compile_query(
         bool(plain and ehr_sql),
         bool(ehr_sql and not plain),
         aggregated,
-        clause.single_ehr,
     )
 
 

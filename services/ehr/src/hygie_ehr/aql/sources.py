@@ -86,8 +86,6 @@ class FromClause:
     where: list[str] = field(default_factory=list)
     sources: dict[str, Source] = field(default_factory=dict)
     counter: list[int] = field(default_factory=lambda: [0])
-    single_ehr: bool = False
-    """every row comes from one EHR named by a bound id (its plan does not depend on it)"""
 
     def alias(self, prefix: str) -> str:
         self.counter[0] += 1
@@ -114,7 +112,7 @@ class FromClause:
 
 def build_from(expr: ContainsExpr, binds: Binds, ehr_scope: str | None) -> FromClause:
     """Compile the FROM clause (``AqlError``/``Unsupported`` for impossible containment)."""
-    clause = FromClause(binds, ehr_scope, single_ehr=ehr_scope is not None)
+    clause = FromClause(binds, ehr_scope)
     matched = _compile(clause, expr, None, left=False)
     if matched is not None:
         clause.where.append(matched)
@@ -240,23 +238,10 @@ def _ehr(clause: FromClause, expr: Containment, join: str) -> Source:
     conds = ["true"]
     if expr.predicate is not None:
         conds = [ehr_id_condition(clause.binds, expr.predicate, f"{a}.ehr_id")]
-        clause.single_ehr = join == "JOIN" and _one_ehr(clause.binds, expr.predicate)
     if clause.ehr_scope:
         conds.append(f"{a}.ehr_id = {clause.ehr_scope}")
     clause.pieces.append(Piece(join, f"ehr {a}", " AND ".join(conds)))
     return source
-
-
-def _one_ehr(binds: Binds, predicate: NodePredicate) -> bool:
-    """``[ehr_id/value = one id]`` (ANDed with anything else)."""
-    if predicate.any_of:
-        return False
-    for test in predicate.tests:
-        value = test.value
-        raw = binds.parameter(value.name) if isinstance(value, Parameter) else value.value
-        if test.op == "=" and not isinstance(raw, list):
-            return True
-    return False
 
 
 def _scope(clause: FromClause, parent: Source | None, column: str) -> list[str]:
