@@ -6,18 +6,26 @@ from __future__ import annotations
 __all__ = ["CREATE_COMPOSITION", "EHR_WITH_TEMPLATE", "READ_VERSION"]
 
 #: A new composition in one statement: its contribution (unless it belongs to a larger
-#: one), head, version 1 and archetype-root entries. ``ON CONFLICT`` tells a taken id
-#: (no row returned) without a savepoint; foreign keys are checked at the statement's end.
-#: Run on the asyncpg connection as a prepared statement (the commit hot path).
+#: one), head, version 1 and archetype-root entries, written only if the EHR exists, is
+#: modifiable and the template's stored hash is still the one ($15) the composition was
+#: validated against — so the commit path needs no read first. ``ON CONFLICT`` tells a
+#: taken id (created 0) without a savepoint; foreign keys are checked at the statement's
+#: end. One row: created (0/1), and the EHR's modifiable flag and subject (NULL when the
+#: EHR or the template hash did not match: nothing was written).
 CREATE_COMPOSITION = """
-WITH c AS (
+WITH ok AS (
+  SELECT e.is_modifiable, e.subject_namespace, e.subject_id FROM ehr e
+  WHERE e.ehr_id = $2::uuid
+    AND (SELECT t.sha256 FROM template t WHERE t.template_id = $10::text) = $15::text
+), c AS (
   INSERT INTO contribution (contribution_id, ehr_id, system_id, time_committed, committer,
                             change_type, description)
   SELECT $1::uuid, $2::uuid, $3::text, $4::timestamptz, $5::text::jsonb, $6::text, $7::text
-  WHERE $8::boolean
+  FROM ok WHERE $8::boolean AND ok.is_modifiable
 ), vo AS (
   INSERT INTO versioned_object (vo_id, ehr_id, kind, time_created, latest_version, template_id)
-  VALUES ($9::uuid, $2::uuid, 'COMPOSITION', $4::timestamptz, 1, $10::text)
+  SELECT $9::uuid, $2::uuid, 'COMPOSITION', $4::timestamptz, 1, $10::text
+  FROM ok WHERE ok.is_modifiable
   ON CONFLICT (vo_id) DO NOTHING
   RETURNING vo_id
 ), ov AS (
@@ -36,7 +44,9 @@ WITH c AS (
   FROM ov, jsonb_to_recordset($14::text::jsonb)
        AS x(ord smallint, archetype_id text, rm_type text, path text, json_path text[])
 )
-SELECT count(*) FROM vo
+SELECT (SELECT count(*) FROM vo) AS created, ok.is_modifiable, ok.subject_namespace,
+       ok.subject_id
+FROM (SELECT 1) AS one LEFT JOIN ok ON true
 """
 
 #: A version of a versioned object of an EHR with what the read checks, in one round

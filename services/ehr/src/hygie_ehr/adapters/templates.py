@@ -92,6 +92,11 @@ class TemplateCache:
     def __init__(self) -> None:
         self._parsed: dict[str, tuple[str, OperationalTemplate]] = {}
 
+    def cached(self, template_id: str) -> tuple[str, OperationalTemplate] | None:
+        """(stored hash, parsed template) last seen, unchecked: a caller relying on it has
+        the hash checked by its own statement (the commit path)."""
+        return self._parsed.get(template_id)
+
     def remember(self, sha256: str, opt: OperationalTemplate) -> None:
         self._parsed[opt.template_id] = (sha256, opt)
 

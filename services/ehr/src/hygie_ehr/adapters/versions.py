@@ -13,6 +13,7 @@ import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from hygie_contracts import PartyRef
 from hygie_platform.uow import driver_of
 
 from ..domain.entries import ArchetypedNode
@@ -170,12 +171,16 @@ class VersionStore:
         lifecycle_state: str,
         data: dict[str, Any],
         template_id: str,
+        template_sha256: str,
         nodes: Sequence[ArchetypedNode],
-    ) -> None:
+    ) -> tuple[bool, PartyRef | None]:
         """What ``add_contribution`` + ``create`` + ``add_entries`` write for a new
-        composition, in one round trip (the commit hot path)."""
+        composition, in one round trip (the commit hot path), if the EHR exists, is
+        modifiable and the template still has the hash validated against: (True, the EHR's
+        subject); else (False, None) and nothing written. ``ObjectExists`` if the id is
+        taken."""
         driver = await driver_of(self.conn)
-        created = await driver.fetchval(
+        row = await driver.fetchrow(
             CREATE_COMPOSITION,
             contribution_id,
             ehr_id,
@@ -202,9 +207,16 @@ class VersionStore:
                     for i, n in enumerate(nodes)
                 ]
             ).decode(),
+            template_sha256,
         )
-        if not created:
+        assert row is not None
+        if not row["is_modifiable"]:
+            return False, None
+        if not row["created"]:
             raise ObjectExists(str(vo_id))
+        if row["subject_id"] is None:
+            return True, None
+        return True, PartyRef(namespace=row["subject_namespace"], id=row["subject_id"])
 
     async def append(
         self,

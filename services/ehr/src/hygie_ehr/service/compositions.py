@@ -16,6 +16,7 @@ from ..adapters.templates import TemplateCache
 from ..adapters.versions import ObjectExists, StaleVersion, StoredVersion, VersionStore
 from ..domain.ehr import Ehr
 from ..domain.entries import archetyped_nodes
+from ..domain.opt import OperationalTemplate
 from ..domain.rm import UnknownRmType, check_known_types
 from ..domain.validation import validate
 from ..domain.versioning import Audit, VersionUid
@@ -70,11 +71,8 @@ def template_id_of(data: Any) -> str | None:
     return value if isinstance(value, str) and value else None
 
 
-async def checked(
-    uow: UnitOfWork, data: Any, cache: TemplateCache, *, sha256: str | None = None
-) -> tuple[str, str]:
-    """Validate a composition against its template; (template id, archetype id).
-    ``sha256``: the template's stored hash when already read."""
+def _template_of(data: Any) -> str:
+    """The template id of a COMPOSITION body (400/422 for what is no composition)."""
     if not isinstance(data, dict):
         raise BadRequest("the body must be a COMPOSITION object")
     try:
@@ -84,29 +82,37 @@ async def checked(
     rm_type = data.get("_type", "COMPOSITION")
     if rm_type != "COMPOSITION":
         raise BadRequest(f"expected a COMPOSITION, got {rm_type}")
-    details = data.get("archetype_details")
-    template_id = (
-        ((details or {}).get("template_id") or {}).get("value")
-        if isinstance(details, dict)
-        else None
-    )
-    if not isinstance(template_id, str) or not template_id:
+    template_id = template_id_of(data)
+    if template_id is None:
         raise Unprocessable(
             "archetype_details/template_id/value is missing",
             [("/archetype_details/template_id", "the template id is mandatory")],
         )
-    opt = await cache.get(uow.connection, template_id, sha256=sha256)
-    if opt is None:
-        raise Unprocessable(
-            f"unknown template {template_id!r}: upload it first",
-            [("/archetype_details/template_id", f"unknown template {template_id}")],
-        )
+    return template_id
+
+
+def _conform(data: dict[str, Any], opt: OperationalTemplate, template_id: str) -> None:
     issues = validate(data, opt)
     if issues:
         raise Unprocessable(
             f"the composition does not conform to template {template_id!r}",
             [(i.path, i.message) for i in issues],
         )
+
+
+async def checked(
+    uow: UnitOfWork, data: Any, cache: TemplateCache, *, sha256: str | None = None
+) -> tuple[str, str]:
+    """Validate a composition against its template; (template id, archetype id).
+    ``sha256``: the template's stored hash when already read."""
+    template_id = _template_of(data)
+    opt = await cache.get(uow.connection, template_id, sha256=sha256)
+    if opt is None:
+        raise Unprocessable(
+            f"unknown template {template_id!r}: upload it first",
+            [("/archetype_details/template_id", f"unknown template {template_id}")],
+        )
+    _conform(data, opt, template_id)
     return template_id, opt.root_archetype_id
 
 
@@ -117,7 +123,8 @@ def _subject(ehr: Ehr) -> PartyRef | None:
 async def _store(
     uow: UnitOfWork,
     *,
-    ehr: Ehr,
+    ehr_id: UUID,
+    subject: PartyRef | None,
     vo_id: UUID,
     data: dict[str, Any],
     template_id: str,
@@ -126,7 +133,11 @@ async def _store(
     lifecycle_state: str,
     expected: int | None,
     contribution_id: UUID | None,
-) -> Committed:
+    template_sha256: str | None = None,
+) -> Committed | None:
+    """Write a version and journal its event. A creation is written only if the EHR is
+    there, modifiable, and the template has ``template_sha256`` (None otherwise: nothing
+    written, the caller checks the slow way)."""
     store = VersionStore(uow.connection)
     own_contribution = contribution_id is None
     contribution_id = contribution_id or uuid4()
@@ -134,7 +145,7 @@ async def _store(
     uid = VersionUid(vo_id, audit.system_id, version)
     data["uid"] = {"_type": "OBJECT_VERSION_ID", "value": str(uid)}
     common = {
-        "ehr_id": ehr.ehr_id,
+        "ehr_id": ehr_id,
         "contribution_id": contribution_id,
         "audit": audit,
         "lifecycle_state": lifecycle_state,
@@ -142,38 +153,42 @@ async def _store(
         "template_id": template_id,
     }
     if expected is None:
+        assert template_sha256 is not None
         try:
-            await store.create_composition(
+            written, subject = await store.create_composition(
                 vo_id=vo_id,
                 own_contribution=own_contribution,
+                template_sha256=template_sha256,
                 nodes=archetyped_nodes(data),
                 **common,
             )
         except ObjectExists:
             raise Conflict(f"a versioned object with id {vo_id} already exists") from None
+        if not written:
+            return None
     else:
         if own_contribution:
             await store.add_contribution(
-                contribution_id=contribution_id, ehr_id=ehr.ehr_id, audit=audit
+                contribution_id=contribution_id, ehr_id=ehr_id, audit=audit
             )
         await store.append(vo_id=vo_id, expected=expected, **common)
         await store.add_entries(
             vo_id=vo_id,
             version=version,
-            ehr_id=ehr.ehr_id,
+            ehr_id=ehr_id,
             template_id=template_id,
             nodes=archetyped_nodes(data),
         )
     preceding = str(VersionUid(vo_id, audit.system_id, expected)) if expected else None
     uow.record(
         CompositionCommitted(
-            ehr_id=ehr.ehr_id,
+            ehr_id=ehr_id,
             version_uid=str(uid),
             preceding_version_uid=preceding,
             contribution_id=contribution_id,
             template_id=template_id,
             archetype_id=archetype_id,
-            subject=_subject(ehr),
+            subject=subject,
             lifecycle_state=lifecycle_state,
             audit=event_audit(audit),
             composition=data,
@@ -192,8 +207,41 @@ async def commit_composition(
     cache: TemplateCache,
     contribution_id: UUID | None = None,
 ) -> Committed:
-    """Create a composition (version 1) after validating it against its template."""
+    """Create a composition (version 1) after validating it against its template.
+
+    With the template parsed before, the composition is validated first and written by
+    one statement that checks the EHR and the template's hash itself (no read first);
+    when that statement finds them otherwise, or the body is invalid, the EHR is read and
+    checked first (404 and 409 before 422), as without a cached template."""
+    if audit.change_type == "modification":
+        audit = audit.with_change("creation")
     wanted = template_id_of(data)
+    known = cache.cached(wanted) if wanted is not None else None
+    if known is not None:
+        known_sha, opt = known
+        try:
+            _template_of(data)
+            _conform(data, opt, opt.template_id)
+            vo_id = _requested_id(data) or uuid4()
+        except (BadRequest, Unprocessable):
+            pass  # reported below, after the EHR's checks
+        else:
+            done = await _store(
+                uow,
+                ehr_id=ehr_id,
+                subject=None,
+                vo_id=vo_id,
+                data=data,
+                template_id=opt.template_id,
+                archetype_id=opt.root_archetype_id,
+                audit=audit,
+                lifecycle_state=lifecycle_state,
+                expected=None,
+                contribution_id=contribution_id,
+                template_sha256=known_sha,
+            )
+            if done is not None:
+                return done
     if wanted is None:
         ehr = await writable_ehr(uow, ehr_id)
         sha = None
@@ -201,19 +249,25 @@ async def commit_composition(
         found, sha = await EhrRepository(uow.connection).get_with_template(ehr_id, wanted)
         ehr = _writable(found, ehr_id)
     template_id, archetype_id = await checked(uow, data, cache, sha256=sha)
+    assert sha is not None  # checked() refuses a composition without a known template
     vo_id = _requested_id(data) or uuid4()
-    return await _store(
+    done = await _store(
         uow,
-        ehr=ehr,
+        ehr_id=ehr.ehr_id,
+        subject=None,
         vo_id=vo_id,
         data=data,
         template_id=template_id,
         archetype_id=archetype_id,
-        audit=audit.with_change("creation") if audit.change_type == "modification" else audit,
+        audit=audit,
         lifecycle_state=lifecycle_state,
         expected=None,
         contribution_id=contribution_id,
+        template_sha256=sha,
     )
+    if done is None:  # the template was replaced between the read and the write
+        raise Conflict(f"template {template_id!r} was replaced during the commit: retry")
+    return done
 
 
 def _requested_id(data: dict[str, Any]) -> UUID | None:
@@ -274,9 +328,10 @@ async def update_composition(
     if audit.change_type == "creation":
         audit = audit.with_change("modification")
     try:
-        return await _store(
+        done = await _store(
             uow,
-            ehr=ehr,
+            ehr_id=ehr.ehr_id,
+            subject=ehr.subject,
             vo_id=vo_id,
             data=data,
             template_id=template_id,
@@ -286,6 +341,8 @@ async def update_composition(
             expected=latest,
             contribution_id=contribution_id,
         )
+        assert done is not None  # only a creation can find its EHR or template otherwise
+        return done
     except StaleVersion as exc:  # a concurrent writer won the race
         latest_uid = str(VersionUid(vo_id, audit.system_id, exc.latest))
         raise PreconditionFailed(

@@ -126,15 +126,20 @@ async def read_body(request: Request, *, required: bool = True) -> Any:
 
 
 def _check_depth(data: Any) -> None:
-    if type(data) is not dict and type(data) is not list:
-        return
-    stack = [(data, 1)]
-    while stack:
-        node, depth = stack.pop()
+    """400 past ``MAX_DEPTH`` levels, checked level by level (no recursion, no tuple per
+    node: this walk runs on every body)."""
+    level = [data] if type(data) is dict or type(data) is list else []
+    depth = 0
+    while level:
+        depth += 1
         if depth > MAX_DEPTH:
             raise Problem(400, "too-deep", f"the body is nested deeper than {MAX_DEPTH} levels")
-        children = node.values() if type(node) is dict else node
-        stack.extend((v, depth + 1) for v in children if type(v) is dict or type(v) is list)
+        below = []
+        for node in level:
+            for v in node.values() if type(node) is dict else node:
+                if type(v) is dict or type(v) is list:
+                    below.append(v)
+        level = below
 
 
 def parse_uuid(value: str, what: str) -> UUID:
