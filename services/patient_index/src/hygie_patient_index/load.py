@@ -16,7 +16,7 @@ from .bootstrap import SPEC
 from .domain.errors import InvalidIdentity, Issue
 from .domain.identity import SourceRecord
 from .entrypoints.fhir.parse import parse_patient
-from .service.bulk import BulkReport, load_identities
+from .service.bulk import BulkReport, load_identities, paused_gc
 from .service.context import IndexContext
 
 __all__ = ["load_file", "parse_lines"]
@@ -26,6 +26,13 @@ def parse_lines(
     lines: Iterable[bytes],
 ) -> tuple[list[SourceRecord], list[tuple[int, str, list[Issue]]]]:
     """Drafts of the FHIR Patients of an NDJSON stream, and the lines that are not ones."""
+    with paused_gc():
+        return _parse(lines)
+
+
+def _parse(
+    lines: Iterable[bytes],
+) -> tuple[list[SourceRecord], list[tuple[int, str, list[Issue]]]]:
     drafts: list[SourceRecord] = []
     rejected: list[tuple[int, str, list[Issue]]] = []
     for number, line in enumerate(lines, 1):
@@ -48,7 +55,7 @@ def parse_lines(
 
 
 async def load_file(
-    path: Path, *, batch: int = 25_000, by: str = "bulk-load", settings: Settings | None = None
+    path: Path, *, batch: int = 50_000, by: str = "bulk-load", settings: Settings | None = None
 ) -> BulkReport:
     """Load a file into the index of the configured environment (or of ``settings``)."""
     runtime = ServiceRuntime(SPEC, settings or load_settings())
