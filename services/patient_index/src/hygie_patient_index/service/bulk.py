@@ -3,10 +3,11 @@ events of one-by-one registration but set-based work.
 
 Per batch, in one unit of work: validation (a record breaking a rule is reported and
 not stored, the others are); identifiers already bound (or repeated in the batch) go
-through ``record_identity`` as updates; the others are blocked by one join of their
-blocking keys (domain.blocking) against the index and by a hash table of the keys of
-the earlier records of the batch, then decided in file order with the same steps as
-the online path (``decide_with_views`` ≡ ``decide_match``) — so a record links to one
+through ``record_identity`` as updates; the others are placed by ``bulk_place``: blocked
+by one join of their keys (domain.blocking) against the records of others in the index
+and by hash tables for the load's own records (its earlier batches and the earlier
+records of the batch), every pair scored, then decided in file order with the steps of
+the online path (``decide_scored`` ≡ ``decide_match``) — so a record links to one
 registered before it, in the index or in the file. Golden records, source records,
 identifiers and review items are written with COPY; events are journaled as one by one
 would (``registered`` once per new patient with its final traits, ``linked`` per source
@@ -14,10 +15,10 @@ record, ``review_requested`` per review item, ``updated`` for existing patients 
 gained a source).
 
 The records and golden records a load writes are kept in memory for its later batches
-(``_Written``): the index still says which of them are candidates (the join returns the
-id, version and golden record of each) and which golden records a batch touches (they
-are locked, their versions read), and a row is read back only when the index holds
-another version of it than the one written (a concurrent update).
+(``bulk_place.Written``): the index says which of them it no longer holds as written
+(changed, moved, inactive: read back then) and which golden records a batch touches (they
+are locked, their versions read; a golden record is read back only when its version is
+not the one written).
 
 Differences with the online path, by design: no cap on the candidates of a record (the
 online path takes the first ``max_candidates``), and the family-name frequency of the
@@ -28,11 +29,10 @@ from __future__ import annotations
 
 import gc
 import time
-from collections import Counter, defaultdict
+from collections import defaultdict
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
-from datetime import datetime
 from uuid import UUID
 
 from hygie_contracts.patient import (
@@ -45,17 +45,13 @@ from hygie_platform.ids import uuid7
 from hygie_platform.uow import UnitOfWork
 
 from ..adapters import bulk as store
-from ..adapters.candidates import TF_MIN_POPULATION
 from ..adapters.codec import golden_snapshot
-from ..domain.blocking import blocking_keys, query_keys
-from ..domain.comparators import MatchView
 from ..domain.errors import Issue
 from ..domain.golden import GoldenRecord, survive
 from ..domain.identity import SourceRecord
-from ..domain.normalise import phonetic_fr
-from ..domain.scoring import Decision, Outcome
 from ..domain.validation import validate_record
-from .bulk_match import Viewed, decide_scored, default_workers, score_pairs
+from .bulk_match import Viewed, default_workers
+from .bulk_place import Written, place_records
 from .context import IndexContext
 from .events import contract_identifier, snapshot_event
 from .identity import record_identity
@@ -102,33 +98,6 @@ class BulkReport:
             self.phases_cpu[phase] = self.phases_cpu.get(phase, 0.0) + spent
 
 
-@dataclass
-class _Written:
-    """What this load wrote in its earlier batches, as written."""
-
-    sources: dict[UUID, Viewed] = field(default_factory=dict)
-    goldens: dict[UUID, GoldenRecord] = field(default_factory=dict)
-    keys: dict[str, list[UUID]] = field(default_factory=lambda: defaultdict(list))
-    """The blocking keys of ``sources``: the load blocks its own records in memory."""
-
-    def add(self, sources: dict[UUID, Viewed], keys: Sequence[list[str]]) -> None:
-        self.sources.update(sources)
-        for sid, ks in zip(sources, keys, strict=True):
-            for k in ks:
-                self.keys[k].append(sid)
-
-    def candidates(self, lookups: Sequence[str]) -> list[Viewed]:
-        """Records of the load sharing one of these keys (the index holds them as written)."""
-        found = {sid for k in lookups for sid in self.keys.get(k, ())}
-        return [self.sources[sid] for sid in sorted(found) if sid in self.sources]
-
-    def source(self, sid: UUID, version: int, golden_id: UUID) -> Viewed | None:
-        held = self.sources.get(sid)
-        if held is None or held[0].version != version or held[0].golden_id != golden_id:
-            return None
-        return held
-
-
 async def load_identities(
     uows: Callable[[], UnitOfWork],
     ctx: IndexContext,
@@ -168,7 +137,7 @@ async def _load(
     workers: int | None,
 ) -> BulkReport:
     report = BulkReport(received=len(drafts))
-    written = _Written()
+    written = Written()
     workers = default_workers() if workers is None else workers
     for start in range(0, len(drafts), batch):
         async with uows() as uow:
@@ -195,7 +164,7 @@ async def _load_batch(
     drafts: Sequence[SourceRecord],
     offset: int,
     report: BulkReport,
-    written: _Written,
+    written: Written,
     *,
     by: str | None,
     workers: int,
@@ -221,7 +190,7 @@ async def _load_batch(
         else:
             seen |= keys
             fresh.append(draft)
-    placements, views, block_keys = await _match(
+    placements, views, block_keys = await place_records(
         uow, ctx, fresh, report, written, now=now, workers=workers
     )
     members: dict[UUID, list[SourceRecord]] = defaultdict(list)
@@ -290,7 +259,7 @@ async def _load_batch(
 async def _refresh_existing(
     uow: UnitOfWork,
     golden_ids: Sequence[UUID],
-    written: _Written,
+    written: Written,
     *,
     batch: dict[UUID, Viewed],
 ) -> list[GoldenRecord]:
@@ -340,137 +309,3 @@ async def _refresh_existing(
     for g in changed:
         uow.record(snapshot_event(PatientUpdated, g))
     return changed
-
-
-@dataclass(frozen=True)
-class _Placement:
-    record: SourceRecord
-    """The new source record, linked to its golden record."""
-    decision: Decision
-    method: str
-    creates: bool
-    """The record starts a new golden record."""
-
-
-async def _match(
-    uow: UnitOfWork,
-    ctx: IndexContext,
-    records: Sequence[SourceRecord],
-    report: BulkReport,
-    written: _Written,
-    *,
-    now: datetime,
-    workers: int,
-) -> tuple[list[_Placement], list[MatchView], list[list[str]]]:
-    """Where each record goes, decided in order (a record may join one placed before),
-    and the view and blocking keys of each."""
-    conn = uow.connection
-    with report.timed("keys"):
-        views = [MatchView(r) for r in records]
-        own = [blocking_keys(r, v) for r, v in zip(records, views, strict=True)]
-        lookups = [
-            query_keys(r, v, own=keys) for r, v, keys in zip(records, views, own, strict=True)
-        ]
-    with report.timed("block"):
-        outer, stale = await store.candidate_pairs(
-            conn,
-            [(i, k) for i, keys in enumerate(lookups) for k in keys],
-            [(sid, r.version, r.golden_id) for sid, (r, _) in written.sources.items()],
-        )
-        for sid in stale:  # changed since: read back from the index when a candidate
-            written.sources.pop(sid, None)
-        mine = [written.candidates(keys) for keys in lookups]
-    with report.timed("fetch"):
-        trusted = sorted({r.trusted_ins.matricule for r in records if r.trusted_ins})
-        holders = await store.ins_holders(conn, trusted)
-        cached: dict[UUID, Viewed] = {}
-        unknown: set[UUID] = set()
-        for sid, ver, gid in [(s, v, g) for _, s, v, g in outer] + [h[2:] for h in holders]:
-            if sid not in cached:
-                held = written.source(sid, ver, gid)
-                if held is None:
-                    unknown.add(sid)
-                else:
-                    cached[sid] = held
-        existing = await store.sources_by_id(conn, sorted(unknown))
-        cached.update({sid: (s, MatchView(s)) for sid, s in existing.items()})
-        known: dict[int, list[Viewed]] = defaultdict(list)
-        for a, sid, _, _ in outer:
-            if sid in cached:
-                known[a].append(cached[sid])
-        for i, held in enumerate(mine):
-            if held:
-                known[i].extend(held)
-        ins_holders: dict[tuple[str, str], list[Viewed]] = defaultdict(list)
-        for matricule, oid, sid, _, _ in holders:
-            if sid in cached:
-                ins_holders[(matricule, oid)].append(cached[sid])
-        phon = [
-            [
-                p
-                for n in (r.traits.birth_family_name, r.traits.used_family_name)
-                if n and (p := phonetic_fr(n))
-            ]
-            for r in records
-        ]
-        counts, total = await store.family_counts(conn, sorted({p for ps in phon for p in ps}))
-    with report.timed("pairs"):
-        # Which records each one is compared with does not depend on the decisions (only
-        # their golden records do): every pair is known, and scored, before deciding.
-        by_key: dict[str, list[int]] = defaultdict(list)
-        by_ins: dict[tuple[str, str], list[int]] = defaultdict(list)
-        earlier_of: list[list[int]] = []
-        same_of: list[list[int]] = []
-        for i, record in enumerate(records):
-            earlier_of.append(sorted({j for k in lookups[i] for j in by_key.get(k, ())}))
-            for k in own[i]:
-                by_key[k].append(i)
-            ins = record.trusted_ins
-            same_of.append(list(by_ins[(ins.matricule, ins.oid)]) if ins else [])
-            if ins is not None:
-                by_ins[(ins.matricule, ins.oid)].append(i)
-        pairs: list[tuple[MatchView, MatchView]] = []
-        deterministic: list[bool] = []
-        for i, (record, view) in enumerate(zip(records, views, strict=True)):
-            ins = record.trusted_ins
-            holders = ins_holders.get((ins.matricule, ins.oid), []) if ins else []
-            # A record sharing a trusted INS is decided on it: only those pairs count.
-            deterministic.append(bool(holders or same_of[i]))
-            db = holders if deterministic[-1] else known.get(i, [])
-            pairs.extend((view, cv) for _, cv in db)
-            inner = same_of[i] if deterministic[-1] else earlier_of[i]
-            pairs.extend((view, views[j]) for j in inner)
-        report.pairs += len(pairs)
-    with report.timed("score"):
-        scores = score_pairs(ctx.model, pairs, workers=workers)
-    with report.timed("decide"):
-        batch_counts = Counter(p for ps in phon for p in set(ps))
-        population = total + len(records)
-        out: list[_Placement] = []
-        at = 0
-        for i, record in enumerate(records):
-            ins = record.trusted_ins
-            if deterministic[i]:
-                db, inner = ins_holders.get((ins.matricule, ins.oid), []) if ins else [], same_of[i]
-            else:
-                db, inner = known.get(i, []), earlier_of[i]
-            scored = [(c.golden_id, scores[at + n]) for n, (c, _) in enumerate(db)]
-            at += len(db)
-            scored += [(out[j].record.golden_id, scores[at + n]) for n, j in enumerate(inner)]
-            at += len(inner)
-            frequency = None
-            if population >= TF_MIN_POPULATION and phon[i]:
-                same_name = sum(counts.get(p, 0) + batch_counts[p] for p in set(phon[i]))
-                frequency = max(same_name, 1) / population
-            decision, method = decide_scored(
-                ctx,
-                same_ins=scored if deterministic[i] else (),
-                candidates=() if deterministic[i] else scored,
-                frequency=frequency,
-            )
-            creates = decision.outcome is not Outcome.LINK or decision.golden_id is None
-            golden_id = uuid7() if creates else decision.golden_id
-            linked = record.evolve(id=uuid7(), version=1, updated_at=now, golden_id=golden_id)
-            out.append(_Placement(linked, decision, method, creates=creates))
-        assert at == len(scores)
-    return out, views, own
