@@ -148,7 +148,7 @@ class ExpressionCompiler:
         """The value at the path (jsonb, NULL when absent), in the row's list elements."""
         ehr = self.is_ehr_id(path)
         if ehr is not None:
-            return f"to_jsonb({ehr.alias}.ehr_id::text)"
+            return f"to_jsonb(({ehr.ehr})::text)"
         status = self.ehr_status(path)
         if status is not None:
             return status
@@ -184,6 +184,7 @@ class ExpressionCompiler:
         source = self.source(path.variable)
         if source.kind != "ehr" or not path.steps or path.steps[0].attribute != "ehr_status":
             return None
+        source.value_sql()  # the EHR's row is joined (its EHR_STATUS id)
         h, v = self.clause.alias("h"), self.clause.alias("w")
         base = (
             f"(SELECT {v}.data FROM versioned_object {h} JOIN object_version {v}"
@@ -238,7 +239,7 @@ class ExpressionCompiler:
         if isinstance(right, Literal | Parameter):
             ehr = self.is_ehr_id(left)
             if ehr is not None and op in ("=", "!="):
-                return uuid_condition(self.binds, f"{ehr.alias}.ehr_id", op, right)
+                return uuid_condition(self.binds, ehr.ehr, op, right)
             value = self.value(right)
             if _is_uid_value(left) and isinstance(value, str) and uuid_or_none(value) == value:
                 # a bare object id names the versioned object: its uid's first part (as
@@ -306,7 +307,7 @@ class ExpressionCompiler:
             values.extend(raw if isinstance(raw, list) else [raw])
         if ehr is not None:
             listed = [Literal(v) for v in values]
-            parts = [uuid_condition(self.binds, f"{ehr.alias}.ehr_id", "=", v) for v in listed]
+            parts = [uuid_condition(self.binds, ehr.ehr, "=", v) for v in listed]
         else:
             parts = [self.against_value(x, "=", v) for v in values]
         return "(" + (" OR ".join(parts + sets) or "false") + ")"

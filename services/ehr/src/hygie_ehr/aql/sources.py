@@ -63,6 +63,7 @@ class Source:
     doc: Doc | None = None
     root: str = ""  # SQL of the whole composition JSON an entry lies in
     bound: bool = True  # False under NOT CONTAINS: not selectable
+    implicit: bool = False  # an EHR whose table is joined only when a path needs it
 
     def value_sql(self) -> str:
         if self.doc is not None:
@@ -86,6 +87,7 @@ class FromClause:
     where: list[str] = field(default_factory=list)
     sources: dict[str, Source] = field(default_factory=dict)
     counter: list[int] = field(default_factory=lambda: [0])
+    deferred: list[Doc] = field(default_factory=list)  # joined after every piece, if needed
 
     def alias(self, prefix: str) -> str:
         self.counter[0] += 1
@@ -107,6 +109,7 @@ class FromClause:
                 parts.append(f"{piece.join} {piece.item} ON {piece.on}")
             if piece.doc is not None and piece.doc.needed:
                 parts.append(f"{piece.join} {piece.doc.join}")
+        parts.extend(f"JOIN {doc.join}" for doc in self.deferred if doc.needed)
         return "\n".join(parts)
 
 
@@ -136,6 +139,8 @@ def _compile(
             return either
         clause.where.append(either)
         return None
+    if _implicit_ehr(clause, expr, parent, left=left):
+        return _through_ehr(clause, expr)
     source = _add_source(clause, expr, parent, left=left)
     matched = f"{source.alias}.{_key(source)} IS NOT NULL"
     if expr.contains is None:
@@ -145,6 +150,43 @@ def _compile(
         return matched if left else None
     inner = _compile(clause, expr.contains, source, left=left)
     return f"({matched} AND {inner})" if left else None
+
+
+def _implicit_ehr(
+    clause: FromClause, expr: Containment, parent: Source | None, *, left: bool
+) -> bool:
+    """``EHR e CONTAINS <one container>``: every row of the container names its EHR (a
+    foreign key), so the ``ehr`` table is joined only when a path reads more than its id."""
+    return (
+        expr.rm_type == "EHR"
+        and parent is None
+        and not left
+        and not expr.negated
+        and isinstance(expr.contains, Containment)
+        and not clause.sources
+    )
+
+
+def _through_ehr(clause: FromClause, expr: Containment) -> None:
+    """The EHR of ``EHR e CONTAINS x``: its id is x's EHR column, its predicate and the
+    request's EHR scope test that column; its row is joined when a path needs it."""
+    a = clause.alias("e")
+    source = _register(
+        clause, Source(expr.variable, "EHR", "ehr", a, ehr_json(a), "", implicit=True)
+    )
+    assert isinstance(expr.contains, Containment)
+    before = len(clause.pieces)
+    matched = _compile(clause, expr.contains, source, left=False)
+    assert matched is None
+    child = clause.pieces[before].item.rsplit(" ", 1)[1]  # the container's alias
+    column = f"{child}.ehr_id"
+    source.ehr = column
+    if expr.predicate is not None:
+        clause.where.append(ehr_id_condition(clause.binds, expr.predicate, column))
+    if clause.ehr_scope:
+        clause.where.append(f"{column} = {clause.ehr_scope}")
+    source.doc = Doc(a, f"ehr {a} ON {a}.ehr_id = {column}")
+    clause.deferred.append(source.doc)
 
 
 def _exists(clause: FromClause, expr: ContainsExpr, parent: Source, *, negate: bool) -> str:
@@ -245,6 +287,8 @@ def _ehr(clause: FromClause, expr: Containment, join: str) -> Source:
 
 
 def _scope(clause: FromClause, parent: Source | None, column: str) -> list[str]:
+    if parent is not None and parent.implicit:
+        return []  # the EHR is this column (see _through_ehr)
     if parent is not None:
         return [f"{column} = {parent.ehr}"]
     return [f"{column} = {clause.ehr_scope}"] if clause.ehr_scope else []
