@@ -30,6 +30,7 @@ __all__ = [
     "ins_holders",
     "lock_golden_versions",
     "save_goldens",
+    "settle",
     "source_versions_of_goldens",
     "sources_by_id",
 ]
@@ -236,6 +237,19 @@ async def source_versions_of_goldens(
         list(ids),
     )
     return [(r[0], r[1], r[2]) for r in rows]
+
+
+async def settle(conn: AsyncConnection) -> None:
+    """After a load: fresh planner statistics (the online match's plans were chosen on the
+    index before it) and the GIN indexes' pending entries merged now, not by the
+    registration that happens to cross ``gin_pending_list_limit`` (hundreds of ms)."""
+    pg = await _driver(conn)
+    await pg.execute("ANALYZE source_record; ANALYZE golden_record; ANALYZE identifier")
+    await pg.execute(
+        "SELECT gin_clean_pending_list(i.indexrelid) FROM pg_index i"
+        " JOIN pg_class c ON c.oid = i.indexrelid JOIN pg_am a ON a.oid = c.relam"
+        " WHERE i.indrelid = 'source_record'::regclass AND a.amname = 'gin'"
+    )
 
 
 async def save_goldens(conn: AsyncConnection, goldens: Sequence[GoldenRecord]) -> None:

@@ -155,6 +155,9 @@ async def _load(
         # Only a committed batch is kept: a failed one raised and left nothing.
         written.add(kept[0], kept[2])
         written.goldens.update(kept[1])
+    with report.timed("settle"):
+        async with uows() as uow:
+            await store.settle(uow.connection)
     return report
 
 
