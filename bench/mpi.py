@@ -86,7 +86,7 @@ async def _speed(settings: Any, console: Console, n: int, work: Path) -> dict[st
     # left to register.
     data = FrenchPopulation(seed=7).dataset(persons=int(n * 0.6) + 1000)
     bulk = data.records[:n]
-    others = FrenchPopulation(seed=8).dataset(persons=int(n * 0.42))
+    others = FrenchPopulation(seed=8).dataset(persons=int(n * 0.45))
     top_up, online = others.records[:-1000], others.records[-1000:]
     path = work / "patients.ndjson"
     with path.open("wb") as f:
