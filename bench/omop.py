@@ -127,8 +127,8 @@ async def _rebuild(
         schema=generation.schema, generation=generation.generation, mappings=load_mappings(),
         translator=translator, key=KEY, publish=False,
     )  # fmt: skip
-    # mapping worker processes: one per spare core unless BENCH_OMOP_MAPPING_WORKERS says
-    # (0: a thread, as live traffic), for A/B runs
+    # mapping worker processes: one per spare core (the service's default) unless
+    # BENCH_OMOP_MAPPING_WORKERS says (0: a thread), for A/B runs
     workers = os.environ.get("BENCH_OMOP_MAPPING_WORKERS")
     runner = GenerationRunner(
         settings, uow, projector, SOURCE_TOPICS,
