@@ -16,6 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from ..domain.mapper import Concept
 from ..domain.person import PatientState
+from .bulk import Copier
 from .cdm import CDM_TABLES, PRIMARY_KEYS
 
 __all__ = ["Store"]
@@ -459,13 +460,9 @@ class Store:
             ehr_id, version_uid, event_id, body = found[voi]
             raw = None if body is None else orjson.dumps(body).decode()
             records.append((voi, ehr_id, version_uid, event_id, raw, body is None))
-        await self.conn.execute(text("SELECT 1"))  # the transaction is open from here
-        pg = (await self.conn.get_raw_connection()).driver_connection
-        await pg.copy_records_to_table(
-            "composition", schema_name=self.s, records=records,
-            columns=["versioned_object_id", "ehr_id", "version_uid", "event_id", "composition",
-                     "deleted"],
-        )  # fmt: skip
+        columns = ("versioned_object_id", "ehr_id", "version_uid", "event_id", "composition",
+                   "deleted")  # fmt: skip
+        await Copier(self.conn, self.s).copy("composition", columns, records)
 
     async def recorded_deaths(self, person_ids: Sequence[int]) -> set[int]:
         """Persons whose death row comes from a composition (it takes precedence)."""
