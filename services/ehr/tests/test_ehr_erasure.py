@@ -3,6 +3,9 @@ transaction with ``hygie.ehr.ehr.erased.v1``; a tombstone of the id stays."""
 
 from __future__ import annotations
 
+import asyncio
+import uuid
+from datetime import UTC, datetime
 from typing import Any
 
 import pytest
@@ -200,3 +203,68 @@ async def test_bad_erasure_requests_are_refused_and_erase_nothing(client: Client
         await client.svc.fetch("SELECT 1 FROM journal WHERE event_type = 'hygie.ehr.ehr.erased.v1'")
         == []
     )
+
+
+async def _blocked_on_a_lock(client: Client, *, timeout: float = 10.0) -> None:
+    """Wait until another session of the service's database waits for a row lock."""
+    deadline = asyncio.get_running_loop().time() + timeout
+    while asyncio.get_running_loop().time() < deadline:
+        rows = await client.svc.fetch(
+            "SELECT 1 FROM pg_stat_activity WHERE datname = current_database() "
+            "AND wait_event_type = 'Lock'"
+        )
+        if rows:
+            return
+        await asyncio.sleep(0.05)
+    raise AssertionError("the concurrent write never waited for the erasure's lock")
+
+
+@pytest.mark.parametrize("write", ["composition", "contribution", "directory", "ehr_status"])
+async def test_a_write_racing_the_erasure_of_its_ehr_gets_404_and_stores_nothing(
+    ready: Client, write: str
+) -> None:
+    """The erasure holds the EHR row; a write already past its checks waits for it, then
+    finds the EHR gone: 404, not a 500, and nothing of it stored."""
+    from hygie_ehr.adapters.erasure import ErasureStore
+
+    client = ready
+    ehr_id = await client.new_ehr(f"IPP-RACE-{write}")
+    status = await client.http.get(f"{BASE}/{ehr_id}/ehr_status", headers=client.headers)
+    bodies = {
+        "composition": ("POST", "composition", load_json(COMPOSITION), {}),
+        "contribution": (
+            "POST",
+            "contribution",
+            load_json(MINIMAL / "minimal_admin.contribution.json"),
+            {},
+        ),
+        "directory": ("POST", "directory", load_json(FOLDER), {}),
+        "ehr_status": ("PUT", "ehr_status", status.json(), {"If-Match": status.headers["ETag"]}),
+    }
+    method, path, body, extra = bodies[write]
+    engine = client.svc.runtime.engine
+    assert engine is not None
+    async with engine.connect() as conn:
+        await conn.begin()
+        store = ErasureStore(conn)
+        assert await store.lock(uuid.UUID(ehr_id))
+        await store.erase(
+            uuid.UUID(ehr_id),
+            erased_at=datetime.now(UTC),
+            requested_by="dpo-1",
+            reason="race",
+        )
+        racing = asyncio.create_task(
+            client.http.request(
+                method,
+                f"{BASE}/{ehr_id}/{path}",
+                json=body,
+                headers={**client.headers, **extra},
+            )
+        )
+        await _blocked_on_a_lock(client)
+        await conn.commit()
+    resp = await racing
+    assert resp.status_code == 404, resp.text
+    assert "ehr" in resp.json()["type"]
+    assert await _rows_of(client, ehr_id) == dict.fromkeys(TABLES, 0)

@@ -9,6 +9,7 @@ from datetime import UTC, datetime
 from typing import Annotated, Any
 from uuid import UUID
 
+import asyncpg
 import orjson
 from fastapi import Depends, Request, Response
 
@@ -93,6 +94,28 @@ def mapped_errors() -> Iterator[None]:
         raise Problem(409, "conflict", str(exc)) from None
     except (BadRequest, BadHeader, InvalidEhrStatus) as exc:
         raise Problem(400, "bad-request", str(exc)) from None
+    except Exception as exc:
+        if _ehr_vanished(exc):
+            raise Problem(
+                404,
+                "ehr-not-found",
+                "the EHR no longer exists (it was erased while this request ran); nothing stored",
+            ) from None
+        raise
+
+
+def _ehr_vanished(exc: BaseException) -> bool:
+    """A write that passed its checks but whose EHR row was deleted (erased) before its
+    insert: the foreign key to ``ehr`` refuses it (raised by asyncpg, or wrapped by
+    SQLAlchemy)."""
+    seen: BaseException | None = exc
+    for _ in range(4):
+        if seen is None:
+            return False
+        if isinstance(seen, asyncpg.ForeignKeyViolationError):
+            return (seen.constraint_name or "").endswith("_ehr_id_fkey")
+        seen = getattr(seen, "orig", None) or seen.__cause__
+    return False
 
 
 async def read_body(request: Request, *, required: bool = True) -> Any:
