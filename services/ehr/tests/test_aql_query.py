@@ -287,10 +287,10 @@ async def test_every_query_is_journaled_as_one_access_event_naming_its_patients(
         "SELECT event_type, event_key, data FROM journal"
         " WHERE event_type LIKE 'hygie.access.%' ORDER BY seq"
     )
-    # one event per query; the one over an EHR without compositions read nothing
+    # one event per query, also the one over an EHR without compositions (it found nothing)
     assert {e["event_type"] for e in events} == {"hygie.access.query.executed.v1"}
-    assert [e["event_key"] for e in events] == ["tester"] * 3
-    listed, counted, grouped = (e["data"] for e in events)
+    assert [e["event_key"] for e in events] == ["tester"] * 4
+    listed, counted, grouped, empty = (e["data"] for e in events)
     assert sorted(listed["patients"]) == ["ipp.site-a|IPP-0", "ipp.site-a|IPP-1"]
     assert (listed["patient_count"], listed["rows"]) == (2, 3)
     assert listed["parameters"] == {"s": 100}
@@ -299,6 +299,7 @@ async def test_every_query_is_journaled_as_one_access_event_naming_its_patients(
     # a count names no patient; grouped by EHR it does
     assert (counted["patients"], counted["patient_count"], counted["rows"]) == ([], None, 1)
     assert sorted(grouped["patients"]) == ["ipp.site-a|IPP-0", "ipp.site-a|IPP-1"]
+    assert (empty["patients"], empty["patient_count"], empty["rows"]) == ([], 0, 0)
 
 
 async def test_compositions_at_the_root_are_their_latest_live_versions(client: Client) -> None:

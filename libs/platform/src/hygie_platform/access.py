@@ -122,12 +122,13 @@ async def record_query(
     rows: int = 0,
     purpose: str | None = None,
     outcome: str = "success",
-) -> Envelope | None:
+) -> Envelope:
     """Journal one ``hygie.access.query.executed.v1`` for a query in this unit of work.
 
     ``patients`` are those whose data the result holds (None: the result is aggregates
     only). Up to ``QUERY_PATIENTS_LISTED`` are listed; beyond, their count and digest. A
-    query whose result holds no patient's data journals nothing (nothing was disclosed)."""
+    query that found nothing is journaled too (count 0): that it was asked, and that it
+    answered nothing, are both facts an auditor may need."""
     if outcome not in _OUTCOMES:
         raise ValueError(f"outcome {outcome!r} is not one of {sorted(_OUTCOMES)}")
     listed: tuple[str, ...] = ()
@@ -135,8 +136,6 @@ async def record_query(
     digest: str | None = None
     if patients is not None:
         unique = tuple(dict.fromkeys(patients))
-        if not unique:
-            return None
         count = len(unique)
         if count <= QUERY_PATIENTS_LISTED:
             listed = unique
