@@ -75,6 +75,15 @@ async def test_updating_with_a_stale_if_match_returns_412_and_keeps_version_2(
     )
     changes = [h["audits"][0]["change_type"]["value"] for h in history.json()]
     assert changes == ["creation", "modification"]
+    versioned = await client.http.get(
+        f"{BASE}/{ehr_id}/versioned_composition/{vo_id}", headers=client.headers
+    )
+    assert versioned.json()["_type"] == "VERSIONED_COMPOSITION"
+    assert versioned.json()["uid"]["value"] == vo_id
+    assert versioned.json()["owner_id"]["id"]["value"] == ehr_id
+    status = await client.http.get(f"{BASE}/{ehr_id}/versioned_ehr_status", headers=client.headers)
+    assert status.json()["_type"] == "VERSIONED_EHR_STATUS"
+    assert status.json()["owner_id"] == versioned.json()["owner_id"]
 
 
 async def test_deleting_leaves_a_tombstone_and_a_readable_history(client: Client) -> None:

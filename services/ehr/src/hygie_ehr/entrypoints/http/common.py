@@ -350,6 +350,22 @@ def original_version(v: StoredVersion, system_id: str) -> dict[str, Any]:
 _LIFECYCLE = {"complete": "532", "incomplete": "553", "deleted": "523"}
 
 
+def versioned_object(rm_type: str, uid: object, ehr_id: object, time_created: datetime) -> Response:
+    """A VERSIONED_COMPOSITION / VERSIONED_EHR_STATUS / VERSIONED_FOLDER of an EHR."""
+    return json_response(
+        {
+            "_type": rm_type,
+            "uid": {"_type": "HIER_OBJECT_ID", "value": str(uid)},
+            "owner_id": {
+                "id": {"_type": "HIER_OBJECT_ID", "value": str(ehr_id)},
+                "namespace": "local",
+                "type": "EHR",
+            },
+            "time_created": {"value": time_created.isoformat()},
+        }
+    )
+
+
 def revision_history(versions: list[StoredVersion], system_id: str) -> list[dict[str, Any]]:
     return [
         {

@@ -37,6 +37,7 @@ from .common import (
     revision_history,
     uow,
     version_headers,
+    versioned_object,
 )
 from .formats import input_format, media_type, output_format, template_id
 
@@ -203,18 +204,7 @@ async def get_versioned_composition(
     async with uow(request)() as u:
         head = await VersionStore(u.connection).head(v.vo_id)
     assert head is not None
-    return json_response(
-        {
-            "_type": "VERSIONED_COMPOSITION",
-            "uid": {"_type": "HIER_OBJECT_ID", "value": str(v.vo_id)},
-            "owner_id": {
-                "id": {"_type": "HIER_OBJECT_ID", "value": ehr_id},
-                "namespace": "local",
-                "type": "EHR",
-            },
-            "time_created": {"value": head.time_created.isoformat()},
-        }
-    )
+    return versioned_object("VERSIONED_COMPOSITION", v.vo_id, ehr_id, head.time_created)
 
 
 @router.get("/versioned_composition/{vo_id}/revision_history")

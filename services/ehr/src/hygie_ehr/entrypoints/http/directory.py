@@ -41,6 +41,7 @@ from .common import (
     revision_history,
     uow,
     version_headers,
+    versioned_object,
 )
 
 router = APIRouter(prefix="/openehr/v1/ehr/{ehr_id}", tags=["DIRECTORY"])
@@ -173,18 +174,7 @@ async def get_versioned_folder(
     with mapped_errors():
         async with uow(request)() as u:
             head = await versioned_folder(u, ehr_id=ehr_uuid, vo_id=_object_id(vo_uid))
-    return json_response(
-        {
-            "_type": "VERSIONED_FOLDER",
-            "uid": {"_type": "HIER_OBJECT_ID", "value": str(head.vo_id)},
-            "owner_id": {
-                "id": {"_type": "HIER_OBJECT_ID", "value": str(ehr_uuid)},
-                "namespace": "local",
-                "type": "EHR",
-            },
-            "time_created": {"value": head.time_created.isoformat()},
-        }
-    )
+    return versioned_object("VERSIONED_FOLDER", head.vo_id, ehr_uuid, head.time_created)
 
 
 @router.get("/versioned_folder/{vo_uid}/revision_history")

@@ -33,6 +33,7 @@ from .common import (
     revision_history,
     uow,
     version_headers,
+    versioned_object,
 )
 
 router = APIRouter(prefix="/openehr/v1", tags=["EHR"])
@@ -217,18 +218,7 @@ async def put_ehr_status(ehr_id: str, request: Request, principal: Writer) -> Re
 @router.get("/ehr/{ehr_id}/versioned_ehr_status")
 async def get_versioned_ehr_status(ehr_id: str, request: Request, principal: Reader) -> Response:
     ehr, v = await _status_version(request, ehr_id, version=1)
-    return json_response(
-        {
-            "_type": "VERSIONED_EHR_STATUS",
-            "uid": {"_type": "HIER_OBJECT_ID", "value": str(ehr.ehr_status_id)},
-            "owner_id": {
-                "id": {"_type": "HIER_OBJECT_ID", "value": ehr_id},
-                "namespace": "local",
-                "type": "EHR",
-            },
-            "time_created": {"value": v.time_committed.isoformat()},
-        }
-    )
+    return versioned_object("VERSIONED_EHR_STATUS", ehr.ehr_status_id, ehr_id, v.time_committed)
 
 
 @router.get("/ehr/{ehr_id}/versioned_ehr_status/revision_history")
