@@ -39,6 +39,12 @@ async def test_rebuild_builds_a_new_generation_and_swaps_it_in_with_the_same_ids
     assert await omop.fetch(ROWS) == before
     states = await omop.fetch("SELECT generation, state FROM omop_generation ORDER BY 1")
     assert states == [{"generation": 1, "state": "retired"}, {"generation": 2, "state": "serving"}]
+    # built UNLOGGED, made durable at the swap: every table of the serving generation is logged
+    persistence = await omop.fetch(
+        "SELECT c.relpersistence::text AS p, count(*) AS n FROM pg_class c JOIN pg_namespace n "
+        "ON n.oid = c.relnamespace WHERE n.nspname = 'omop_g2' AND c.relkind = 'r' GROUP BY 1"
+    )
+    assert [r["p"] for r in persistence] == ["p"]
 
     # The retired generation's schema is dropped right after the swap (asynchronously).
     async def dropped():

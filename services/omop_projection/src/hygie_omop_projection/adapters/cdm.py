@@ -178,17 +178,22 @@ def column_types(table: str) -> dict[str, str]:
     return {name: kind for name, kind, _ in CDM_TABLES[table]}
 
 
-def generation_ddl(schema: str) -> list[str]:
-    """Statements creating a generation schema: CDM tables, keys, indexes, state tables."""
+def generation_ddl(schema: str, *, unlogged: bool = False) -> list[str]:
+    """Statements creating a generation schema: CDM tables, keys, indexes, state tables.
+    ``unlogged``: every table UNLOGGED (a generation being rebuilt: no WAL for its rows;
+    ``generations.make_durable`` makes it logged at the swap)."""
     if not _NAME.match(schema):
         raise ValueError(f"invalid schema name {schema!r}")
+    create = "CREATE UNLOGGED TABLE" if unlogged else "CREATE TABLE"
     out = [f"CREATE SCHEMA {schema}"]
     for table, columns in CDM_TABLES.items():
         body = ",\n  ".join(
             f"{name} {kind} {'NOT NULL' if required else 'NULL'}"
             for name, kind, required in columns
         )
-        out.append(f"CREATE TABLE {schema}.{table} (\n  {body})")
+        # cdm_source is written once at the start of a rebuild: logged, so a crash keeps it
+        kind = "CREATE TABLE" if table == "cdm_source" else create
+        out.append(f"{kind} {schema}.{table} (\n  {body})")
         if table in PRIMARY_KEYS and table != "death":
             out.append(
                 f"ALTER TABLE {schema}.{table} ADD CONSTRAINT xpk_{table} "
@@ -197,5 +202,6 @@ def generation_ddl(schema: str) -> list[str]:
         if table not in ("person", "cdm_source"):
             unique = "UNIQUE " if table == "death" else ""
             out.append(f"CREATE {unique}INDEX idx_{table}_person ON {schema}.{table} (person_id)")
-    out.extend(s.strip() for s in STATE_DDL.format(s=schema).split(";") if s.strip())
+    state = STATE_DDL.format(s=schema).replace("CREATE TABLE", create)
+    out.extend(s.strip() for s in state.split(";") if s.strip())
     return out

@@ -22,6 +22,7 @@ __all__ = [
     "create_generation",
     "drop_generation",
     "generations",
+    "make_durable",
     "point_views",
     "write_cdm_source",
 ]
@@ -56,7 +57,8 @@ async def create_generation(conn: AsyncConnection, *, state: str) -> Generation:
         await conn.execute(text("SELECT coalesce(max(generation), 0) + 1 FROM omop_generation"))
     ).scalar_one()
     schema = f"omop_g{number}"
-    for statement in generation_ddl(schema):
+    # a generation being built is UNLOGGED until its swap (no WAL for millions of rows)
+    for statement in generation_ddl(schema, unlogged=state == "building"):
         await conn.execute(text(statement))
     row = (
         await conn.execute(
@@ -68,6 +70,25 @@ async def create_generation(conn: AsyncConnection, *, state: str) -> Generation:
         )
     ).one()
     return Generation(*row)
+
+
+async def make_durable(conn: AsyncConnection, schema: str) -> int:
+    """``SET LOGGED`` every unlogged table of a generation (at its swap: one sequential
+    rewrite of each table instead of WAL for every row as it was built); the tables made
+    logged. Until then a crash of PostgreSQL empties the generation, checkpoints included,
+    so its rebuild restarts from offset 0 (a restart of the projection alone resumes)."""
+    rows = await conn.execute(
+        text(
+            "SELECT c.relname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace "
+            "WHERE n.nspname = :s AND c.relkind = 'r' AND c.relpersistence = 'u' "
+            "ORDER BY c.relname"
+        ),
+        {"s": schema},
+    )
+    tables = [r[0] for r in rows.all()]
+    for table in tables:
+        await conn.execute(text(f'ALTER TABLE {schema}."{table}" SET LOGGED'))
+    return len(tables)
 
 
 async def point_views(conn: AsyncConnection, schema: str) -> None:

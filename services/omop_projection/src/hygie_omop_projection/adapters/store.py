@@ -50,39 +50,45 @@ class Store:
         return (await self.ids_many({table: keys})).get(table, {})
 
     async def ids_many(self, keys: Mapping[str, Sequence[str]]) -> dict[str, dict[str, int]]:
-        """Ids of the natural keys of several tables, in one round trip: keys not mapped yet
-        draw from the sequence (no ids burnt on replays), the others are read."""
+        """Ids of the natural keys of several tables: the mapped ones read in one statement,
+        then only the keys not mapped yet draw from the sequence (no ids burnt on replays)
+        — one index probe per known key, one insert per new key."""
         pairs = sorted({(t, k) for t, table_keys in keys.items() for k in table_keys})
         if not pairs:
             return {}
-        rows = await self.conn.execute(
-            text(
-                "WITH wanted AS (SELECT * FROM unnest(CAST(:t AS text[]), CAST(:k AS text[])) "
-                "AS w(tbl, key)), fresh AS (INSERT INTO public.omop_id_map (tbl, key, id) "
-                "SELECT w.tbl, w.key, nextval('public.omop_id_seq') FROM wanted w WHERE NOT "
-                "EXISTS (SELECT 1 FROM public.omop_id_map m WHERE m.tbl = w.tbl AND m.key = "
-                "w.key) ORDER BY w.tbl, w.key ON CONFLICT DO NOTHING RETURNING tbl, key, id) "
-                "SELECT tbl, key, id FROM fresh UNION ALL SELECT m.tbl, m.key, m.id FROM "
-                "public.omop_id_map m JOIN wanted w ON m.tbl = w.tbl AND m.key = w.key"
-            ),
-            {"t": [p[0] for p in pairs], "k": [p[1] for p in pairs]},
-        )
         out: dict[str, dict[str, int]] = {}
-        for table, key, row_id in rows.all():
-            out.setdefault(table, {})[key] = row_id
+        await self._read_ids(pairs, out)
         missing = [p for p in pairs if p[1] not in out.get(p[0], {})]
-        if missing:  # inserted by another writer meanwhile (ON CONFLICT): read them now
+        if missing:
             rows = await self.conn.execute(
                 text(
-                    "SELECT m.tbl, m.key, m.id FROM public.omop_id_map m JOIN unnest("
-                    "CAST(:t AS text[]), CAST(:k AS text[])) AS w(tbl, key) "
-                    "ON m.tbl = w.tbl AND m.key = w.key"
+                    "INSERT INTO public.omop_id_map (tbl, key, id) SELECT w.tbl, w.key, "
+                    "nextval('public.omop_id_seq') FROM unnest(CAST(:t AS text[]), "
+                    "CAST(:k AS text[])) WITH ORDINALITY AS w(tbl, key, n) ORDER BY w.n "
+                    "ON CONFLICT DO NOTHING RETURNING tbl, key, id"
                 ),
                 {"t": [p[0] for p in missing], "k": [p[1] for p in missing]},
             )
             for table, key, row_id in rows.all():
                 out.setdefault(table, {})[key] = row_id
+            late = [p for p in missing if p[1] not in out.get(p[0], {})]
+            if late:  # inserted by another writer meanwhile (ON CONFLICT): read them now
+                await self._read_ids(late, out)
         return out
+
+    async def _read_ids(
+        self, pairs: Sequence[tuple[str, str]], out: dict[str, dict[str, int]]
+    ) -> None:
+        rows = await self.conn.execute(
+            text(
+                "SELECT m.tbl, m.key, m.id FROM public.omop_id_map m JOIN unnest("
+                "CAST(:t AS text[]), CAST(:k AS text[])) AS w(tbl, key) "
+                "ON m.tbl = w.tbl AND m.key = w.key"
+            ),
+            {"t": [p[0] for p in pairs], "k": [p[1] for p in pairs]},
+        )
+        for table, key, row_id in rows.all():
+            out.setdefault(table, {})[key] = row_id
 
     # -- patients ---------------------------------------------------------------------
     async def patients(self, ids: Iterable[UUID]) -> dict[UUID, PatientState]:

@@ -228,6 +228,7 @@ class Generations:
                     "UPDATE omop_generation SET state = 'serving', swapped_at = now(), "
                     f"events = {int(runner.progress.applied)} WHERE generation = {new.generation}"
                 )
+                await gens.make_durable(conn, new.schema)
                 await gens.point_views(conn, new.schema)
                 uow.record(
                     OmopRebuildCompleted(
