@@ -71,25 +71,32 @@ async def record_access(
         raise ValueError(f"action {action!r} is not one of {sorted(ACTIONS)}") from None
     if outcome not in _OUTCOMES:
         raise ValueError(f"outcome {outcome!r} is not one of {sorted(_OUTCOMES)}")
-    principal = getattr(request.state, "principal", None)
-    claims = principal.claims if principal is not None else {}
     event = RecordAccessed(
         patient=patient,
-        agent=principal.subject if principal is not None else "anonymous",
-        roles=tuple(sorted(principal.roles)) if principal is not None else (),
-        organization=_text(claims.get("organization") or claims.get("org")),
         action=code,
         interaction=interaction,
         resource=resource,
         query=query,
-        purpose=purpose
-        or request.headers.get("x-purpose-of-use")
-        or _text(claims.get("purpose_of_use")),
         outcome=_OUTCOMES[outcome],
-        request_id=getattr(request.state, "request_id", None),
-        occurred_at=datetime.now(UTC),
+        **_who(request, purpose),
     )
     return uow.record(event)
+
+
+def _who(request: Request, purpose: str | None) -> dict[str, Any]:
+    """Who asked, for what, in which request, when: the fields every access event shares."""
+    principal = getattr(request.state, "principal", None)
+    claims = principal.claims if principal is not None else {}
+    return {
+        "agent": principal.subject if principal is not None else "anonymous",
+        "roles": tuple(sorted(principal.roles)) if principal is not None else (),
+        "organization": _text(claims.get("organization") or claims.get("org")),
+        "purpose": purpose
+        or request.headers.get("x-purpose-of-use")
+        or _text(claims.get("purpose_of_use")),
+        "request_id": getattr(request.state, "request_id", None),
+        "occurred_at": datetime.now(UTC),
+    }
 
 
 async def record_accesses(
@@ -141,12 +148,7 @@ async def record_query(
             listed = unique
         else:
             digest = patients_digest(unique)
-    principal = getattr(request.state, "principal", None)
-    claims = principal.claims if principal is not None else {}
     event = QueryExecuted(
-        agent=principal.subject if principal is not None else "anonymous",
-        roles=tuple(sorted(principal.roles)) if principal is not None else (),
-        organization=_text(claims.get("organization") or claims.get("org")),
         resource=resource,
         query=query,
         parameters=dict(parameters) if parameters else None,
@@ -154,12 +156,8 @@ async def record_query(
         patient_count=count,
         patients_digest=digest,
         rows=rows,
-        purpose=purpose
-        or request.headers.get("x-purpose-of-use")
-        or _text(claims.get("purpose_of_use")),
         outcome=_OUTCOMES[outcome],
-        request_id=getattr(request.state, "request_id", None),
-        occurred_at=datetime.now(UTC),
+        **_who(request, purpose),
     )
     return uow.record(event)
 
