@@ -2,10 +2,8 @@
 their pairs scored first (views computed once per record, the pairs shared with a
 forked process on a multi-core machine), then decided in order.
 
-``decide_scored`` mirrors ``decide_match`` step by step (deterministic INS match, then
-Fellegi-Sunter over the candidates, term-frequency adjustment, ``decide``) with the same
-public functions of domain.scoring, on pair scores computed beforehand by the same
-``MatchModel.score``; tests check it decides as ``decide_match`` does.
+The decision itself is ``service.matching.decide_scored``, the one ``decide_match`` ends
+in, on pair scores computed beforehand by the same ``MatchModel.score``.
 """
 
 from __future__ import annotations
@@ -20,15 +18,12 @@ from uuid import UUID
 from ..domain.comparators import MatchView
 from ..domain.identity import SourceRecord
 from ..domain.scoring import (
-    STRICT_DISAGREEMENT,
     Decision,
     MatchModel,
-    Outcome,
     PairScore,
-    decide,
-    tf_adjusted,
 )
 from .context import IndexContext
+from .matching import Scored, decide_scored
 
 __all__ = [
     "Scored",
@@ -42,53 +37,8 @@ __all__ = [
 Viewed = tuple[SourceRecord, MatchView]
 """A source record and its view (MatchView caches its normalised keys)."""
 
-Scored = tuple[UUID | None, PairScore]
-"""The golden record of a candidate and the score of the pair."""
-
 #: Below this many pairs a batch is scored in this process only (a fork costs more).
 MIN_PARALLEL_PAIRS = 20_000
-
-
-def _best(scored: Iterable[Scored], excluded: AbstractSet[UUID]) -> dict[UUID, PairScore]:
-    """``best_scores`` on scored pairs: the best score per candidate golden record."""
-    best: dict[UUID, PairScore] = {}
-    for gid, s in scored:
-        if gid is None or gid in excluded:
-            continue
-        held = best.get(gid)
-        if held is None or s.weight > held.weight:
-            best[gid] = s
-    return best
-
-
-def decide_scored(
-    ctx: IndexContext,
-    *,
-    same_ins: Iterable[Scored],
-    candidates: Iterable[Scored],
-    frequency: float | None,
-    excluded: AbstractSet[UUID] = frozenset(),
-) -> tuple[Decision, str]:
-    """``decide_match`` on the scores of the record's pairs (same steps, same decision)."""
-    scored = _best(same_ins, excluded)
-    if scored:
-        golden_id, score = max(scored.items(), key=lambda kv: kv[1].weight)
-        conflict = any(score.level(f) in lvls for f, lvls in STRICT_DISAGREEMENT.items())
-        reason = (
-            "ins-trait-conflict"
-            if conflict
-            else "ins-shared-by-several-patients"
-            if len(scored) > 1
-            else None
-        )
-        return Decision(Outcome.LINK, golden_id, score, reason, reason is not None), "deterministic"
-    scored = _best(candidates, excluded)
-    if scored and frequency is not None:
-        scored = {
-            g: tf_adjusted(s, ctx.model, field="family_name", frequency=frequency)
-            for g, s in scored.items()
-        }
-    return decide(scored, ctx.thresholds), "probabilistic"
 
 
 def _scores(model: MatchModel, view: MatchView, pairs: Iterable[Viewed]) -> Iterable[Scored]:
