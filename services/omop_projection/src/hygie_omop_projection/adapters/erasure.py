@@ -50,12 +50,15 @@ async def erase_ehrs(
             {"i": row_ids},
         )  # fmt: skip
     if vois:
-        # keys are ``<voi>|<path>|<rule>``: a range per composition on the (tbl, key) index
+        # keys are ``<voi>|<path>|<rule>``, hashed with the table and the voi in the high
+        # 32 bits: one range of ``h`` per composition and table, the text key checked
         # ('}' follows '|' in the C collation's code point order)
         await conn.execute(
-            text("DELETE FROM public.omop_id_map m USING unnest(CAST(:v AS text[])) AS c(voi), "
-                 "unnest(CAST(:t AS text[])) AS t(tbl) WHERE m.tbl = t.tbl "
-                 "AND m.key >= c.voi || '|' AND m.key < c.voi || '}'"),
+            text("DELETE FROM public.omop_id_map m USING (SELECT c.voi, t.tbl, "
+                 "public.omop_id_hash(t.tbl, c.voi) >> 32 << 32 AS lo FROM "
+                 "unnest(CAST(:v AS text[])) AS c(voi), unnest(CAST(:t AS text[])) AS t(tbl)) r "
+                 "WHERE m.h BETWEEN r.lo AND r.lo + 4294967295 AND m.tbl = r.tbl "
+                 "AND m.key >= r.voi || '|' AND m.key < r.voi || '}'"),
             {"v": vois, "t": list(CLINICAL_TABLES)},
         )  # fmt: skip
         await conn.execute(

@@ -18,6 +18,7 @@ from ..domain.mapper import Concept
 from ..domain.person import PatientState
 from .bulk import Copier
 from .cdm import CDM_TABLES, PRIMARY_KEYS
+from .ids import ids_many
 
 __all__ = ["Store"]
 
@@ -50,45 +51,8 @@ class Store:
         return (await self.ids_many({table: keys})).get(table, {})
 
     async def ids_many(self, keys: Mapping[str, Sequence[str]]) -> dict[str, dict[str, int]]:
-        """Ids of the natural keys of several tables: the mapped ones read in one statement,
-        then only the keys not mapped yet draw from the sequence (no ids burnt on replays)
-        — one index probe per known key, one insert per new key."""
-        pairs = sorted({(t, k) for t, table_keys in keys.items() for k in table_keys})
-        if not pairs:
-            return {}
-        out: dict[str, dict[str, int]] = {}
-        await self._read_ids(pairs, out)
-        missing = [p for p in pairs if p[1] not in out.get(p[0], {})]
-        if missing:
-            rows = await self.conn.execute(
-                text(
-                    "INSERT INTO public.omop_id_map (tbl, key, id) SELECT w.tbl, w.key, "
-                    "nextval('public.omop_id_seq') FROM unnest(CAST(:t AS text[]), "
-                    "CAST(:k AS text[])) WITH ORDINALITY AS w(tbl, key, n) ORDER BY w.n "
-                    "ON CONFLICT DO NOTHING RETURNING tbl, key, id"
-                ),
-                {"t": [p[0] for p in missing], "k": [p[1] for p in missing]},
-            )
-            for table, key, row_id in rows.all():
-                out.setdefault(table, {})[key] = row_id
-            late = [p for p in missing if p[1] not in out.get(p[0], {})]
-            if late:  # inserted by another writer meanwhile (ON CONFLICT): read them now
-                await self._read_ids(late, out)
-        return out
-
-    async def _read_ids(
-        self, pairs: Sequence[tuple[str, str]], out: dict[str, dict[str, int]]
-    ) -> None:
-        rows = await self.conn.execute(
-            text(
-                "SELECT m.tbl, m.key, m.id FROM public.omop_id_map m JOIN unnest("
-                "CAST(:t AS text[]), CAST(:k AS text[])) AS w(tbl, key) "
-                "ON m.tbl = w.tbl AND m.key = w.key"
-            ),
-            {"t": [p[0] for p in pairs], "k": [p[1] for p in pairs]},
-        )
-        for table, key, row_id in rows.all():
-            out.setdefault(table, {})[key] = row_id
+        """Ids of the natural keys of several tables (``ids.ids_many``)."""
+        return await ids_many(self.conn, keys)
 
     # -- patients ---------------------------------------------------------------------
     async def patients(self, ids: Iterable[UUID]) -> dict[UUID, PatientState]:
@@ -451,16 +415,22 @@ class Store:
             )  # fmt: skip
         return set(rows)
 
-    async def store_compositions(self, found: Mapping[str, tuple[UUID, str, UUID, Any]]) -> None:
+    async def store_compositions(
+        self, found: Mapping[str, tuple[UUID, str, UUID, Any]], *,
+        existing: Sequence[str] | None = None,
+    ) -> None:  # fmt: skip
         """Latest version of each composition (body None: deleted): the previous row goes,
-        the new one is copied in (binary COPY; the body as JSON text)."""
+        the new one is copied in (binary COPY; the body as JSON text). ``existing``: the
+        compositions that may have a previous row (default: all)."""
         if not found:
             return
         vois = list(found)
-        await self._run(
-            "DELETE FROM {s}.composition WHERE versioned_object_id = ANY(CAST(:v AS text[]))",
-            {"v": vois},
-        )
+        gone = vois if existing is None else list(existing)
+        if gone:
+            await self._run(
+                "DELETE FROM {s}.composition WHERE versioned_object_id = ANY(CAST(:v AS text[]))",
+                {"v": gone},
+            )
         records = []
         for voi in vois:
             ehr_id, version_uid, event_id, body = found[voi]

@@ -171,6 +171,10 @@ class GenerationRunner:
                                 self.projector.generation, ", ".join(behind))  # fmt: skip
                     self.progress.last_error = f"topics reset: {', '.join(behind)}"
                     await self.on_topics_reset()
+                if not done and not self.projector.publish and self.projector.seen is None:
+                    # a generation being built from nothing: which compositions it holds
+                    # is tracked in memory (their previous rows need no lookup)
+                    self.projector.seen = set()
                 for tp in partitions:
                     consumer.seek(tp, done.get((tp.topic, tp.partition), 0))
                 backoff = 0.5

@@ -240,6 +240,7 @@ class Generations:
                     )
                 )
             runner.projector.publish = True
+            runner.projector.seen = None  # live: previous rows looked up (no set to keep)
             runner.on_caught_up = None
             runner.projector.release_activated = False  # the release is in its history
             runner.on_release = self._release

@@ -91,18 +91,21 @@ async def materialise(
     known: Mapping[str, tuple[Any, str, Any, Any]] | None = None,
     premapped: Mapping[str, tuple[str, MappedComposition, Misses]] | None = None,
     phases: Phases | None = None,
+    fresh: set[str] | None = None,
 ) -> Materialised:
     """Rewrite the OMOP rows of these compositions; return the persons touched, those whose
     death row (recorded by a composition) was removed, and the observation spans.
     ``known``: compositions already in memory (voi -> (ehr id, version uid, event id,
-    body)), not read back."""
+    body)), not read back. ``fresh``: compositions the generation has never held (no
+    previous rows, lineage or problems to read or delete)."""
     vois = sorted(set(vois))
     tick = (phases or Phases()).ticker()
     # the compositions of this batch are in memory: only the others are read back
     known = known or {}
     stored = {v: known[v] for v in vois if v in known}
     stored.update(await store.compositions([v for v in vois if v not in known]))
-    old = await store.lineage_of_many(vois)
+    fresh = fresh or set()
+    old = await store.lineage_of_many([v for v in vois if v not in fresh])
     persons = await store.ehr_persons(s[0] for s in stored.values())
     live = {
         voi: s for voi, s in stored.items() if s[3] is not None and persons.get(s[0]) is not None
@@ -203,8 +206,9 @@ async def materialise(
     tick("lineage", len(lineage))
     # problems of held compositions are kept: they are reported once the person is known
     await store.delete_problems(
-        [v for v in vois if v in live or v not in stored or stored[v][3] is None]
-    )
+        [v for v in vois if v not in fresh
+         and (v in live or v not in stored or stored[v][3] is None)]
+    )  # fmt: skip
     await copier.copy("problem", PROBLEM_COLUMNS, problems)
     tick("problems", len(problems))
     return Materialised(touched, deaths_removed, spans, recompute)

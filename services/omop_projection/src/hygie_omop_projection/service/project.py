@@ -87,6 +87,10 @@ class Projector:
     """incremented whenever cached translations are dropped (premapped results then stale)"""
     phases: Phases = field(default_factory=Phases)
     """wall time per phase (``/omop/status``)"""
+    seen: set[int] | None = None
+    """hashes of the compositions the generation may hold, tracked from its first batch
+    while it is rebuilt (None: unknown, every composition's previous rows are looked up):
+    a composition never seen has no rows, lineage or problems to delete or read"""
 
     def premap(self, events: Sequence[Event]) -> Premapped:
         """Map the committed compositions of a batch ahead of its transaction (pure; run in
@@ -147,10 +151,16 @@ class Projector:
         tick("state: patients", len(saved))
         dirty.ehrs |= await store.sync_ehrs(subjects, {c[0] for c in compositions.values()})
         tick("state: ehrs", len(subjects))
-        await store.store_compositions(compositions)
+        fresh: set[str] = set()
+        if self.seen is not None:  # added before the commit: a superset of what is stored
+            fresh = {v for v in compositions if hash(v) not in self.seen}
+            self.seen.update(hash(v) for v in compositions)
+        await store.store_compositions(
+            compositions, existing=[v for v in compositions if v not in fresh]
+        )
         tick("state: compositions", len(compositions))
         dirty.compositions |= compositions.keys()
-        await self._materialise(uow, store, dirty, compositions, premapped or {})
+        await self._materialise(uow, store, dirty, compositions, premapped or {}, fresh)
 
     async def _erase(
         self, uow: UnitOfWork, store: Store, ehr_ids: list[UUID], dirty: _Dirty,
@@ -244,6 +254,7 @@ class Projector:
     async def _materialise(
         self, uow: UnitOfWork, store: Store, dirty: _Dirty,
         known: Mapping[str, tuple[UUID, str, UUID, Any]], premapped: Premapped,
+        fresh: set[str] | None = None,
     ) -> None:  # fmt: skip
         started = time.perf_counter()
         if dirty.patients:
@@ -264,7 +275,7 @@ class Projector:
             done = await materialise(
                 store, sorted(dirty.compositions), mappings=self.mappings,
                 translator=self.translator, memory=self.concepts, announce=announce,
-                known=known, phases=self.phases,
+                known=known, phases=self.phases, fresh=fresh,
                 premapped={v: (p[0], p[2], p[3]) for v, p in premapped.items()
                            if p[1] == self.concepts_epoch},
             )  # fmt: skip
