@@ -77,6 +77,19 @@ async def _copy_baseline(conn: Any, schema: str, tables: list[str]) -> tuple[flo
     return took, rows
 
 
+def _workers_cpu(runner: Any) -> float:
+    """CPU seconds used so far by the runner's mapping worker processes (0 with none)."""
+    pool = getattr(getattr(runner, "pool", None), "_pool", None)
+    ticks = 0
+    for pid in list(getattr(pool, "_processes", None) or ()):
+        try:
+            with open(f"/proc/{pid}/stat") as stat:
+                ticks += sum(int(x) for x in stat.read().rsplit(")", 1)[1].split()[11:13])
+        except OSError:
+            continue
+    return ticks / os.sysconf("SC_CLK_TCK")
+
+
 def _postgres_cpu(pgdata: Path) -> float | None:
     """CPU seconds used so far by the embedded PostgreSQL (postmaster and live backends;
     exited backends are in the postmaster's children times); None when not embedded."""
@@ -128,16 +141,16 @@ async def _rebuild(
         schema=generation.schema, generation=generation.generation, mappings=load_mappings(),
         translator=translator, key=KEY, publish=False,
     )  # fmt: skip
-    # mapping worker processes: one per spare core (the service's default) unless
-    # BENCH_OMOP_MAPPING_WORKERS says (0: a thread), for A/B runs
-    workers = os.environ.get("BENCH_OMOP_MAPPING_WORKERS")
+    # mapping in a thread (the service's default) unless BENCH_OMOP_MAPPING_WORKERS says
+    # (N processes, "auto": one per spare core), for A/B runs
+    workers = os.environ.get("BENCH_OMOP_MAPPING_WORKERS", "0")
     runner = GenerationRunner(
         settings, uow, projector, SOURCE_TOPICS,
-        mapping_workers=None if workers is None else int(workers),
+        mapping_workers=None if workers == "auto" else int(workers),
     )  # fmt: skip
     total = n + patients
     pg_before, cpu_before = _postgres_cpu(pgdata), time.process_time()
-    started, durable_s = time.perf_counter(), 0.0
+    started, durable_s, workers_cpu = time.perf_counter(), 0.0, 0.0
     task = asyncio.create_task(runner.run())
     try:
         # the count of events, not the runner's "caught up": the embedded broker's end
@@ -155,6 +168,7 @@ async def _rebuild(
                 )
                 if runner.progress.last_error:
                     console.print(f"  [red]{runner.progress.last_error}")
+        workers_cpu = _workers_cpu(runner)  # before the pool goes with the runner
         # caught up: the generation becomes durable (SET LOGGED) as the swap makes it
         task.cancel()
         with contextlib.suppress(asyncio.CancelledError):
@@ -207,6 +221,7 @@ async def _rebuild(
         "ratio": round(rate / raw, 3),
         # what does not depend on the machine's load: CPU per clinical event
         "projection_cpu_ms_per_event": round(1000 * cpu / n, 3),
+        "mapping_workers_cpu_ms_per_event": round(1000 * workers_cpu / n, 3),
         "postgres_cpu_ms_per_event": None
         if pg_before is None or pg_after is None
         else round(1000 * (pg_after - pg_before) / n, 3),

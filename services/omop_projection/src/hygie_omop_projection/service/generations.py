@@ -41,9 +41,9 @@ _LOCK = zlib.crc32(b"hygie-omop-projection-leader")
 
 def mapping_workers() -> int | None:
     """``HYGIE_OMOP_MAPPING_WORKERS``: processes mapping the large batches of a catch-up or
-    rebuild ("auto", the default: one per spare core; 0: a thread of the runner — better
-    on a machine whose cores other work keeps busy, see README)."""
-    raw = os.environ.get("HYGIE_OMOP_MAPPING_WORKERS", "auto").strip().lower()
+    rebuild (0, the default: a thread of the runner — unpickling a worker's results cost
+    the runner as much CPU as mapping them, see README; "auto": one per spare core)."""
+    raw = os.environ.get("HYGIE_OMOP_MAPPING_WORKERS", "0").strip().lower()
     return None if raw == "auto" else int(raw)
 
 
