@@ -6,6 +6,7 @@ sharing one of its blocking keys (domain.blocking), found on the GIN index of
 from __future__ import annotations
 
 import sqlalchemy as sa
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from ..domain.blocking import query_keys
@@ -16,20 +17,40 @@ from .tables import golden_record, source_record
 __all__ = ["blocking_candidates", "family_frequency"]
 
 
+#: How many rows sharing a key are ranked before the best ``limit`` are kept.
+RANKED_PER_KEPT = 10
+
+
 async def blocking_candidates(
     conn: AsyncConnection, record: SourceRecord, *, limit: int = 200
 ) -> list[SourceRecord]:
-    """Active source records of active golden records sharing a block with ``record``."""
+    """Active source records of active golden records sharing a block with ``record``.
+
+    When more than ``limit`` share a block (a common name in a large index), those sharing
+    the most blocking keys with ``record`` come first (up to ``RANKED_PER_KEPT * limit``
+    rows ranked), so the cap drops the weakest candidates, not arbitrary ones."""
     keys = query_keys(record)
     if not keys:
         return []
     s = source_record
-    q = (
-        sa.select(s)
+    key = sa.func.unnest(s.c.block_keys).column_valued("k")
+    shared = (
+        sa.select(sa.func.count())
+        .where(key == sa.any_(sa.cast(sa.literal(keys), ARRAY(sa.Text))))
+        .scalar_subquery()
+    )
+    sharing = (
+        sa.select(s, shared.label("shared"))
         .join(golden_record, golden_record.c.id == s.c.golden_id)
         .where(
             s.c.block_keys.overlap(keys), s.c.active, golden_record.c.active, s.c.id != record.id
         )
+        .limit(limit * RANKED_PER_KEPT)
+        .subquery()
+    )
+    q = (
+        sa.select(*(sharing.c[c.name] for c in s.columns))
+        .order_by(sharing.c.shared.desc())
         .limit(limit)
     )
     rows = (await conn.execute(q)).mappings()
