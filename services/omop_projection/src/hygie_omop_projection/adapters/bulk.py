@@ -9,6 +9,8 @@ SQLAlchemy's, after a first statement has opened the transaction).
 
 from __future__ import annotations
 
+import functools
+import operator
 from collections.abc import Sequence
 from decimal import Decimal
 from typing import Any
@@ -61,13 +63,23 @@ class Copier:
 
     async def rows(self, table: str, rows: Sequence[dict[str, Any]]) -> None:
         """OMOP rows (dicts by column; absent columns NULL)."""
-        columns = CDM_TABLES[table]
-        numeric = [i for i, (_, kind, _) in enumerate(columns) if kind == "NUMERIC"]
-        names = [c for c, _, _ in columns]
-        records = []
-        for row in rows:
-            record = [row.get(c) for c in names]
-            for i in numeric:
-                record[i] = _numeric(record[i])
-            records.append(tuple(record))
+        names, base, getter, numeric = _layout(table)
+        records = [getter({**base, **row}) for row in rows]  # absent columns None, in C
+        if numeric:
+            for n, record in enumerate(records):
+                if any(type(record[i]) is float for i in numeric):
+                    fixed = list(record)
+                    for i in numeric:
+                        fixed[i] = _numeric(fixed[i])
+                    records[n] = tuple(fixed)
         await self.copy(table, names, records)
+
+
+@functools.cache
+def _layout(table: str) -> tuple[list[str], dict[str, None], Any, list[int]]:
+    """Column names of a CDM table, a row of NULLs, a getter of the columns in order, and
+    the positions of its NUMERIC columns."""
+    columns = CDM_TABLES[table]
+    names = [c for c, _, _ in columns]
+    numeric = [i for i, (_, kind, _) in enumerate(columns) if kind == "NUMERIC"]
+    return names, dict.fromkeys(names), operator.itemgetter(*names), numeric
