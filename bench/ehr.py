@@ -138,15 +138,21 @@ async def _paced(
     http: Any, ehrs: list[str], body: bytes, rate: float, seconds: float, monitor: Any
 ) -> dict:
     """Open loop: a commit is sent every 1/rate s whatever the previous ones do; with the
-    per-second timeline of latency against what the monitor saw."""
-    sends: list[tuple[float, float]] = []  # (sent at, latency ms)
+    per-second timeline of latency against what the monitor saw. The sender's own lag is
+    recorded (how late a commit left this process against its schedule: a client that
+    falls behind shows there, not in the service) with the commits in flight when it left."""
+    sends: list[tuple[float, float, float, int]] = []  # (sent at, latency ms, lag ms, in flight)
     errors = 0
+    in_flight = 0
 
-    async def one(ehr_id: str) -> None:
-        nonlocal errors
+    async def one(ehr_id: str, due: float) -> None:
+        nonlocal errors, in_flight
         start = time.perf_counter()
+        in_flight += 1
+        flying = in_flight
         status = await _post(http, f"{BASE}/ehr/{ehr_id}/composition", body)
-        sends.append((start, (time.perf_counter() - start) * 1000))
+        in_flight -= 1
+        sends.append((start, (time.perf_counter() - start) * 1000, (start - due) * 1000, flying))
         if status != 201:
             errors += 1
 
@@ -155,10 +161,11 @@ async def _paced(
     async with monitor:
         cpu_before = monitor.cpu()
         for i in range(int(rate * seconds)):
-            delay = start + i / rate - time.perf_counter()
+            due = start + i / rate
+            delay = due - time.perf_counter()
             if delay > 0:
                 await asyncio.sleep(delay)
-            tasks.append(asyncio.create_task(one(random.choice(ehrs))))
+            tasks.append(asyncio.create_task(one(random.choice(ehrs), due)))
         await asyncio.gather(*tasks)
         cpu_after = monitor.cpu()
     achieved = len(sends) / (time.perf_counter() - start)
@@ -166,7 +173,9 @@ async def _paced(
         "rate_asked": rate,
         "rate_achieved": round(achieved, 1),
         "errors": errors,
-        "latency": seed.percentiles([ms for _, ms in sends]),
+        "latency": seed.percentiles([s[1] for s in sends]),
+        "sender_lag": seed.percentiles([s[2] for s in sends]),
+        "max_in_flight": max((s[3] for s in sends), default=0),
         **monitor.totals(),
         "timeline": monitor.timeline(start, sends),
     }
@@ -289,7 +298,10 @@ async def _bench(options: argparse.Namespace, console: Console, work: Path) -> d
             console.print(
                 f"  p50 {paced['latency']['p50_ms']} ms, p99 {paced['latency']['p99_ms']} ms, "
                 f"{paced['db_sessions_opened']} database connections opened, "
-                f"{paced['checkpoints']} checkpoints, relay backlog <= {paced['max_relay_backlog']}"
+                f"{paced['checkpoints']} checkpoints, "
+                f"relay backlog <= {paced['max_relay_backlog']}, "
+                f"{paced['max_in_flight']} in flight at most, sender lag p99 "
+                f"{paced['sender_lag']['p99_ms']} ms, {paced['rate_achieved']} commits/s done"
             )
             # GET composition by version uid (one client)
             made = []

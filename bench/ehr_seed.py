@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import copy
 import json
+import os
 import statistics
 import sys
 import time
@@ -193,7 +194,9 @@ SELECT (SELECT count(*) FROM journal WHERE published_at IS NULL) AS backlog,
        (SELECT sessions FROM pg_stat_database WHERE datname = current_database()) AS sessions,
        (SELECT num_timed + num_requested FROM pg_stat_checkpointer) AS checkpoints,
        (SELECT count(*) FROM pg_stat_activity WHERE backend_type = 'autovacuum worker')
-         AS autovacuum
+         AS autovacuum,
+       (SELECT count(*) FROM pg_stat_activity
+         WHERE datname = current_database() AND wait_event_type = 'Lock') AS lock_waits
 """
 
 
@@ -219,13 +222,14 @@ async def drain(dsn: str, timeout: float = 120.0) -> tuple[int, float]:
 
 
 class Monitor:
-    """Samples the database twice a second while a phase runs: relay backlog, database
+    """Samples the database five times a second while a phase runs: relay backlog, database
     sessions opened (a connection pool that closes and reopens connections shows here),
-    checkpoints, autovacuum workers; with the service's CPU seconds."""
+    checkpoints, autovacuum workers, sessions waiting on a lock (the journal counter row);
+    with the service's CPU seconds."""
 
     def __init__(self, dsn: str, cpu: Any) -> None:
         self.dsn, self.cpu = dsn, cpu
-        self.samples: list[tuple[float, int, int, int, int, float | None]] = []
+        self.samples: list[tuple[Any, ...]] = []
         self._stop = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
 
@@ -246,12 +250,14 @@ class Monitor:
 
     async def _sample(self) -> None:
         row = await self._conn.fetchrow(_SAMPLE)
-        self.samples.append((time.perf_counter(), *tuple(row), self.cpu()))
+        self.samples.append(
+            (time.perf_counter(), *tuple(row), self.cpu(), time.process_time(), *_machine())
+        )
 
     async def _run(self) -> None:
         while not self._stop.is_set():
             try:
-                await asyncio.wait_for(self._stop.wait(), 0.5)
+                await asyncio.wait_for(self._stop.wait(), 0.2)
             except TimeoutError:
                 await self._sample()
 
@@ -264,21 +270,56 @@ class Monitor:
             "autovacuum_seen": any(s[4] for s in self.samples),
         }
 
-    def timeline(self, start: float, sends: list[tuple[float, float]]) -> list[dict[str, Any]]:
-        """Per second from ``start``: commits sent, their p50 and max latency (ms), and the
-        relay backlog, new sessions, checkpoints and autovacuum seen in that second."""
+    def timeline(self, start: float, sends: list[tuple[float, ...]]) -> list[dict[str, Any]]:
+        """Per second from ``start``: commits sent, their p50 and max latency (ms), the
+        sender's max lag (ms) and commits in flight, the relay backlog, sessions waiting on
+        a lock, the CPU share (cores) of the service, of this client and of the whole
+        machine, the most runnable processes, and autovacuum seen in that second."""
         out = []
-        for second in range(int(max((s for s, _ in sends), default=start) - start) + 1):
-            lat = sorted(ms for s, ms in sends if int(s - start) == second)
+        for second in range(int(max((s[0] for s in sends), default=start) - start) + 1):
+            mine_sends = [s for s in sends if int(s[0] - start) == second]
+            lat = sorted(s[1] for s in mine_sends)
             mine = [m for m in self.samples if int(m[0] - start) == second]
+            share = _share([(m[0], m[6]) for m in mine if m[6] is not None])
+            client = _share([(m[0], m[7]) for m in mine])
+            machine = _share([(m[0], m[8]) for m in mine if m[8] is not None])
             out.append(
                 {
                     "t": second,
                     "sent": len(lat),
                     "p50_ms": round(lat[len(lat) // 2], 1) if lat else None,
                     "max_ms": round(lat[-1], 1) if lat else None,
+                    "sender_lag_max_ms": round(max(s[2] for s in mine_sends), 1)
+                    if mine_sends
+                    else None,
+                    "in_flight_max": max((s[3] for s in mine_sends), default=None),
                     "relay_backlog": max((m[1] for m in mine), default=None),
+                    "lock_waits": max((m[5] for m in mine), default=None),
+                    "service_cpu": share,
+                    "client_cpu": client,
+                    "machine_cpu": machine,
+                    "runnable_max": max((m[9] for m in mine if m[9] is not None), default=None),
                     "autovacuum": max((m[4] for m in mine), default=None),
                 }
             )
         return out
+
+
+def _share(points: list[tuple[float, float]]) -> float | None:
+    """CPU seconds per second between the first and last (time, CPU seconds) sample."""
+    if len(points) < 2 or points[-1][0] <= points[0][0]:
+        return None
+    return round((points[-1][1] - points[0][1]) / (points[-1][0] - points[0][0]), 2)
+
+
+def _machine() -> tuple[float | None, int | None]:
+    """(CPU seconds the whole machine has been busy, processes runnable now) from
+    ``/proc/stat`` (None, None elsewhere): whether the service shared the cores."""
+    try:
+        lines = Path("/proc/stat").read_text().splitlines()
+    except OSError:
+        return None, None
+    fields = [int(x) for x in lines[0].split()[1:]]
+    busy = sum(fields) - fields[3] - (fields[4] if len(fields) > 4 else 0)  # less idle, iowait
+    running = next((int(x.split()[1]) for x in lines if x.startswith("procs_running")), None)
+    return busy / os.sysconf("SC_CLK_TCK"), running
