@@ -257,3 +257,29 @@ async def test_staged_writes_run_at_commit_in_order_and_roll_back_with_the_rest(
             await clashing()
         assert len(await prod.fetch("SELECT n FROM staged")) == 5
         assert len(await prod.fetch("SELECT seq FROM journal")) == 1
+
+
+async def test_journal_values_are_stored_exactly_and_the_connection_stays_usable(hygie_settings):
+    # The journal rows go to PostgreSQL with the COMMIT in one message, as SQL literals:
+    # quotes, backslashes, escapes, dollar quotes and non-ASCII text arrive unchanged.
+    tricky = "it's \\'; DROP TABLE journal; -- $$ \\x41 \\\\ \" é 漢 \u2028"
+    async with start_service(PRODUCER, hygie_settings, background=False) as prod:
+        uow = prod.runtime.app.state.uow
+        for _ in range(3):  # the pooled connection is reused after each such commit
+            await journal_items(uow, [(tricky, 1), (tricky + "2", 2)])
+
+        async def failing() -> None:
+            async with uow() as u:  # an exception still rolls back: nothing journaled
+                u.record(ItemRecorded(item="rolled back", value=9))
+                raise RuntimeError("boom")
+
+        with pytest.raises(RuntimeError, match="boom"):
+            await failing()
+        rows = await prod.fetch("SELECT seq, event_key, data FROM journal ORDER BY seq")
+        assert [r["seq"] for r in rows] == list(range(1, 7))
+        assert [r["event_key"] for r in rows] == [tricky, tricky + "2"] * 3
+        assert [r["data"]["item"] for r in rows] == [tricky, tricky + "2"] * 3
+        assert not await prod.fetch(
+            "SELECT 1 FROM pg_stat_activity "
+            "WHERE datname = current_database() AND state LIKE 'idle in%'"
+        )
