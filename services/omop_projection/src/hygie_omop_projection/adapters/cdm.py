@@ -136,9 +136,10 @@ CLINICAL_TABLES = (
 )
 
 #: the projection's own state, beside the CDM tables in each generation schema
-#: (compositions as ``json``: kept as sent, only re-read whole, cheaper to write than jsonb;
-#: stored inline and uncompressed up to a page: pglz on every body cost the server more
-#: CPU than the rest of a rebuild's writes)
+#: (compositions as JSON ``text``: written by orjson, only re-read whole — neither jsonb
+#: nor json, whose input check parsed every body again; stored inline and uncompressed up
+#: to a page: pglz on every body cost the server more CPU than the rest of a rebuild's
+#: writes)
 STATE_DDL = """
 CREATE TABLE {s}.patient (patient_id uuid PRIMARY KEY, replaced_by uuid, active boolean NOT NULL,
   sex text NOT NULL, birth_date date, death_date date, identifiers jsonb NOT NULL DEFAULT '[]');
@@ -149,7 +150,7 @@ CREATE TABLE {s}.ehr (ehr_id uuid PRIMARY KEY, namespace text, subject_id text,
 CREATE INDEX ehr_subject ON {s}.ehr (subject_id, namespace);
 CREATE INDEX ehr_person ON {s}.ehr (person_id);
 CREATE TABLE {s}.composition (versioned_object_id text PRIMARY KEY, ehr_id uuid NOT NULL,
-  version_uid text NOT NULL, event_id uuid NOT NULL, composition json,
+  version_uid text NOT NULL, event_id uuid NOT NULL, composition text,
   deleted boolean NOT NULL DEFAULT false) WITH (toast_tuple_target = 8160);
 CREATE INDEX composition_ehr ON {s}.composition (ehr_id);
 CREATE TABLE {s}.lineage (omop_table text NOT NULL, omop_id integer NOT NULL,
