@@ -19,7 +19,14 @@ from hygie_contracts import TYPE_PATTERN, Event, event_class
 
 from .ids import uuid7
 
-__all__ = ["Envelope", "MalformedEvent", "UnknownEventType", "decode_record", "envelope_for"]
+__all__ = [
+    "Envelope",
+    "MalformedEvent",
+    "UnknownEventType",
+    "decode_event",
+    "decode_record",
+    "envelope_for",
+]
 
 SPECVERSION = "1.0"
 CONTENT_TYPE = "application/json"
@@ -87,9 +94,14 @@ class Envelope:
         try:
             return cls.model_validate_json(self.data)
         except ValidationError as exc:
-            err = exc.errors()[0]
-            where = ".".join(str(p) for p in err["loc"]) or "(root)"
-            raise MalformedEvent(f"{self.type}: data.{where}: {err['msg']}") from None
+            raise _invalid(self.type, exc) from None
+
+
+def _invalid(kind: str, exc: ValidationError) -> MalformedEvent:
+    """The first validation error of an event's data, named by its path."""
+    err = exc.errors()[0]
+    where = ".".join(str(p) for p in err["loc"]) or "(root)"
+    return MalformedEvent(f"{kind}: data.{where}: {err['msg']}")
 
 
 def envelope_for(
@@ -127,6 +139,23 @@ _REQUIRED = ("ce_specversion", "ce_id", "ce_source", "ce_type")
 
 def decode_record(headers: Headers | None, value: bytes | None) -> Envelope:
     """Read a Kafka record in binary mode; raise MalformedEvent naming what is wrong."""
+    return _decode(headers, value)[0]
+
+
+def decode_event(headers: Headers | None, value: bytes | None) -> tuple[Envelope, Event]:
+    """``decode_record`` and ``Envelope.model`` in one, the data parsed once (a consumer
+    of many events, such as a projection's rebuild, pays one JSON parse per event)."""
+    envelope, data = _decode(headers, value)
+    cls = event_class(envelope.type)
+    assert cls is not None  # _decode refused unknown types
+    try:
+        return envelope, cls.model_validate(data)
+    except ValidationError as exc:
+        raise _invalid(envelope.type, exc) from None
+
+
+def _decode(headers: Headers | None, value: bytes | None) -> tuple[Envelope, object]:
+    """The envelope of a record and its data parsed (checks of ``decode_record``)."""
     attrs: dict[str, str] = {}
     for name, raw in headers or ():
         try:
@@ -153,7 +182,7 @@ def decode_record(headers: Headers | None, value: bytes | None) -> Envelope:
     if value is None:
         raise MalformedEvent("record has no value (event data)")
     try:
-        orjson.loads(value)
+        data = orjson.loads(value)
     except orjson.JSONDecodeError as exc:
         raise MalformedEvent(f"data is not JSON: {exc}") from None
     known = {
@@ -166,7 +195,7 @@ def decode_record(headers: Headers | None, value: bytes | None) -> Envelope:
         "traceparent",
         "tracestate",
     }
-    return Envelope(
+    envelope = Envelope(
         id=event_id,
         type=attrs["ce_type"],
         source=attrs["ce_source"],
@@ -178,3 +207,4 @@ def decode_record(headers: Headers | None, value: bytes | None) -> Envelope:
         tracestate=attrs.get("tracestate"),
         extra={k: v for k, v in attrs.items() if k not in known},
     )
+    return envelope, data

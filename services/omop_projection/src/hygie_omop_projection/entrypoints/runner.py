@@ -25,13 +25,12 @@ from hygie_contracts import Event
 from hygie_platform import kafka
 from hygie_platform.config import Settings
 from hygie_platform.db import DatabaseUnavailable, is_connection_error
-from hygie_platform.envelope import Envelope, MalformedEvent
+from hygie_platform.envelope import Envelope, MalformedEvent, decode_event
 from hygie_platform.uow import UnitOfWorkFactory
 
 from ..adapters.store import Store
 from ..service.phases import Phases
 from ..service.project import Premapped, Projector
-from .decode import decode
 from .mapping_pool import MappingPool, committed_values
 
 __all__ = ["GenerationRunner", "Progress"]
@@ -280,7 +279,7 @@ class GenerationRunner:
             fetched.end[(tp.topic, tp.partition)] = records[-1].offset + 1
             for record in records:
                 try:
-                    envelope, event = decode(record.headers, record.value)
+                    envelope, event = decode_event(record.headers, record.value)
                     fetched.good.append((record, envelope, event))
                 except MalformedEvent as exc:
                     fetched.bad.append((record, exc))
