@@ -9,7 +9,8 @@ p95 < 10 ms at 100,000 EHRs; storage bytes per composition reported (EHRbase: ~3
 **Topology.** Embedded PostgreSQL (durable: fsync, synchronous_commit on) and the embedded
 Tansu broker; the EHR store runs as **one OS process** (``python -m hygie_ehr``: uvicorn,
 its outbox relay publishing to the broker, its subscriber); this process is the client
-(httpx over loopback TCP, keep-alive). Every commit is parsed, validated against the
+(loopback TCP, keep-alive; httpx for set-up, a minimal HTTP/1.1 client for the timed
+loops: ``bench/ehr_client.py``). Every commit is parsed, validated against the
 template, stored (version, entries index, contribution), journaled and published.
 
 **Phases.** (1) template upload, ``--ehrs`` EHRs through the API; (2) *sustained*: commits
@@ -51,6 +52,7 @@ from rich.console import Console
 
 from . import ehr_seed as seed
 from . import infra, standalone
+from .ehr_client import RawHttp
 from .machine import load_average, machine_info, process_cpu_seconds
 
 DEFAULT_EVENTS = 0  # unused: phases are timed (see --seconds)
@@ -90,19 +92,15 @@ async def _wait_up(http: Any, proc: subprocess.Popen[bytes], timeout: float = 12
     raise RuntimeError("the EHR service did not answer within 120 s")
 
 
-async def _post(http: Any, url: str, body: bytes) -> int:
+async def _post(http: RawHttp, url: str, body: bytes) -> int:
     """POST; a connection the server closed under the client (keep-alive race of a loaded
     machine) counts as an error (status 0), it does not stop the run."""
-    import httpx
-
-    try:
-        return int((await http.post(url, content=body)).status_code)
-    except httpx.TransportError:
-        return 0
+    status, _ = await http.request("POST", url, body)
+    return status
 
 
 async def _commit_loop(
-    http: Any, ehrs: list[str], body: bytes, deadline: float, latencies: list[float]
+    http: RawHttp, ehrs: list[str], body: bytes, deadline: float, latencies: list[float]
 ) -> int:
     errors = 0
     while time.perf_counter() < deadline:
@@ -116,7 +114,7 @@ async def _commit_loop(
 
 
 async def _sustained(
-    http: Any, ehrs: list[str], body: bytes, seconds: float, concurrency: int
+    http: RawHttp, ehrs: list[str], body: bytes, seconds: float, concurrency: int
 ) -> dict[str, Any]:
     latencies: list[float] = []
     start = time.perf_counter()
@@ -135,7 +133,7 @@ async def _sustained(
 
 
 async def _paced(
-    http: Any, ehrs: list[str], body: bytes, rate: float, seconds: float, monitor: Any
+    http: RawHttp, ehrs: list[str], body: bytes, rate: float, seconds: float, monitor: Any
 ) -> dict:
     """Open loop: a commit is sent every 1/rate s whatever the previous ones do; with the
     per-second timeline of latency against what the monitor saw. The sender's own lag is
@@ -184,18 +182,13 @@ async def _paced(
     return out
 
 
-async def _timed_gets(http: Any, urls: list[str]) -> tuple[list[float], int]:
+async def _timed_gets(http: RawHttp, urls: list[str]) -> tuple[list[float], int]:
     latencies, errors = [], 0
-    import httpx
-
     for url in urls:
         start = time.perf_counter()
-        try:
-            ok = (await http.get(url)).status_code == 200
-        except httpx.TransportError:
-            ok = False
+        status, _ = await http.request("GET", url)
         latencies.append((time.perf_counter() - start) * 1000)
-        if not ok:
+        if status != 200:
             errors += 1
     return latencies, errors
 
@@ -273,10 +266,18 @@ async def _bench(options: argparse.Namespace, console: Console, work: Path) -> d
                 assert r.status_code == 201, r.text
                 ehrs.append(r.json()["ehr_id"]["value"])
             console.print(f"composition {len(body):,} bytes; {len(ehrs)} EHRs; warming up")
-            await _sustained(http, ehrs, body, 3, concurrency)
+            # The timed loops use a minimal client (bench/ehr_client.py): httpx cost as much
+            # CPU per request as the service's commit, on the same cores.
+            raw = RawHttp(
+                "127.0.0.1",
+                port,
+                {"Authorization": f"Bearer {token}", "Content-Type": "application/json"},
+                concurrency * 2,
+            )
+            await _sustained(raw, ehrs, body, 3, concurrency)
             cpu_before = process_cpu_seconds(proc.pid)
             console.print(f"sustained commits: {concurrency} clients for {seconds} s")
-            sustained = await _sustained(http, ehrs, body, seconds, concurrency)
+            sustained = await _sustained(raw, ehrs, body, seconds, concurrency)
             cpu_after = process_cpu_seconds(proc.pid)
             if cpu_before is not None and cpu_after is not None:
                 sustained["service_cpu_ms_per_commit"] = round(
@@ -294,7 +295,7 @@ async def _bench(options: argparse.Namespace, console: Console, work: Path) -> d
             console.print(f"  relay backlog {backlog:,}, published in {drained} s")
             console.print(f"paced commits: 100/s for {options.paced_seconds:g} s")
             monitor = seed.Monitor(dsn, lambda: process_cpu_seconds(proc.pid))
-            paced = await _paced(http, ehrs, body, 100.0, options.paced_seconds, monitor)
+            paced = await _paced(raw, ehrs, body, 100.0, options.paced_seconds, monitor)
             console.print(
                 f"  p50 {paced['latency']['p50_ms']} ms, p99 {paced['latency']['p99_ms']} ms, "
                 f"{paced['db_sessions_opened']} database connections opened, "
@@ -308,10 +309,10 @@ async def _bench(options: argparse.Namespace, console: Console, work: Path) -> d
             for ehr_id in ehrs[:50]:
                 r = await http.post(f"{BASE}/ehr/{ehr_id}/composition", content=body)
                 made.append(f"{BASE}/ehr/{ehr_id}/composition/{r.headers['ETag'].strip(chr(34))}")
-            await _timed_gets(http, made)  # warm
+            await _timed_gets(raw, made)  # warm
             urls = [random.choice(made) for _ in range(options.reads)]
             cpu_before = process_cpu_seconds(proc.pid)
-            read_lat, read_err = await _timed_gets(http, urls)
+            read_lat, read_err = await _timed_gets(raw, urls)
             cpu_after = process_cpu_seconds(proc.pid)
             reads = {"errors": read_err, "latency": seed.percentiles(read_lat)}
             if cpu_before is not None and cpu_after is not None:
@@ -319,7 +320,7 @@ async def _bench(options: argparse.Namespace, console: Console, work: Path) -> d
                 reads["service_cpu_ms_per_get"] = round(cpu_ms / len(urls), 2)
             console.print(f"GET composition p50 {reads['latency']['p50_ms']} ms")
             template_list = [f"{BASE}/definition/template/adl1.4"] * options.reads
-            raw_http, _ = await _timed_gets(http, template_list)
+            raw_http, _ = await _timed_gets(raw, template_list)
             storage = await seed.storage(dsn)
             console.print(
                 f"storage: {storage['bytes_per_composition']:,} bytes per composition "
@@ -335,8 +336,8 @@ async def _bench(options: argparse.Namespace, console: Console, work: Path) -> d
                 "&subject_namespace=bench-ipp"
                 for _ in range(options.reads)
             ]
-            await _timed_gets(http, subjects[:50])
-            lookup_lat, lookup_err = await _timed_gets(http, subjects)
+            await _timed_gets(raw, subjects[:50])
+            lookup_lat, lookup_err = await _timed_gets(raw, subjects)
             lookups = {
                 "ehrs": LOOKUP_EHRS + len(ehrs),
                 "seed_seconds": round(seed_seconds, 1),
@@ -345,6 +346,7 @@ async def _bench(options: argparse.Namespace, console: Console, work: Path) -> d
             }
             console.print(f"EHR by subject p95 {lookups['latency']['p95_ms']} ms")
             load_after = load_average()
+            await raw.aclose()
         raw = {
             "durable_jsonb_insert_per_s": round(raw_insert, 1),
             "http_template_list": seed.percentiles(raw_http),
@@ -382,7 +384,7 @@ async def _bench(options: argparse.Namespace, console: Console, work: Path) -> d
                 postgres={"durable": os.environ.get("HYGIE_DATABASE_URL") is None},
                 load_average_before=load_before,
                 load_average_after=load_after,
-                client="this process (httpx, keep-alive) on the same 2 cores",
+                client="this process, same 2 cores: httpx for set-up, bench/ehr_client.py timed",
             ),
         }
     finally:
