@@ -23,6 +23,11 @@ _NUMERIC_PRIMITIVES = {"C_INTEGER", "C_REAL"}
 _UNCHECKED = {"action_archetype_id"}
 _AT_CODE = re.compile(r"^(at|id)\d")
 
+#: RM functions a template may constrain as attributes: derived from other attributes
+#: (``EVENT.offset`` = ``time`` - the history's ``origin``), so a document that leaves them
+#: out is complete; when present they are checked like any attribute.
+_DERIVED = frozenset({("POINT_EVENT", "offset"), ("INTERVAL_EVENT", "offset"), ("EVENT", "offset")})
+
 
 @dataclass(frozen=True, slots=True)
 class ValidationIssue:
@@ -138,7 +143,8 @@ class _Walker:
             self.children(items, attr, where, path)
             return
         if value is None:
-            if attr.existence.lower and attr.existence.lower >= 1:
+            mandatory = attr.existence.lower and attr.existence.lower >= 1
+            if mandatory and (rm_type, attr.name) not in _DERIVED:
                 self.add(where, f"attribute {attr.name} is mandatory")
             return
         if isinstance(value, list):
