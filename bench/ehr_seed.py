@@ -264,7 +264,9 @@ class Monitor:
     def totals(self) -> dict[str, Any]:
         first, last = self.samples[0], self.samples[-1]
         return {
-            "db_sessions_opened": last[2] - first[2] - 1,  # less the monitor's own
+            # sessions opened between the first and the last sample (the monitor's own
+            # opened before the first)
+            "db_sessions_opened": last[2] - first[2],
             "checkpoints": last[3] - first[3],
             "max_relay_backlog": max(s[1] for s in self.samples),
             "autovacuum_seen": any(s[4] for s in self.samples),
