@@ -7,36 +7,21 @@ from datetime import datetime
 from uuid import UUID
 
 import sqlalchemy as sa
-from sqlalchemy.dialects.postgresql import JSONB
-from sqlalchemy.dialects.postgresql import UUID as PgUUID
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from .tables import (
     contribution,
     ehr,
+    ehr_erasure,
     ehr_link,
     entry,
     folder_item,
     folder_node,
-    metadata,
     object_version,
     versioned_object,
 )
 
-__all__ = ["ErasureStore", "Tombstone", "ehr_erasure"]
-
-#: The tombstone of an erased EHR (migration 0008): no subject, no clinical content.
-ehr_erasure = sa.Table(
-    "ehr_erasure",
-    metadata,
-    sa.Column("ehr_id", PgUUID(as_uuid=True), primary_key=True),
-    sa.Column("system_id", sa.Text, nullable=False),
-    sa.Column("time_created", sa.DateTime(timezone=True), nullable=False),
-    sa.Column("erased_at", sa.DateTime(timezone=True), nullable=False),
-    sa.Column("requested_by", sa.Text, nullable=False),
-    sa.Column("reason", sa.Text, nullable=False),
-    sa.Column("removed", JSONB, nullable=False),
-)
+__all__ = ["ErasureStore", "Tombstone"]
 
 
 @dataclass(frozen=True, slots=True)

@@ -28,6 +28,7 @@ from sqlalchemy.dialects.postgresql import ARRAY, JSONB, UUID
 __all__ = [
     "contribution",
     "ehr",
+    "ehr_erasure",
     "ehr_link",
     "entry",
     "folder_item",
@@ -175,4 +176,17 @@ ehr_link = sa.Table(
     sa.Column("merged_at", sa.DateTime(timezone=True), nullable=False),
     sa.Column("merge_event_id", sa.Text, nullable=False),
     sa.Column("unmerged_at", sa.DateTime(timezone=True)),
+)
+
+#: The tombstone of an erased EHR (migration 0008): no subject, no clinical content.
+ehr_erasure = sa.Table(
+    "ehr_erasure",
+    metadata,
+    sa.Column("ehr_id", UUID(as_uuid=True), primary_key=True),
+    sa.Column("system_id", sa.Text, nullable=False),
+    sa.Column("time_created", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("erased_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("requested_by", sa.Text, nullable=False),
+    sa.Column("reason", sa.Text, nullable=False),
+    sa.Column("removed", JSONB, nullable=False),
 )
