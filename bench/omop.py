@@ -121,6 +121,7 @@ async def _rebuild(
     from hygie_omop_projection.adapters.translator import TableTranslator
     from hygie_omop_projection.bootstrap import spec_with
     from hygie_omop_projection.domain.mappings import load_mappings
+    from hygie_omop_projection.entrypoints.parallel import ParallelBuild, rebuild_writers
     from hygie_omop_projection.entrypoints.runner import GenerationRunner
     from hygie_omop_projection.service.generations import SOURCE_TOPICS
     from hygie_omop_projection.service.project import Projector
@@ -141,13 +142,19 @@ async def _rebuild(
         schema=generation.schema, generation=generation.generation, mappings=load_mappings(),
         translator=translator, key=KEY, publish=False,
     )  # fmt: skip
-    # mapping in a thread (the service's default) unless BENCH_OMOP_MAPPING_WORKERS says
-    # (N processes, "auto": one per spare core), for A/B runs
-    workers = os.environ.get("BENCH_OMOP_MAPPING_WORKERS", "0")
-    runner = GenerationRunner(
-        settings, uow, projector, SOURCE_TOPICS,
-        mapping_workers=None if workers == "auto" else int(workers),
-    )  # fmt: skip
+    # as the service builds: ``rebuild_writers()`` processes (one per core by default;
+    # BENCH_OMOP_WRITERS for A/B runs), a single one mapping in a thread unless
+    # BENCH_OMOP_MAPPING_WORKERS says (N processes, "auto": one per spare core)
+    writers = int(os.environ.get("BENCH_OMOP_WRITERS", rebuild_writers()))
+    runner: Any
+    if writers > 1:
+        runner = ParallelBuild(settings, uow, projector, SOURCE_TOPICS, writers=writers)
+    else:
+        workers = os.environ.get("BENCH_OMOP_MAPPING_WORKERS", "0")
+        runner = GenerationRunner(
+            settings, uow, projector, SOURCE_TOPICS,
+            mapping_workers=None if workers == "auto" else int(workers),
+        )  # fmt: skip
     total = n + patients
     pg_before, cpu_before = _postgres_cpu(pgdata), time.process_time()
     started, durable_s, workers_cpu = time.perf_counter(), 0.0, 0.0
@@ -168,11 +175,14 @@ async def _rebuild(
                 )
                 if runner.progress.last_error:
                     console.print(f"  [red]{runner.progress.last_error}")
-        workers_cpu = _workers_cpu(runner)  # before the pool goes with the runner
+        # before the pool or the writer processes go with the runner
+        workers_cpu = runner.workers_cpu() if writers > 1 else _workers_cpu(runner)
         # caught up: the generation becomes durable (SET LOGGED) as the swap makes it
         task.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await task
+        if writers > 1:  # the writers' last reports, as they stopped
+            workers_cpu = runner.workers_cpu()
         logged = time.perf_counter()
         async with uow() as u:
             await gens.make_durable(u.connection, generation.schema)
@@ -221,11 +231,13 @@ async def _rebuild(
         "ratio": round(rate / raw, 3),
         # what does not depend on the machine's load: CPU per clinical event
         "projection_cpu_ms_per_event": round(1000 * cpu / n, 3),
-        "mapping_workers_cpu_ms_per_event": round(1000 * workers_cpu / n, 3),
+        "writers": writers,
+        # child processes: the writers of shares 1.. (or the mapping workers of one writer)
+        "child_processes_cpu_ms_per_event": round(1000 * workers_cpu / n, 3),
         "postgres_cpu_ms_per_event": None
         if pg_before is None or pg_after is None
         else round(1000 * (pg_after - pg_before) / n, 3),
-        "translate_calls": translator.calls,
+        "translate_calls": runner.translate_calls() if writers > 1 else translator.calls,
         "dead_lettered": runner.progress.dead_lettered,
         "last_error": runner.progress.last_error,
         "phases": runner.progress.phases.as_dict(),

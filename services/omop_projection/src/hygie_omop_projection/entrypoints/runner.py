@@ -22,6 +22,7 @@ from aiokafka.errors import KafkaError
 from aiokafka.structs import TopicPartition
 
 from hygie_contracts import Event
+from hygie_contracts.ehr import EHR_TOPIC
 from hygie_platform import kafka
 from hygie_platform.config import Settings
 from hygie_platform.db import DatabaseUnavailable, is_connection_error
@@ -33,7 +34,7 @@ from ..service.phases import Phases
 from ..service.project import Premapped, Projector
 from .mapping_pool import MappingPool, committed_values
 
-__all__ = ["GenerationRunner", "Progress"]
+__all__ = ["GenerationRunner", "Progress", "Share"]
 
 log = logging.getLogger(__name__)
 _THREADED = 200
@@ -49,6 +50,24 @@ def tune_gc() -> None:
     if gc.get_threshold()[0] < _GC_THRESHOLD:
         gc.freeze()
         gc.set_threshold(_GC_THRESHOLD, 20, 20)
+
+
+@dataclass(frozen=True)
+class Share:
+    """The partitions one writer of a generation takes: several writers (processes) build
+    a generation in parallel, each its share of the clinical topic's partitions (``p %
+    count == index``); the patient and terminology topics go to ``reference`` (default:
+    the writer of index 0). ``clinical=False``: none of the clinical partitions."""
+
+    index: int = 0
+    count: int = 1
+    clinical: bool = True
+    reference: bool | None = None
+
+    def takes(self, topic: str, partition: int) -> bool:
+        if topic == EHR_TOPIC:
+            return self.clinical and partition % self.count == self.index
+        return self.index == 0 if self.reference is None else self.reference
 
 
 @dataclass
@@ -109,12 +128,14 @@ class GenerationRunner:
         refresh_seconds: float = 2.0,
         gather_seconds: float = 0.1,
         mapping_workers: int | None = 0,
+        share: Share = Share(),
     ) -> None:
         self.settings = settings
         self.uow = uow
         self.projector = projector
         self.topics = tuple(settings.topic(t) for t in topics)
         self.logical = topics
+        self.share = share
         self.on_caught_up = on_caught_up
         self.on_release = on_release
         self.on_topics_reset = on_topics_reset
@@ -151,8 +172,9 @@ class GenerationRunner:
                 await consumer.topics()  # metadata of every topic, for partitions_for_topic
                 partitions = [
                     TopicPartition(t, p)
-                    for t in self.topics
+                    for t, logical in zip(self.topics, self.logical, strict=True)
                     for p in sorted(consumer.partitions_for_topic(t) or ())
+                    if self.share.takes(logical, p)
                 ]
                 consumer.assign(partitions)
                 async with self.uow() as uow:
@@ -170,9 +192,14 @@ class GenerationRunner:
                                 self.projector.generation, ", ".join(behind))  # fmt: skip
                     self.progress.last_error = f"topics reset: {', '.join(behind)}"
                     await self.on_topics_reset()
-                if not done and not self.projector.publish and self.projector.seen is None:
-                    # a generation being built from nothing: which compositions it holds
-                    # is tracked in memory (their previous rows need no lookup)
+                clinical = self.settings.topic(EHR_TOPIC)
+                started = any(
+                    done.get((tp.topic, tp.partition)) for tp in partitions if tp.topic == clinical
+                )
+                if not started and not self.projector.publish and self.projector.seen is None:
+                    # a generation whose clinical partitions (this writer's) were never
+                    # read: which of their compositions it holds is tracked in memory
+                    # (their previous rows need no lookup; only their owner stores them)
                     self.projector.seen = set()
                 for tp in partitions:
                     consumer.seek(tp, done.get((tp.topic, tp.partition), 0))
@@ -201,6 +228,7 @@ class GenerationRunner:
         of batch n. Lag is measured by the reader, at most every second when busy."""
         queue: asyncio.Queue[_Fetched] = asyncio.Queue(maxsize=1)
         reader = asyncio.create_task(self._read(consumer, partitions, queue))
+        getting: asyncio.Future[_Fetched] | None = None
         try:
             while True:
                 getting = asyncio.ensure_future(queue.get())
@@ -223,6 +251,8 @@ class GenerationRunner:
                     if self.on_caught_up is not None:
                         await self.on_caught_up(self)
         finally:
+            if getting is not None:
+                getting.cancel()
             reader.cancel()
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await reader

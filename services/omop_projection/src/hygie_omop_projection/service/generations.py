@@ -29,6 +29,7 @@ from hygie_platform.config import Settings
 from hygie_platform.uow import UnitOfWorkFactory
 
 from ..adapters import generations as gens
+from ..entrypoints.parallel import ParallelBuild, rebuild_writers
 from ..entrypoints.runner import GenerationRunner
 from .project import Projector
 
@@ -74,7 +75,9 @@ class Generations:
         self.make_projector = make_projector
         self.etl_label = etl_label
         self.poll_seconds = poll_seconds
-        self.runners: dict[int, tuple[GenerationRunner, asyncio.Task[None] | None]] = {}
+        self.runners: dict[
+            int, tuple[GenerationRunner | ParallelBuild, asyncio.Task[None] | None]
+        ] = {}
         self.serving: gens.Generation | None = None
         self.building: gens.Generation | None = None
         self.leader = False
@@ -161,7 +164,18 @@ class Generations:
         if self.building is not None and self.building.generation not in self.runners:
             self._spawn(self.building, publish=False)
 
-    def _spawn(self, generation: gens.Generation, *, publish: bool) -> GenerationRunner:
+    def _spawn(
+        self, generation: gens.Generation, *, publish: bool
+    ) -> GenerationRunner | ParallelBuild:
+        writers = rebuild_writers()
+        if not publish and writers > 1:  # a rebuild on several cores
+            build = ParallelBuild(
+                self.settings, self.uow, self.make_projector(generation, False), SOURCE_TOPICS,
+                writers=writers, on_caught_up=self._swap,
+            )  # fmt: skip
+            task = asyncio.create_task(build.run(), name=f"omop-g{generation.generation}")
+            self.runners[generation.generation] = (build, task)
+            return build
         runner = GenerationRunner(
             self.settings,
             self.uow,
@@ -212,7 +226,7 @@ class Generations:
             generation = await self.rebuild()
             log.info("omop: topics reset, rebuilding into g%s", generation.generation)
 
-    async def _swap(self, runner: GenerationRunner) -> None:
+    async def _swap(self, runner: GenerationRunner | ParallelBuild) -> None:
         """The building generation caught up: serve it, drop the old one."""
         async with self._swap_lock:
             new, old = self.building, self.serving
@@ -239,12 +253,19 @@ class Generations:
                         completed_at=datetime.now(UTC),
                     )
                 )
-            runner.projector.publish = True
-            runner.projector.seen = None  # live: previous rows looked up (no set to keep)
-            runner.on_caught_up = None
-            runner.projector.release_activated = False  # the release is in its history
-            runner.on_release = self._release
-            runner.on_topics_reset = self._topics_reset
+            if isinstance(runner, ParallelBuild):  # its writers stopped: one serves now
+                self.runners.pop(new.generation, None)
+                serving = self._spawn(new, publish=True)
+                serving.progress.applied = runner.progress.applied  # the status continues
+                serving.progress.dead_lettered = runner.progress.dead_lettered
+                serving.progress.started = runner.progress.started
+            else:
+                runner.projector.publish = True
+                runner.projector.seen = None  # live: previous rows looked up (no set kept)
+                runner.on_caught_up = None
+                runner.projector.release_activated = False  # the release is in its history
+                runner.on_release = self._release
+                runner.on_topics_reset = self._topics_reset
             self.serving, self.building = new, None
             _, old_task = self.runners.pop(old.generation, (None, None))
             if old_task is not None:

@@ -92,12 +92,14 @@ async def materialise(
     premapped: Mapping[str, tuple[str, MappedComposition, Misses]] | None = None,
     phases: Phases | None = None,
     fresh: set[str] | None = None,
+    person_lock: int | None = None,
 ) -> Materialised:
     """Rewrite the OMOP rows of these compositions; return the persons touched, those whose
     death row (recorded by a composition) was removed, and the observation spans.
     ``known``: compositions already in memory (voi -> (ehr id, version uid, event id,
     body)), not read back. ``fresh``: compositions the generation has never held (no
-    previous rows, lineage or problems to read or delete)."""
+    previous rows, lineage or problems to read or delete). ``person_lock``: the generation
+    whose persons are locked before their rows change (several writers)."""
     vois = sorted(set(vois))
     tick = (phases or Phases()).ticker()
     # the compositions of this batch are in memory: only the others are read back
@@ -110,8 +112,13 @@ async def materialise(
     live = {
         voi: s for voi, s in stored.items() if s[3] is not None and persons.get(s[0]) is not None
     }
-    tick("read", len(vois))
     touched = {p for rows in old.values() for _, _, p in rows}
+    if person_lock is not None:  # another writer may hold rows of the same persons
+        await store.lock_persons(
+            person_lock,
+            touched | {persons[s[0]] for s in live.values()},  # type: ignore[misc]
+        )
+    tick("read", len(vois))
     deaths_removed: set[int] = set()
     results: dict[str, MappedComposition] = {}
     misses: dict[str, set[tuple[str, str]]] = {}

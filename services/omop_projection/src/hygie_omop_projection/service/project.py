@@ -19,7 +19,12 @@ from typing import Any
 from uuid import UUID
 
 from hygie_contracts import Event
-from hygie_contracts.ehr import CompositionCommitted
+from hygie_contracts.ehr import (
+    CompositionCommitted,
+    CompositionDeleted,
+    EhrCreated,
+    EhrStatusUpdated,
+)
 from hygie_contracts.omop import OmopRowChanged
 from hygie_platform.envelope import Envelope
 from hygie_platform.uow import UnitOfWork
@@ -41,6 +46,8 @@ __all__ = ["Premapped", "Projector"]
 Premapped = dict[str, tuple[str, int, MappedComposition, set[tuple[str, str]]]]
 
 
+#: events of one EHR only: a batch of them shares the generation with other writers
+_CLINICAL = (CompositionCommitted, CompositionDeleted, EhrCreated, EhrStatusUpdated)
 _PATIENT_FIELDS = ("patient_id", "survivor_id", "new_patient_id", "previous_survivor_id")
 
 
@@ -91,6 +98,13 @@ class Projector:
     """hashes of the compositions the generation may hold, tracked from its first batch
     while it is rebuilt (None: unknown, every composition's previous rows are looked up):
     a composition never seen has no rows, lineage or problems to delete or read"""
+    shared: bool = False
+    """one of several writers building the generation (``entrypoints.parallel``): a batch
+    of clinical events only shares the generation's writer lock, any other batch (patients,
+    terminology, erasures: they reach across EHRs) holds it alone; persons are locked
+    before their rows are written; dropped translations are announced to the other
+    writers through the generation's ``concept_epoch`` sequence"""
+    _epoch: int = 0
 
     def premap(self, events: Sequence[Event]) -> Premapped:
         """Map the committed compositions of a batch ahead of its transaction (pure; run in
@@ -113,6 +127,13 @@ class Projector:
         """Apply events in order, then materialise what they touched."""
         started = time.perf_counter()
         store = Store(uow.connection, self.schema)
+        if self.shared:
+            alone = not all(isinstance(event, _CLINICAL) for _, event in items)
+            epoch = await store.writer_lock(self.generation, alone=alone)
+            if epoch != self._epoch:  # another writer dropped cached translations
+                self._epoch = epoch
+                self.concepts.clear()
+                self.concepts_epoch += 1
         dirty = _Dirty()
         subjects: dict[UUID, tuple[str | None, str | None, bool | None]] = {}
         compositions: dict[str, tuple[UUID, str, UUID, Any]] = {}
@@ -205,6 +226,8 @@ class Projector:
                     del self.concepts[pair]
             # after the entries are gone: a premap that saw the old epoch may have read them
             self.concepts_epoch += 1
+            if self.shared:
+                self._epoch = await store.bump_concept_epoch()
             dirty.compositions.update(await store.compositions_with_problems(codes))
 
     # -- materialisation --------------------------------------------------------------
@@ -276,6 +299,7 @@ class Projector:
                 store, sorted(dirty.compositions), mappings=self.mappings,
                 translator=self.translator, memory=self.concepts, announce=announce,
                 known=known, phases=self.phases, fresh=fresh,
+                person_lock=self.generation if self.shared else None,
                 premapped={v: (p[0], p[2], p[3]) for v, p in premapped.items()
                            if p[1] == self.concepts_epoch},
             )  # fmt: skip
