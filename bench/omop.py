@@ -183,7 +183,10 @@ async def _rebuild(
             await task
         if writers > 1:  # the writers' last reports, as they stopped
             workers_cpu = runner.workers_cpu()
-        logged = time.perf_counter()
+        logged = time.perf_counter()  # as the swap does
+        await gens.make_durable_concurrently(
+            engine, generation.schema, connections=os.cpu_count() or 1
+        )
         async with uow() as u:
             await gens.make_durable(u.connection, generation.schema)
         durable_s = time.perf_counter() - logged

@@ -249,3 +249,34 @@ async def test_a_rebuild_one_event_per_batch_replaces_versions_and_applies_delet
 async def _two_rows(svc):  # type: ignore[no-untyped-def]
     rows = await svc.fetch(ROWS)
     return rows if len(rows) == 2 and {r["value_as_number"] for r in rows} == {70, 110} else None
+
+
+async def test_a_generation_torn_by_a_crash_before_its_swap_is_emptied_before_it_resumes(omop):
+    """The swap makes the large tables durable on several connections first, the
+    checkpoints last: a crash in between leaves rows in logged tables while the unlogged
+    checkpoints are gone; the build must then restart from an empty generation."""
+    from hygie_omop_projection.adapters import generations as gens
+
+    async with omop.runtime.app.state.uow() as uow:
+        building = await gens.create_generation(uow.connection, state="building")
+    s = building.schema
+    async with omop.runtime.app.state.uow() as uow:
+        await uow.connection.execute(
+            text(f"INSERT INTO {s}.ehr (ehr_id, queryable) VALUES (gen_random_uuid(), true)")
+        )
+        await uow.connection.execute(text(f"INSERT INTO {s}.checkpoint VALUES ('t', 0, 5)"))
+    made = await gens.make_durable_concurrently(omop.runtime.app.state.uow.engine, s)
+    assert made > 1
+    persistence = f"""SELECT c.relname AS t, c.relpersistence::text AS p FROM pg_class c
+        JOIN pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname = '{s}'
+        AND c.relkind = 'r' AND c.relname IN ('ehr', 'checkpoint') ORDER BY 1"""
+    assert await omop.fetch(persistence) == [{"t": "checkpoint", "p": "u"}, {"t": "ehr", "p": "p"}]
+    async with omop.runtime.app.state.uow() as uow:  # checkpoints present: nothing is torn
+        assert not await gens.reset_if_torn(uow.connection, s)
+    assert await omop.fetch(f"SELECT count(*) AS n FROM {s}.ehr") == [{"n": 1}]
+    # what a crash of PostgreSQL does to the unlogged checkpoints
+    async with omop.runtime.app.state.uow() as uow:
+        await uow.connection.execute(text(f"DELETE FROM {s}.checkpoint"))
+    async with omop.runtime.app.state.uow() as uow:
+        assert await gens.reset_if_torn(uow.connection, s)
+    assert await omop.fetch(f"SELECT count(*) AS n FROM {s}.ehr") == [{"n": 0}]

@@ -7,12 +7,13 @@ generation; a swap replaces the views in one transaction.
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from typing import Any
 
 from sqlalchemy import text
-from sqlalchemy.ext.asyncio import AsyncConnection
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from .cdm import CDM_TABLES, generation_ddl
 
@@ -22,8 +23,11 @@ __all__ = [
     "create_generation",
     "drop_generation",
     "generations",
+    "has_cdm_source",
     "make_durable",
+    "make_durable_concurrently",
     "point_views",
+    "reset_if_torn",
     "write_cdm_source",
 ]
 
@@ -72,23 +76,78 @@ async def create_generation(conn: AsyncConnection, *, state: str) -> Generation:
     return Generation(*row)
 
 
+async def _unlogged(conn: AsyncConnection, schema: str) -> list[str]:
+    """The unlogged tables of a schema, largest first."""
+    rows = await conn.execute(
+        text(
+            "SELECT c.relname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace "
+            "WHERE n.nspname = :s AND c.relkind = 'r' AND c.relpersistence = 'u' "
+            "ORDER BY pg_total_relation_size(c.oid) DESC, c.relname"
+        ),
+        {"s": schema},
+    )
+    return [r[0] for r in rows.all()]
+
+
 async def make_durable(conn: AsyncConnection, schema: str) -> int:
     """``SET LOGGED`` every unlogged table of a generation (at its swap: one sequential
     rewrite of each table instead of WAL for every row as it was built); the tables made
     logged. Until then a crash of PostgreSQL empties the generation, checkpoints included,
     so its rebuild restarts from offset 0 (a restart of the projection alone resumes)."""
-    rows = await conn.execute(
-        text(
-            "SELECT c.relname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace "
-            "WHERE n.nspname = :s AND c.relkind = 'r' AND c.relpersistence = 'u' "
-            "ORDER BY c.relname"
-        ),
-        {"s": schema},
-    )
-    tables = [r[0] for r in rows.all()]
+    tables = await _unlogged(conn, schema)
     for table in tables:
         await conn.execute(text(f'ALTER TABLE {schema}."{table}" SET LOGGED'))
     return len(tables)
+
+
+async def make_durable_concurrently(
+    engine: AsyncEngine,
+    schema: str,
+    *,
+    connections: int = 2,
+    last: tuple[str, ...] = ("checkpoint",),
+) -> int:
+    """``SET LOGGED`` the unlogged tables of a generation but ``last``, largest first, on
+    several connections at once (each table in its own transaction: the rewrites of a large
+    generation take tens of seconds on one core); the swap makes ``last`` logged in its own
+    transaction. A crash in between leaves some tables logged while the checkpoints are
+    gone with the unlogged ones: ``reset_if_torn`` empties such a generation before its
+    build starts again from offset 0, as after any crash during a rebuild."""
+    async with engine.connect() as conn:
+        queue = [t for t in await _unlogged(conn, schema) if t not in last]
+    done = len(queue)
+
+    async def worker() -> None:
+        async with engine.connect() as conn:
+            while queue:
+                table = queue.pop(0)
+                await conn.execute(text(f'ALTER TABLE {schema}."{table}" SET LOGGED'))
+                await conn.commit()
+
+    await asyncio.gather(*(worker() for _ in range(max(1, connections))))
+    return done
+
+
+async def reset_if_torn(conn: AsyncConnection, schema: str) -> bool:
+    """Before a generation's build (re)starts: without checkpoints (none yet, or emptied by
+    a crash of PostgreSQL with the other unlogged tables), rows left in its logged tables
+    (made durable just before a swap that did not happen) are removed, the whole build
+    restarting from offset 0; whether anything was removed."""
+    if (await conn.execute(text(f"SELECT 1 FROM {schema}.checkpoint LIMIT 1"))).first():
+        return False
+    rows = await conn.execute(
+        text(
+            "SELECT c.relname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace "
+            "WHERE n.nspname = :s AND c.relkind = 'r' AND c.relpersistence = 'p' "
+            "AND c.relname <> 'cdm_source' ORDER BY c.relname"
+        ),
+        {"s": schema},
+    )
+    logged = [r[0] for r in rows.all()]
+    if logged:
+        tables = ", ".join(f'{schema}."{t}"' for t in logged)
+        await conn.execute(text(f"TRUNCATE {tables}"))
+    return bool(logged)
 
 
 async def point_views(conn: AsyncConnection, schema: str) -> None:
@@ -116,6 +175,10 @@ async def drop_generation(conn: AsyncConnection, generation: Generation) -> None
         text("UPDATE omop_generation SET state = 'retired' WHERE generation = :g"),
         {"g": generation.generation},
     )
+
+
+async def has_cdm_source(conn: AsyncConnection, schema: str) -> bool:
+    return bool((await conn.execute(text(f"SELECT 1 FROM {schema}.cdm_source"))).first())
 
 
 async def write_cdm_source(

@@ -38,6 +38,7 @@ from hygie_platform.config import Settings
 from hygie_platform.db import create_engine
 from hygie_platform.uow import UnitOfWorkFactory
 
+from ..adapters import generations as gens
 from ..service.phases import Phases
 from ..service.project import Projector
 from .runner import GenerationRunner, Progress, Share
@@ -155,6 +156,7 @@ class ParallelBuild:
 
     async def _build(self) -> None:
         async with self.uow() as uow:
+            await gens.reset_if_torn(uow.connection, self.template.schema)
             await uow.connection.execute(
                 text(f"CREATE SEQUENCE IF NOT EXISTS {self.template.schema}.concept_epoch")
             )

@@ -29,6 +29,7 @@ from hygie_platform.db import DatabaseUnavailable, is_connection_error
 from hygie_platform.envelope import Envelope, MalformedEvent, decode_event
 from hygie_platform.uow import UnitOfWorkFactory
 
+from ..adapters.generations import reset_if_torn
 from ..adapters.store import Store
 from ..service.phases import Phases
 from ..service.project import Premapped, Projector
@@ -178,6 +179,8 @@ class GenerationRunner:
                 ]
                 consumer.assign(partitions)
                 async with self.uow() as uow:
+                    if not self.projector.publish and self.share.count == 1:  # the one writer
+                        await reset_if_torn(uow.connection, self.projector.schema)
                     done = await Store(uow.connection, self.projector.schema).checkpoints()
                 ends = await consumer.end_offsets(partitions) if done else {}
                 behind = [

@@ -233,6 +233,11 @@ class Generations:
             if new is None or old is None or runner.projector.generation != new.generation:
                 return
             seconds = time.monotonic() - runner.progress.started
+            # the large tables made durable on every core first, each in its transaction;
+            # the checkpoints with the swap (a crash in between: ``reset_if_torn``)
+            await gens.make_durable_concurrently(
+                self.uow.engine, new.schema, connections=os.cpu_count() or 1
+            )
             async with self.uow() as uow:
                 conn = uow.connection
                 await conn.exec_driver_sql(
@@ -243,6 +248,8 @@ class Generations:
                     f"events = {int(runner.progress.applied)} WHERE generation = {new.generation}"
                 )
                 await gens.make_durable(conn, new.schema)
+                if not await gens.has_cdm_source(conn, new.schema):  # a crash emptied it
+                    await self._cdm_source(conn, new)
                 await gens.point_views(conn, new.schema)
                 uow.record(
                     OmopRebuildCompleted(
