@@ -19,6 +19,21 @@ __all__ = ["EmbeddedPostgres"]
 SYSTEM_USER = "embedded_postgres"
 
 
+def _memory_settings() -> str:
+    """Server memory and checkpoint settings for the platform's own database (PGTune-like:
+    shared buffers an eighth of the RAM, between 128 MB and 2 GB; WAL room for bulk loads
+    such as a projection's rebuild, whose tables are made durable in one pass)."""
+    try:
+        ram = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    except (ValueError, OSError):
+        ram = 0
+    buffers = min(max(ram // 8, 128 << 20), 2 << 30) >> 20
+    return (
+        f" -c shared_buffers={buffers}MB -c maintenance_work_mem=256MB"
+        " -c max_wal_size=4GB -c checkpoint_timeout=15min"
+    )
+
+
 def _bin() -> Path:
     from embedded_postgres._commands import POSTGRES_BIN_PATH
 
@@ -96,6 +111,8 @@ class EmbeddedPostgres:
         options = f"-h {self.host} -p {self.port} -k {self.data_dir}"
         if not self.durable:  # throwaway test clusters: speed over crash safety
             options += " -c fsync=off -c synchronous_commit=off -c full_page_writes=off"
+        else:
+            options += _memory_settings()
         options += " -c max_connections=400"
         try:
             self._run(
