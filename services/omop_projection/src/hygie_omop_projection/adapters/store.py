@@ -40,6 +40,8 @@ class Store:
     def __init__(self, conn: AsyncConnection, schema: str) -> None:
         self.conn = conn
         self.s = schema
+        self.copier = Copier(conn, schema)
+        """binary COPY, and the asyncpg connection for statements of thousands of rows"""
 
     async def _all(self, sql: str, **params: Any) -> list[Any]:
         return list((await self.conn.execute(text(sql.format(s=self.s)), params)).all())
@@ -54,7 +56,7 @@ class Store:
 
     async def ids_many(self, keys: Mapping[str, Sequence[str]]) -> dict[str, dict[str, int]]:
         """Ids of the natural keys of several tables (``ids.ids_many``)."""
-        return await ids_many(self.conn, keys)
+        return await ids_many(self.conn, keys, driver=await self.copier.driver())
 
     # -- patients ---------------------------------------------------------------------
     async def patients(self, ids: Iterable[UUID]) -> dict[UUID, PatientState]:
@@ -312,11 +314,20 @@ class Store:
             out.setdefault(voi, []).append((table, row_id, person))
         return out
 
-    async def ehr_persons(self, ehr_ids: Iterable[UUID]) -> dict[UUID, int | None]:
-        rows = await self._all(
-            "SELECT ehr_id, person_id FROM {s}.ehr WHERE ehr_id = ANY(:e)", e=list(set(ehr_ids))
-        )
-        return {r[0]: r[1] for r in rows}
+    async def ehr_persons(
+        self, ehr_ids: Iterable[UUID], known: Mapping[UUID, int | None] | None = None
+    ) -> dict[UUID, int | None]:
+        """The person of EHRs (``known``: read earlier in the transaction, not read again)."""
+        known = known or {}
+        wanted = set(ehr_ids)
+        out = {e: known[e] for e in wanted if e in known}
+        if len(out) < len(wanted):
+            rows = await self._all(
+                "SELECT ehr_id, person_id FROM {s}.ehr WHERE ehr_id = ANY(:e)",
+                e=list(wanted - out.keys()),
+            )
+            out.update({r[0]: r[1] for r in rows})
+        return out
 
     async def replace_lineage_many(self, vois: Sequence[str], rows: list[dict[str, Any]]) -> None:
         await self._run(
@@ -403,20 +414,21 @@ class Store:
         self,
         subjects: Mapping[UUID, tuple[str | None, str | None, bool | None]],
         others: Iterable[UUID],
-    ) -> set[UUID]:
+    ) -> tuple[set[UUID], dict[UUID, int | None]]:
         """Record EHR subjects and ``is_queryable`` (None: unchanged), and the EHRs known only
         from their compositions (subject unknown yet); return the EHRs that are new or whose
-        subject or flag changed. Read first, then only what changed is written (a batch
-        names the same EHRs again and again; the generation has a single writer)."""
+        subject or flag changed, and the person of those that existed. Read first, then only
+        what changed is written (a batch names the same EHRs again and again)."""
         wanted = set(subjects) | set(others)
         if not wanted:
-            return set()
+            return set(), {}
+        pg = await self.copier.driver()
         current = {
-            r[0]: (r[1], r[2], r[3])
-            for r in await self._all(
-                "SELECT ehr_id, namespace, subject_id, queryable FROM {s}.ehr "
-                "WHERE ehr_id = ANY(CAST(:e AS uuid[]))",
-                e=list(wanted),
+            r[0]: (r[1], r[2], r[3], r[4])
+            for r in await pg.fetch(
+                f"SELECT ehr_id, namespace, subject_id, queryable, person_id FROM {self.s}.ehr "
+                "WHERE ehr_id = ANY($1::uuid[])",
+                list(wanted),
             )
         }
         rows: dict[UUID, tuple[str | None, str | None, bool]] = {}
@@ -425,7 +437,7 @@ class Store:
             if ehr_id in subjects:
                 namespace, subject_id, queryable = subjects[ehr_id]
                 flag = queryable if queryable is not None else have[2] if have else True
-                if have is None or have != (namespace, subject_id, flag):
+                if have is None or have[:3] != (namespace, subject_id, flag):
                     rows[ehr_id] = (namespace, subject_id, flag)
             elif have is None:
                 rows[ehr_id] = (None, None, True)
@@ -440,7 +452,7 @@ class Store:
                 {"e": ehr_ids, "n": [rows[e][0] for e in ehr_ids],
                  "i": [rows[e][1] for e in ehr_ids], "q": [rows[e][2] for e in ehr_ids]},
             )  # fmt: skip
-        return set(rows)
+        return set(rows), {e: v[3] for e, v in current.items()}
 
     async def store_compositions(
         self, found: Mapping[str, tuple[UUID, str, UUID, Any]], *,
@@ -465,7 +477,7 @@ class Store:
             records.append((voi, ehr_id, version_uid, event_id, raw, body is None))
         columns = ("versioned_object_id", "ehr_id", "version_uid", "event_id", "composition",
                    "deleted")  # fmt: skip
-        await Copier(self.conn, self.s).copy("composition", columns, records)
+        await self.copier.copy("composition", columns, records)
 
     async def recorded_deaths(self, person_ids: Sequence[int]) -> set[int]:
         """Persons whose death row comes from a composition (it takes precedence)."""

@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
 
-from ..adapters.bulk import LINEAGE_COLUMNS, PROBLEM_COLUMNS, Copier
+from ..adapters.bulk import LINEAGE_COLUMNS, PROBLEM_COLUMNS
 from ..adapters.cdm import PRIMARY_KEYS
 from ..adapters.store import Store
 from ..adapters.translator import Translator
@@ -93,13 +93,15 @@ async def materialise(
     phases: Phases | None = None,
     fresh: set[str] | None = None,
     person_lock: int | None = None,
+    ehr_persons: Mapping[Any, int | None] | None = None,
 ) -> Materialised:
     """Rewrite the OMOP rows of these compositions; return the persons touched, those whose
     death row (recorded by a composition) was removed, and the observation spans.
     ``known``: compositions already in memory (voi -> (ehr id, version uid, event id,
     body)), not read back. ``fresh``: compositions the generation has never held (no
     previous rows, lineage or problems to read or delete). ``person_lock``: the generation
-    whose persons are locked before their rows change (several writers)."""
+    whose persons are locked before their rows change (several writers). ``ehr_persons``:
+    the persons of EHRs as read earlier in the transaction."""
     vois = sorted(set(vois))
     tick = (phases or Phases()).ticker()
     # the compositions of this batch are in memory: only the others are read back
@@ -108,7 +110,7 @@ async def materialise(
     stored.update(await store.compositions([v for v in vois if v not in known]))
     fresh = fresh or set()
     old = await store.lineage_of_many([v for v in vois if v not in fresh])
-    persons = await store.ehr_persons(s[0] for s in stored.values())
+    persons = await store.ehr_persons((s[0] for s in stored.values()), ehr_persons)
     live = {
         voi: s for voi, s in stored.items() if s[3] is not None and persons.get(s[0]) is not None
     }
@@ -198,7 +200,7 @@ async def materialise(
                 gone.setdefault(table, []).append(row_id)
     for table, row_ids in gone.items():
         await store.delete_rows(table, row_ids)
-    copier = Copier(store.conn, store.s)
+    copier = store.copier
     for table, by_id in written.items():
         if table == "death":
             await store.upsert(table, list(by_id.values()))

@@ -170,7 +170,10 @@ class Projector:
         tick("state: fold", len(items))
         await store.save_patients(list(saved.values()))
         tick("state: patients", len(saved))
-        dirty.ehrs |= await store.sync_ehrs(subjects, {c[0] for c in compositions.values()})
+        changed, ehr_persons = await store.sync_ehrs(
+            subjects, {c[0] for c in compositions.values()}
+        )
+        dirty.ehrs |= changed
         tick("state: ehrs", len(subjects))
         fresh: set[str] = set()
         if self.seen is not None:  # added before the commit: a superset of what is stored
@@ -181,7 +184,9 @@ class Projector:
         )
         tick("state: compositions", len(compositions))
         dirty.compositions |= compositions.keys()
-        await self._materialise(uow, store, dirty, compositions, premapped or {}, fresh)
+        await self._materialise(
+            uow, store, dirty, compositions, premapped or {}, fresh, ehr_persons
+        )
 
     async def _erase(
         self, uow: UnitOfWork, store: Store, ehr_ids: list[UUID], dirty: _Dirty,
@@ -277,9 +282,10 @@ class Projector:
     async def _materialise(
         self, uow: UnitOfWork, store: Store, dirty: _Dirty,
         known: Mapping[str, tuple[UUID, str, UUID, Any]], premapped: Premapped,
-        fresh: set[str] | None = None,
+        fresh: set[str] | None = None, ehr_persons: dict[UUID, int | None] | None = None,
     ) -> None:  # fmt: skip
         started = time.perf_counter()
+        ehr_persons = ehr_persons or {}
         if dirty.patients:
             await self._refresh_persons(uow, store, sorted(dirty.patients), dirty)
         if dirty.ehrs:
@@ -291,6 +297,7 @@ class Projector:
             moved = {e: persons.get(e) for e, v in ehrs.items() if persons.get(e) != v[2]}
             if moved:
                 await store.set_ehr_persons(moved)
+                ehr_persons.update(moved)
                 dirty.compositions.update(await store.compositions_of_ehrs(sorted(moved)))
         self.phases.add("persons", time.perf_counter() - started)
         announce = partial(self._announce, uow)
@@ -299,7 +306,7 @@ class Projector:
                 store, sorted(dirty.compositions), mappings=self.mappings,
                 translator=self.translator, memory=self.concepts, announce=announce,
                 known=known, phases=self.phases, fresh=fresh,
-                person_lock=self.generation if self.shared else None,
+                person_lock=self.generation if self.shared else None, ehr_persons=ehr_persons,
                 premapped={v: (p[0], p[2], p[3]) for v, p in premapped.items()
                            if p[1] == self.concepts_epoch},
             )  # fmt: skip
