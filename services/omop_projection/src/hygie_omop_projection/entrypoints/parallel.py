@@ -56,6 +56,10 @@ def rebuild_writers() -> int:
     return max(1, int(raw)) if raw else max(1, os.cpu_count() or 1)
 
 
+def _threaded() -> bool:
+    return os.environ.get("HYGIE_OMOP_WRITER_THREAD", "0") == "1"
+
+
 def _sibling(template: Projector) -> Projector:
     """A writer's own projector of the template's generation (its own caches and state)."""
     return Projector(
@@ -180,7 +184,7 @@ class ParallelBuild:
         # then every share at once
         own = GenerationRunner(
             self.settings, self.uow, _sibling(self.template), self.topics,
-            share=Share(0, self.writers),
+            share=Share(0, self.writers), threaded=_threaded(),
         )  # fmt: skip
         self._own = own
         self._children = [_Child(self, Share(i, self.writers)) for i in range(1, self.writers)]
@@ -281,7 +285,12 @@ async def _child(
     engine = create_engine(settings, database)
     uow = UnitOfWorkFactory(engine, source="/hygie/omop_projection")
     runner = GenerationRunner(
-        settings, uow, Projector(**fields, publish=False, shared=True), topics, share=share
+        settings,
+        uow,
+        Projector(**fields, publish=False, shared=True),
+        topics,
+        share=share,
+        threaded=_threaded(),
     )
     task = asyncio.create_task(runner.run())
     try:

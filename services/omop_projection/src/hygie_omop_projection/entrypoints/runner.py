@@ -130,6 +130,7 @@ class GenerationRunner:
         gather_seconds: float = 0.1,
         mapping_workers: int | None = 0,
         share: Share = Share(),
+        threaded: bool = True,
     ) -> None:
         self.settings = settings
         self.uow = uow
@@ -137,6 +138,10 @@ class GenerationRunner:
         self.topics = tuple(settings.topic(t) for t in topics)
         self.logical = topics
         self.share = share
+        self.threaded = threaded
+        """large batches decoded and mapped in a thread, overlapping the writes of the
+        previous one (False: inline — with several writer processes the others use the
+        cores, and the thread would hold the GIL while a database answer waits)"""
         self.on_caught_up = on_caught_up
         self.on_release = on_release
         self.on_topics_reset = on_topics_reset
@@ -288,7 +293,7 @@ class GenerationRunner:
                     )
                 finally:
                     mapping.cancel()
-            elif size >= _THREADED:
+            elif size >= _THREADED and self.threaded:
                 fetched = await asyncio.to_thread(self._decode, batch)
             else:
                 fetched = self._decode(batch) if batch else _Fetched()
