@@ -10,11 +10,22 @@ from __future__ import annotations
 import functools
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any, NamedTuple
 
+from .compiled import (
+    MISSING,
+    CompiledRule,
+    Steps,
+    every,
+    first,
+    first_node,
+    first_time,
+    rules_of,
+    select_time,
+    steps_of,
+)
 from .mappings import Mapping as ArchetypeMapping
-from .mappings import Rule
 from .paths import Located, Value, index_entries, read_value, select
 
 __all__ = [
@@ -159,108 +170,146 @@ Lookup = Callable[[tuple[str, str]], Concept | None]
 """``lookup((vocabulary, code))``: the cached translation, None when not translated yet."""
 
 
-def _source(value: Value | None) -> str | None:
-    if value is None or value.code is None:
-        return None
-    return f"{value.system}|{value.code}"[:50] if value.system else value.code[:50]
+_new = tuple.__new__  # NamedTuple rows built without their Python-level ``__new__``
 
 
-def _first_time(
-    loc: Located, path: str | None, fallbacks: list[datetime | None]
-) -> datetime | None:
-    if path is not None:
-        for found in select(loc, path):
-            value = read_value(found.node) if isinstance(found.node, dict) else None
-            if value is not None and value.when is not None:
-                return value.when
-        return None
-    own = select(loc, "time")
-    if own:
-        value = read_value(own[0].node)
-        if value is not None and value.when is not None:
-            return value.when
-    return next((f for f in fallbacks if f is not None), None)
+def _reach(node: Any, path: str, raw: str, steps: Steps | None) -> tuple[Any, str] | None:
+    """The first node (and its path) ``raw`` reaches from ``node``, or None."""
+    if steps is not None:
+        return first(node, path, steps)
+    nodes = select(Located(node, path), raw)
+    return nodes[0] if nodes else None
 
 
-def _own_time(loc: Located, times: dict[int, datetime | None]) -> datetime | None:
+def _own_time(node: Any, times: dict[Any, datetime | None]) -> datetime | None:
     """The node's own ``time`` (an event's, an action's), memoised per mapping run."""
-    key = id(loc.node)
-    if key not in times:  # ``select(loc, "time")[0]``, without building paths
-        node = loc.node.get("time") if type(loc.node) is dict else None
-        if type(node) is list:
-            node = node[0] if node else None
-        value = read_value(node) if type(node) is dict else None
-        times[key] = value.when if value is not None else None
-    return times[key]
+    key = id(node)
+    when = times.get(key, MISSING)
+    if when is MISSING:
+        when = times[key] = _read_own_time(node)
+    return when  # type: ignore[no-any-return]
+
+
+def _read_own_time(node: Any) -> datetime | None:
+    """``select(loc, "time")[0]``'s date/time, without building paths."""
+    time = node.get("time") if type(node) is dict else None
+    if type(time) is list:
+        time = time[0] if time else None
+    value = read_value(time) if type(time) is dict else None
+    return value.when if value is not None else None
+
+
+def _time_at(node: Any, raw: str, steps: Steps | None, times: dict[Any, Any]) -> datetime | None:
+    """The first date/time ``raw`` reaches from ``node``, memoised per mapping run (the
+    context's start and end times date the composition and its visit)."""
+    key = (id(node), raw)
+    when = times.get(key, MISSING)
+    if when is MISSING:
+        when = times[key] = first_time(node, steps) if steps is not None else select_time(node, raw)
+    return when  # type: ignore[no-any-return]
+
+
+_SPLIT: dict[int, tuple[datetime, date, datetime]] = {}
+
+
+def _split(when: datetime) -> tuple[datetime, date, datetime]:
+    """(when, its date, its naive date/time): the times of a composition repeat."""
+    hit = _SPLIT.get(id(when))
+    if hit is not None and hit[0] is when:
+        return hit
+    if len(_SPLIT) >= 4096:
+        _SPLIT.clear()
+    hit = _SPLIT[id(when)] = (when, when.date(), when.replace(tzinfo=None))
+    return hit  # the time is kept: its id is not reused
 
 
 def _concept_of(
-    rule: Rule, loc: Located, lookup: Lookup, problems: list[Problem], archetype: str
-) -> tuple[int, int, str | None] | None:
+    rule: CompiledRule, node: Any, path: str, lookup: Lookup, problems: list[Problem],
+    archetype: str,
+) -> tuple[int, int, str | None] | None:  # fmt: skip
     """(concept id, source concept id, source value); None when the coded value is absent."""
-    if rule.concept is None:
-        return rule.concept_id or 0, 0, rule.source_value
-    nodes = select(loc, rule.concept)
-    value = read_value(nodes[0].node) if nodes else None
+    raw = rule.concept
+    if raw is None:
+        return rule.constant
+    steps = rule.concept_steps
+    if steps is not None:
+        found = first_node(node, steps)
+        value = read_value(found) if found is not MISSING else None
+    else:
+        nodes = select(Located(node, path), raw)
+        value = read_value(nodes[0].node) if nodes else None
     if value is None or value.code is None:
-        if rule.concept_id is not None:
-            return rule.concept_id, 0, rule.source_value
+        if rule.rule.concept_id is not None:
+            return rule.rule.concept_id, 0, rule.rule.source_value
         if value is None or not value.text:
             return None
         # free text where a code was expected: kept as source value, concept 0, reported
-        problems.append(
-            Problem("uncoded", nodes[0].path, archetype, f"free text {value.text[:60]!r}")
-        )
+        where = _reach(node, path, raw, steps)[1]  # type: ignore[index]
+        problems.append(Problem("uncoded", where, archetype, f"free text {value.text[:60]!r}"))
         return 0, 0, value.text[:50]
-    source = _source(value)
-    local = rule.codes.get(f"{value.system}::{value.code}")
+    system, code = value.system, value.code
+    source = f"{system}|{code}"[:50] if system else code[:50]
+    local = rule.codes.get(f"{system}::{code}")
     if local is not None:
         return local, 0, source
-    found = lookup((vocabulary_of(value.system or ""), value.code))
-    if found is None or found.concept_id == 0:
+    concept = lookup((vocabulary_of(system or ""), code))
+    if concept is None or concept.concept_id == 0:
+        where = _reach(node, path, raw, steps)[1]  # type: ignore[index]
         problems.append(
             Problem(
-                "unmapped-code", nodes[0].path, archetype,
-                f"{value.system}::{value.code} ({value.text}) has no standard concept",
-                system=value.system, code=value.code,
+                "unmapped-code", where, archetype,
+                f"{system}::{code} ({value.text}) has no standard concept",
+                system=system, code=code,
             )
         )  # fmt: skip
-        return 0, found.source_concept_id if found else 0, source
-    return found.concept_id, found.source_concept_id, source
+        return 0, concept.source_concept_id if concept else 0, source
+    return concept.concept_id, concept.source_concept_id, source
 
 
-def _value_columns(role: Role, rule: Rule, value: Value | None, lookup: Lookup) -> dict[str, Any]:
-    out: dict[str, Any] = {}
-    if value is None:
-        return out
-    if value.number is not None and role.number:
-        out[role.number] = value.number
-    if value.units is not None and role.unit:
-        unit = rule.units.get(value.units)
+def _value_columns(
+    columns: dict[str, Any], role: Role, rule: CompiledRule, value: Value, lookup: Lookup
+) -> None:
+    number = value.number
+    if number is not None and role.number:
+        columns[role.number] = number
+    units = value.units
+    if units is not None and role.unit:
+        unit = rule.units.get(units)
         if unit is None:
-            found = lookup(("UCUM", value.units))
+            found = lookup(("UCUM", units))
             unit = found.concept_id if found else 0
-        out[role.unit] = unit
+        columns[role.unit] = unit
         if role.unit_source:
-            out[role.unit_source] = value.units[:50]
-    if value.code is not None and role.value_concept and value.number is None:
+            columns[role.unit_source] = units[:50]
+    if value.code is not None and role.value_concept and number is None:
         local = rule.codes.get(f"{value.system}::{value.code}")
         found = lookup((vocabulary_of(value.system or ""), value.code))
-        out[role.value_concept] = local or (found.concept_id if found else 0)
-    text = value.text if value.number is None else None
+        columns[role.value_concept] = local or (found.concept_id if found else 0)
+    text = value.text if number is None else None
     if text is not None and role.value_string:
-        out[role.value_string] = text[:60]
-    source = _source(value) or (text if text is not None else value.number)
-    if source is not None and role.value_source:
-        out[role.value_source] = str(source)[:50]
-    return out
+        columns[role.value_string] = text[:60]
+    if role.value_source:
+        code = value.code  # the source value of the code, else the text, else the number
+        if code is None:
+            source: Any = None
+        else:
+            source = f"{value.system}|{code}"[:50] if value.system else code[:50]
+        source = source or (text if text is not None else number)
+        if source is not None:
+            columns[role.value_source] = str(source)[:50]
 
 
 @functools.lru_cache(maxsize=64)
-def _deep(archetypes: tuple[str, ...]) -> bool:
-    """Whether a mapping names an archetype below the entries (a CLUSTER)."""
+def _layout(archetypes: tuple[str, ...]) -> tuple[bool, dict[str, int]]:
+    """Whether a mapping names an archetype below the entries (a CLUSTER), and the rank
+    of each archetype among the mappings."""
     shallow = ("openEHR-EHR-COMPOSITION.", "openEHR-EHR-SECTION.", *_ENTRY_IDS)
-    return any(not a.startswith(shallow) for a in archetypes)
+    deep = any(not a.startswith(shallow) for a in archetypes)
+    return deep, {a: rank for rank, a in enumerate(archetypes)}
+
+
+_CONTEXT_START = steps_of("context/start_time")
+_CONTEXT_END = steps_of("context/end_time")
 
 
 def map_composition(
@@ -272,88 +321,141 @@ def map_composition(
 ) -> MappedComposition:
     """The OMOP rows of a composition (``key``: its versioned object id)."""
     out = MappedComposition()
-    root = Located(composition, "")
-    context_start = _first_time(root, "context/start_time", [])
-    context_end = _first_time(root, "context/end_time", [])
+    rows, problems = out.rows, out.problems
+    # own times of entries and events (by node), times at a path (by node and path)
+    times: dict[Any, datetime | None] = {}
+    context_start = _time_at(composition, "context/start_time", _CONTEXT_START, times)
+    context_end = _time_at(composition, "context/end_time", _CONTEXT_END, times)
     # no mapping of a CLUSTER archetype: entries are not walked into (their clusters are
     # reached by the rules' paths)
-    deep = _deep(tuple(mappings))
+    deep, ranks = _layout(tuple(mappings))
     entries = index_entries(composition, inside_entries=deep)
-    times: dict[int, datetime | None] = {}  # own time of entries and events, read once
-    for archetype_id, mapping in mappings.items():
-        for entry in entries.get(archetype_id, ()):
-            for index, rule in enumerate(mapping.rules):
-                contexts = select(entry, rule.each) if rule.each else [entry]
-                for ctx in contexts:
-                    for sub in select(ctx, rule.within) if rule.within else [ctx]:
-                        row = _row(rule, index, sub, ctx, entry, key, archetype_id, lookup,
-                                   out.problems, context_start, context_end, times)  # fmt: skip
+    # the mapped archetypes of the composition, in the order of the mappings
+    present = [a for a in entries if a in ranks]
+    if len(present) > 1:
+        present.sort(key=ranks.__getitem__)
+    for archetype_id in present:
+        located = entries[archetype_id]
+        mapping = mappings[archetype_id]
+        rules = rules_of(mapping, ROLES)  # type: ignore[arg-type]
+        for entry in located:
+            entry_node, entry_path = entry
+            reached: dict[str, list[tuple[Any, str]]] = {}  # ``each`` -> nodes, for rules alike
+            for index, rule in enumerate(rules):
+                each = rule.each
+                if each is None:
+                    contexts: list[tuple[Any, str]] = [entry]
+                elif each in reached:
+                    contexts = reached[each]
+                else:
+                    steps = rule.each_steps
+                    contexts = reached[each] = (
+                        every(entry_node, entry_path, steps) if steps is not None
+                        else select(entry, each)  # type: ignore[arg-type]
+                    )  # fmt: skip
+                for ctx_node, ctx_path in contexts:
+                    if rule.within is None:
+                        row = _row(rule, index, ctx_node, ctx_path, MISSING, entry_node, key,
+                                   archetype_id, lookup, problems, context_start,
+                                   context_end, times)  # fmt: skip
                         if row is not None:
-                            out.rows.append(row)
+                            rows.append(row)
+                        continue
+                    steps = rule.within_steps
+                    subs = (
+                        every(ctx_node, ctx_path, steps) if steps is not None
+                        else select(Located(ctx_node, ctx_path), rule.within)
+                    )  # fmt: skip
+                    for sub_node, sub_path in subs:
+                        row = _row(rule, index, sub_node, sub_path, ctx_node, entry_node, key,
+                                   archetype_id, lookup, problems, context_start,
+                                   context_end, times)  # fmt: skip
+                        if row is not None:
+                            rows.append(row)
     return out
 
 
 def _row(
-    rule: Rule,
+    rule: CompiledRule,
     index: int,
-    ctx: Located,
-    outer: Located,
-    entry: Located,
+    node: Any,
+    path: str,
+    outer: Any,
+    entry: Any,
     key: str,
     archetype: str,
     lookup: Lookup,
     problems: list[Problem],
     context_start: datetime | None,
     context_end: datetime | None,
-    times: dict[int, datetime | None],
+    times: dict[Any, datetime | None],
 ) -> OmopRow | None:
-    role = ROLES[rule.table]
+    """The row of one node (``outer``: the ``each`` node of a ``within`` one, else MISSING)."""
     value: Value | None = None
-    path = ctx.path
+    node_path = path
     if rule.value is not None:
-        nodes = select(ctx, rule.value)
-        value = read_value(nodes[0].node) if nodes else None
+        steps = rule.value_steps
+        found = (
+            first(node, path, steps) if steps is not None else _reach(node, path, rule.value, None)
+        )
+        if found is None:
+            return None
+        value = read_value(found[0])
         if value is None:
             return None  # the element is absent: nothing to project
-        path = nodes[0].path
-    concept = _concept_of(rule, ctx, lookup, problems, archetype)
-    if concept is None:
-        return None
-    entry_time = _own_time(entry, times) or context_start
-    outer_time = (_own_time(outer, times) or entry_time) if outer is not ctx else entry_time
-    start = (
-        _first_time(ctx, rule.start, []) if rule.start is not None
-        else _own_time(ctx, times) or outer_time or context_start
-    )  # fmt: skip
-    if start is None and rule.start is not None and rule.start_fallback:
-        start = _own_time(ctx, times) or outer_time or context_start
+        path = found[1]
+    if rule.concept is None:
+        concept_id, source_concept_id, source = rule.constant
+    else:
+        concept = _concept_of(rule, node, node_path, lookup, problems, archetype)
+        if concept is None:
+            return None
+        concept_id, source_concept_id, source = concept
+    # dated by its ``start``, else its own time, its ``each`` node's, its entry's, the context's
+    start = _time_at(node, rule.start, rule.start_steps, times) if rule.start is not None else None
+    if start is None and rule.fallback:
+        start = times.get(id(node), MISSING)  # ``_own_time``, memoised
+        if start is MISSING:
+            start = times[id(node)] = _read_own_time(node)
+        if start is None:
+            start = (
+                (_own_time(outer, times) if outer is not MISSING else None)
+                or _own_time(entry, times)
+                or context_start
+            )
     if start is None:
         problems.append(Problem("no-date", path, archetype, f"no date for a {rule.table} row"))
         return None
-    end = _first_time(ctx, rule.end, []) if rule.end else None
-    if end is None and rule.table == "visit_occurrence":
-        end = context_end
-    if end is None and role.end_required:
-        end = start
-    columns: dict[str, Any] = {
-        role.concept: concept[0],
-        role.date: start.date(),
-    }
+    role = rule.role
+    end = _time_at(node, rule.end, rule.end_steps, times) if rule.end is not None else None
+    if end is None:
+        if rule.visit:
+            end = context_end
+        if end is None and role.end_required:
+            end = start
+    split = _SPLIT.get(id(start))
+    if split is None or split[0] is not start:
+        split = _split(start)
+    _, day, naive = split
+    columns: dict[str, Any] = {role.concept: concept_id, role.date: day}
     if role.datetime:
-        columns[role.datetime] = start.replace(tzinfo=None)
+        columns[role.datetime] = naive
     if role.type:
         columns[role.type] = rule.type_concept_id
-    if role.source_value and concept[2] is not None:
-        columns[role.source_value] = concept[2][:50]
+    if role.source_value and source is not None:
+        columns[role.source_value] = source[:50]
     if role.source_concept:
-        columns[role.source_concept] = concept[1]
+        columns[role.source_concept] = source_concept_id
     if end is not None and role.end_date:
-        columns[role.end_date] = end.date()
+        _, day, naive = _split(end)
+        columns[role.end_date] = day
         if role.end_datetime:
-            columns[role.end_datetime] = end.replace(tzinfo=None)
-    columns.update(_value_columns(role, rule, value, lookup))
-    columns.update(rule.columns)
-    return OmopRow(rule.table, f"{key}|{path}|{index}", path, columns, start)
+            columns[role.end_datetime] = naive
+    if value is not None:
+        _value_columns(columns, role, rule, value, lookup)
+    if rule.columns:
+        columns.update(rule.columns)
+    return _new(OmopRow, (rule.table, f"{key}|{path}|{index}", path, columns, start))  # type: ignore[no-any-return]
 
 
 def codes_of(

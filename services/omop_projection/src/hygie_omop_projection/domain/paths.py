@@ -8,11 +8,14 @@ attribute (``events``, ``items``) yields every matching item, so a path yields a
 from __future__ import annotations
 
 import functools
+import operator
 import re
 from datetime import UTC, date, datetime
 from typing import Any, NamedTuple
 
 __all__ = ["Located", "Value", "find_entries", "index_entries", "read_value", "select"]
+
+_new = tuple.__new__  # NamedTuples built without their Python-level ``__new__``
 
 _SEGMENT = re.compile(r"^([a-z_]+)(?:\[([^\]]+)\])?$")
 
@@ -127,18 +130,47 @@ def index_entries(
     stack = [root]
     while stack:
         loc = stack.pop()
+        node, path = loc
         if loc is not root:
-            nid = loc.node.get("archetype_node_id", "")
+            nid = node.get("archetype_node_id", "")
             if nid.startswith("openEHR-"):
-                found.setdefault(nid, []).append(loc)
+                bucket = found.get(nid)
+                if bucket is None:
+                    found[nid] = [loc]
+                else:
+                    bucket.append(loc)
                 if not inside_entries and nid.startswith(_ENTRIES):
                     continue
         for attr in _WALKED:
-            if attr in loc.node:
-                stack.extend(c for c in _children(loc, attr) if isinstance(c.node, dict))
+            if attr not in node:
+                continue
+            # ``_children(loc, attr)``, keeping the objects only
+            value = node[attr]
+            prefix = f"{path}/{attr}"
+            if type(value) is not list:
+                if isinstance(value, dict):
+                    nid = value.get("archetype_node_id", "") if type(value) is dict else ""
+                    stack.append(_new(Located, (value, f"{prefix}[{nid}]" if nid else prefix)))
+                continue
+            counts: dict[Any, int] = {}
+            for item in value:
+                if type(item) is dict:
+                    nid = item.get("archetype_node_id", "")
+                    n = counts[nid] = counts.get(nid, 0) + 1
+                    label = nid if n == 1 else f"{nid}#{n}"
+                    stack.append(_new(Located, (item, f"{prefix}[{label}]" if label else prefix)))
+                    continue
+                n = counts[""] = counts.get("", 0) + 1
+                if isinstance(item, dict):  # a dict subclass: labelled without its id
+                    label = "" if n == 1 else f"#{n}"
+                    stack.append(_new(Located, (item, f"{prefix}[{label}]" if label else prefix)))
     for located in found.values():
-        located.sort(key=lambda x: x.path)
+        if len(located) > 1:
+            located.sort(key=_by_path)
     return found
+
+
+_by_path = operator.itemgetter(1)
 
 
 def find_entries(composition: dict[str, Any], archetype_id: str) -> list[Located]:
@@ -161,7 +193,23 @@ class Value(NamedTuple):
     when: datetime | None = None
 
 
+_TIMES: dict[str, datetime | None] = {}
+"""parsed date/time strings (a composition repeats its times: the context's, its events')"""
+
+
 def _parse_time(raw: str) -> datetime | None:
+    parsed = _TIMES.get(raw, _UNPARSED)
+    if parsed is _UNPARSED:
+        if len(_TIMES) >= 4096:
+            _TIMES.clear()
+        parsed = _TIMES[raw] = _parse(raw)
+    return parsed  # type: ignore[return-value]
+
+
+_UNPARSED = object()
+
+
+def _parse(raw: str) -> datetime | None:
     try:
         parsed = datetime.fromisoformat(raw.replace("Z", "+00:00"))
     except ValueError:
@@ -175,45 +223,56 @@ def _parse_time(raw: str) -> datetime | None:
 
 def read_value(node: Any) -> Value | None:
     """The data value of an ELEMENT (or the value itself); None when absent/unsupported."""
-    if not isinstance(node, dict):
+    if type(node) is not dict and not isinstance(node, dict):
         return None
-    if node.get("_type") == "ELEMENT" or ("value" in node and isinstance(node["value"], dict)):
-        node = node.get("value")
-        if not isinstance(node, dict):
+    inner = node.get("value")
+    if type(inner) is dict or (type(inner) is not str and isinstance(inner, dict)):
+        node = inner
+        rm = node.get("_type", "")
+    else:
+        rm = node.get("_type", "")
+        if rm == "ELEMENT":
             return None
-    rm = node.get("_type", "")
+    # Value built positionally: (rm_type, number, text, units, system, code, when)
+    if rm == "DV_DATE_TIME" or rm == "DV_DATE":
+        raw = node.get("value")
+        if type(raw) is str:
+            when = _TIMES.get(raw, _UNPARSED)
+            if when is _UNPARSED:
+                when = _parse_time(raw)
+        else:
+            when = _parse_time(raw) if isinstance(raw, str) else None
+        return _new(Value, (rm, None, raw, None, None, None, when))
     if rm == "DV_QUANTITY":
-        return Value(rm, number=_num(node.get("magnitude")), units=node.get("units"))
-    if rm == "DV_COUNT":
-        return Value(rm, number=_num(node.get("magnitude")))
-    if rm == "DV_PROPORTION":
-        num, den = _num(node.get("numerator")), _num(node.get("denominator"))
-        # proportion type 2 (percent): numerator is the percentage, denominator is 100
-        number = None if num is None else (num if den in (None, 100.0) else 100 * num / den)
-        return Value(rm, number=number, units="%")
-    if rm in ("DV_CODED_TEXT", "DV_ORDINAL"):
+        magnitude = node.get("magnitude")
+        number = magnitude if type(magnitude) is float else _num(magnitude)
+        return _new(Value, (rm, number, None, node.get("units"), None, None, None))
+    if rm == "DV_CODED_TEXT" or rm == "DV_ORDINAL":
         coded = node.get("defining_code") or (node.get("symbol") or {}).get("defining_code")
         coded = coded or {}
         text = (
             node.get("value") if rm == "DV_CODED_TEXT" else (node.get("symbol") or {}).get("value")
         )
-        return Value(
-            rm,
-            number=_num(node.get("value")) if rm == "DV_ORDINAL" else None,
-            text=text,
-            system=(coded.get("terminology_id") or {}).get("value"),
-            code=coded.get("code_string"),
-        )
-    if rm in ("DV_DATE_TIME", "DV_DATE"):
-        raw = node.get("value")
-        return Value(rm, text=raw, when=_parse_time(raw) if isinstance(raw, str) else None)
+        return _new(Value, (
+            rm, _num(node.get("value")) if rm == "DV_ORDINAL" else None, text, None,
+            (coded.get("terminology_id") or {}).get("value"), coded.get("code_string"), None,
+        ))  # fmt: skip
+    if rm == "DV_COUNT":
+        return _new(Value, (rm, _num(node.get("magnitude")), None, None, None, None, None))
+    if rm == "DV_PROPORTION":
+        num, den = _num(node.get("numerator")), _num(node.get("denominator"))
+        # proportion type 2 (percent): numerator is the percentage, denominator is 100
+        number = None if num is None else (num if den in (None, 100.0) else 100 * num / den)
+        return _new(Value, (rm, number, None, "%", None, None, None))
     if rm in ("DV_TEXT", "DV_BOOLEAN", "DV_IDENTIFIER"):
         raw = node.get("value", node.get("id"))
-        return Value(rm, text=None if raw is None else str(raw))
+        return _new(Value, (rm, None, None if raw is None else str(raw), None, None, None, None))
     return None
 
 
 def _num(raw: Any) -> float | None:
+    if type(raw) is float:
+        return raw
     if isinstance(raw, bool) or raw is None:
         return None
     try:
