@@ -158,6 +158,7 @@ async def _rebuild(
     total = n + patients
     pg_before, cpu_before = _postgres_cpu(pgdata), time.process_time()
     started, durable_s, workers_cpu = time.perf_counter(), 0.0, 0.0
+    durable_tables: dict[str, float] = {}
     task = asyncio.create_task(runner.run())
     try:
         # the count of events, not the runner's "caught up": the embedded broker's end
@@ -184,7 +185,7 @@ async def _rebuild(
         if writers > 1:  # the writers' last reports, as they stopped
             workers_cpu = runner.workers_cpu()
         logged = time.perf_counter()  # as the swap does
-        await gens.make_durable_concurrently(
+        durable_tables = await gens.make_durable_concurrently(
             engine, generation.schema, connections=os.cpu_count() or 1
         )
         async with uow() as u:
@@ -220,6 +221,7 @@ async def _rebuild(
         "events_applied": applied,
         "seconds": round(took, 1),
         "set_logged_seconds": round(durable_s, 1),
+        "set_logged_seconds_per_table": durable_tables,
         "clinical_events_per_s": round(rate),
         "omop_rows": counts,
         "lineage_rows": lineage,

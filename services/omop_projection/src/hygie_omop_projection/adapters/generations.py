@@ -8,6 +8,7 @@ generation; a swap replaces the views in one transaction.
 from __future__ import annotations
 
 import asyncio
+import time
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from typing import Any
@@ -106,26 +107,29 @@ async def make_durable_concurrently(
     *,
     connections: int = 2,
     last: tuple[str, ...] = ("checkpoint",),
-) -> int:
+) -> dict[str, float]:
     """``SET LOGGED`` the unlogged tables of a generation but ``last``, largest first, on
     several connections at once (each table in its own transaction: the rewrites of a large
     generation take tens of seconds on one core); the swap makes ``last`` logged in its own
     transaction. A crash in between leaves some tables logged while the checkpoints are
     gone with the unlogged ones: ``reset_if_torn`` empties such a generation before its
-    build starts again from offset 0, as after any crash during a rebuild."""
+    build starts again from offset 0, as after any crash during a rebuild. Returns the
+    seconds each table took."""
     async with engine.connect() as conn:
         queue = [t for t in await _unlogged(conn, schema) if t not in last]
-    done = len(queue)
+    took: dict[str, float] = {}
 
     async def worker() -> None:
         async with engine.connect() as conn:
             while queue:
                 table = queue.pop(0)
+                started = time.perf_counter()
                 await conn.execute(text(f'ALTER TABLE {schema}."{table}" SET LOGGED'))
                 await conn.commit()
+                took[table] = round(time.perf_counter() - started, 2)
 
     await asyncio.gather(*(worker() for _ in range(max(1, connections))))
-    return done
+    return took
 
 
 async def reset_if_torn(conn: AsyncConnection, schema: str) -> bool:

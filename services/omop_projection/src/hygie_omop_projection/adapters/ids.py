@@ -12,16 +12,24 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 __all__ = ["driver_of", "ids_many"]
 
+_IDS = (
+    # one statement: the keys already mapped are found (by the compact hash, the text pair
+    # checked), only the others draw from the sequence (no id burnt on a replay); rows
+    # come back as (position, id, same): ``same`` false is another key of the same hash
+    "WITH w AS MATERIALIZED (SELECT u.t, u.k, u.n, public.omop_id_hash(u.t, u.k) AS h "
+    "FROM unnest($1::text[], $2::text[]) WITH ORDINALITY AS u(t, k, n)), "
+    "found AS MATERIALIZED (SELECT w.n, m.id, m.tbl = w.t AND m.key = w.k AS same FROM w "
+    "JOIN public.omop_id_map m ON m.h = w.h), "
+    "made AS (INSERT INTO public.omop_id_map (tbl, key, id) SELECT w.t, w.k, "
+    "nextval('public.omop_id_seq') FROM w WHERE NOT EXISTS (SELECT 1 FROM found f "
+    "WHERE f.n = w.n) ORDER BY w.n ON CONFLICT (h) DO NOTHING RETURNING h, tbl, key, id) "
+    "SELECT n, id, same FROM found UNION ALL SELECT w.n, made.id, true FROM made "
+    "JOIN w ON w.h = made.h AND w.t = made.tbl AND w.k = made.key"
+)
 _READ = (
-    # by the compact hash key, the text pair checked
     "SELECT m.tbl, m.key, m.id FROM public.omop_id_map m JOIN unnest($1::text[], $2::text[]) "
     "AS w(tbl, key) ON m.h = public.omop_id_hash(w.tbl, w.key) AND m.tbl = w.tbl "
     "AND m.key = w.key"
-)
-_ALLOCATE = (
-    "INSERT INTO public.omop_id_map (tbl, key, id) SELECT w.tbl, w.key, "
-    "nextval('public.omop_id_seq') FROM unnest($1::text[], $2::text[]) WITH ORDINALITY "
-    "AS w(tbl, key, n) ORDER BY w.n ON CONFLICT (h) DO NOTHING RETURNING tbl, key, id"
 )
 
 
@@ -36,10 +44,11 @@ async def driver_of(conn: AsyncConnection) -> Any:
 async def ids_many(
     conn: AsyncConnection, keys: Mapping[str, Sequence[str]], *, driver: Any = None
 ) -> dict[str, dict[str, int]]:
-    """Ids of the natural keys of several tables: the mapped ones read in one statement,
-    then only the keys not mapped yet draw from the sequence (no ids burnt on replays)
-    — one index probe per known key, one insert per new key. Keys are taken in order (two
-    writers allocating the same keys cannot deadlock)."""
+    """Ids of the natural keys of several tables, in one statement: the mapped ones found,
+    only the keys not mapped yet drawing from the sequence (no ids burnt on replays) — one
+    index probe per known key, one insert per new key; positions and ids come back, not
+    the keys. Keys are taken in order (two writers allocating the same keys cannot
+    deadlock); a key another writer inserted meanwhile is read after."""
     tables: list[str] = []
     wanted: list[str] = []
     for table in sorted(keys):
@@ -50,19 +59,23 @@ async def ids_many(
         return {}
     pg = driver if driver is not None else await driver_of(conn)
     out: dict[str, dict[str, int]] = {}
-    _collect(await pg.fetch(_READ, tables, wanted), out)
-    missing = [n for n, (t, k) in enumerate(zip(tables, wanted, strict=True))
-               if k not in out.get(t, ())]  # fmt: skip
-    if missing:
-        mt, mk = [tables[n] for n in missing], [wanted[n] for n in missing]
-        _collect(await pg.fetch(_ALLOCATE, mt, mk), out)
-        late = [(t, k) for t, k in zip(mt, mk, strict=True) if k not in out.get(t, ())]
-        if late:  # inserted by another writer meanwhile (ON CONFLICT): read them now
-            lt, lk = [p[0] for p in late], [p[1] for p in late]
-            _collect(await pg.fetch(_READ, lt, lk), out)
-            clash = [p for p in late if p[1] not in out.get(p[0], {})]
-            if clash:  # another key has the same hash: refused, never a shared id
-                raise RuntimeError(f"omop id map: hash collision for {clash[:3]}")
+    clash: list[tuple[str, str]] = []
+    got = 0
+    for n, row_id, same in await pg.fetch(_IDS, tables, wanted):
+        t, k = tables[n - 1], wanted[n - 1]
+        if same:
+            out.setdefault(t, {})[k] = row_id
+            got += 1
+        else:
+            clash.append((t, k))
+    if clash:  # another key has the same hash: refused, never a shared id
+        raise RuntimeError(f"omop id map: hash collision for {clash[:3]}")
+    if got < len(wanted):  # inserted by another writer meanwhile (ON CONFLICT): read them
+        late = [(t, k) for t, k in zip(tables, wanted, strict=True) if k not in out.get(t, ())]
+        _collect(await pg.fetch(_READ, [p[0] for p in late], [p[1] for p in late]), out)
+        missing = [p for p in late if p[1] not in out.get(p[0], {})]
+        if missing:
+            raise RuntimeError(f"omop id map: hash collision for {missing[:3]}")
     return out
 
 

@@ -228,10 +228,23 @@ class ParallelBuild:
             await task
 
     async def _stop_writers(self) -> None:
+        """Stop the child writers and keep their last reports — to the end even when the
+        build is cancelled meanwhile (no child left running, no count lost)."""
         children, self._children = self._children, []
-        for child in children:
-            await asyncio.to_thread(child.stop)
-            self._retire(child)
+        if not children:
+            return
+
+        def stop_all() -> None:
+            for child in children:
+                child.stop()
+                self._retire(child)
+
+        stopping = asyncio.ensure_future(asyncio.to_thread(stop_all))
+        try:
+            await asyncio.shield(stopping)
+        except asyncio.CancelledError:
+            await stopping
+            raise
 
     def _aggregate(self) -> None:
         """The totals of the writers (``progress``, as ``/omop/status`` shows them)."""
