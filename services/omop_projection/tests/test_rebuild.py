@@ -39,7 +39,7 @@ async def test_rebuild_builds_a_new_generation_and_swaps_it_in_with_the_same_ids
     assert await omop.fetch(ROWS) == before
     states = await omop.fetch("SELECT generation, state FROM omop_generation ORDER BY 1")
     assert states == [{"generation": 1, "state": "retired"}, {"generation": 2, "state": "serving"}]
-    # built UNLOGGED, made durable at the swap: every table of the serving generation is logged
+    # every table of the serving generation is durable (logged)
     persistence = await omop.fetch(
         "SELECT c.relpersistence::text AS p, count(*) AS n FROM pg_class c JOIN pg_namespace n "
         "ON n.oid = c.relnamespace WHERE n.nspname = 'omop_g2' AND c.relkind = 'r' GROUP BY 1"
@@ -232,11 +232,17 @@ async def test_a_rebuild_one_event_per_batch_replaces_versions_and_applies_delet
             admin = svc.auth("admin")
             assert (await svc.client.post("/omop/rebuild", headers=admin)).status_code == 202
 
+            seen: dict[str, object] = {}
+
             async def swapped():
                 status = (await svc.client.get("/omop/status", headers=admin)).json()
+                seen.update(status)
                 return (status["serving"] == 2 and status["building"] is None) or None
 
-            await eventually(swapped, timeout=30)
+            try:  # writer processes are spawned: slower on a loaded machine
+                await eventually(swapped, timeout=60)
+            except AssertionError:
+                raise AssertionError(f"the rebuild did not swap; last status {seen}") from None
             assert await svc.fetch(ROWS) == live  # the same rows, the same ids
             lineage = await svc.fetch(
                 "SELECT count(*) AS n FROM omop_g2.lineage WHERE omop_table = 'measurement'"
@@ -252,13 +258,14 @@ async def _two_rows(svc):  # type: ignore[no-untyped-def]
 
 
 async def test_a_generation_torn_by_a_crash_before_its_swap_is_emptied_before_it_resumes(omop):
-    """The swap makes the large tables durable on several connections first, the
-    checkpoints last: a crash in between leaves rows in logged tables while the unlogged
-    checkpoints are gone; the build must then restart from an empty generation."""
+    """A generation built UNLOGGED (as earlier versions did): the swap makes its large
+    tables durable on several connections first, the checkpoints last; a crash in between
+    leaves rows in logged tables while the unlogged checkpoints are gone, and the build
+    must then restart from an empty generation."""
     from hygie_omop_projection.adapters import generations as gens
 
     async with omop.runtime.app.state.uow() as uow:
-        building = await gens.create_generation(uow.connection, state="building")
+        building = await gens.create_generation(uow.connection, state="building", unlogged=True)
     s = building.schema
     async with omop.runtime.app.state.uow() as uow:
         await uow.connection.execute(
@@ -266,7 +273,9 @@ async def test_a_generation_torn_by_a_crash_before_its_swap_is_emptied_before_it
         )
         await uow.connection.execute(text(f"INSERT INTO {s}.checkpoint VALUES ('t', 0, 5)"))
     made = await gens.make_durable_concurrently(omop.runtime.app.state.uow.engine, s)
-    assert len(made) > 1 and "ehr" in made and "checkpoint" not in made
+    assert len(made) > 1
+    assert "ehr" in made
+    assert "checkpoint" not in made
     persistence = f"""SELECT c.relname AS t, c.relpersistence::text AS p FROM pg_class c
         JOIN pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname = '{s}'
         AND c.relkind = 'r' AND c.relname IN ('ehr', 'checkpoint') ORDER BY 1"""

@@ -181,7 +181,7 @@ def column_types(table: str) -> dict[str, str]:
 
 def generation_ddl(schema: str, *, unlogged: bool = False) -> list[str]:
     """Statements creating a generation schema: CDM tables, keys, indexes, state tables.
-    ``unlogged``: every table UNLOGGED (a generation being rebuilt: no WAL for its rows;
+    ``unlogged``: every table UNLOGGED (how earlier versions built a generation;
     ``generations.make_durable`` makes it logged at the swap)."""
     if not _NAME.match(schema):
         raise ValueError(f"invalid schema name {schema!r}")

@@ -252,6 +252,10 @@ class Store:
         rows = await self._all("SELECT nextval('{s}.concept_epoch')")
         return int(rows[0][0])
 
+    async def asynchronous_commit(self) -> None:
+        """This transaction's commit does not wait for its WAL to reach the disk."""
+        await self._run("SET LOCAL synchronous_commit TO OFF")
+
     async def lock_persons(self, generation: int, person_ids: Iterable[int]) -> None:
         """Lock persons for the transaction, in order (no two writers deadlock on them)."""
         ids = sorted(person_ids)

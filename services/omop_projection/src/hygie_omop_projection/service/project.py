@@ -127,6 +127,9 @@ class Projector:
         """Apply events in order, then materialise what they touched."""
         started = time.perf_counter()
         store = Store(uow.connection, self.schema)
+        if not self.publish:  # a generation being built: a crash loses the last batches,
+            # which are read again from their checkpoint (in the same transactions)
+            await store.asynchronous_commit()
         if self.shared:
             alone = not all(isinstance(event, _CLINICAL) for _, event in items)
             epoch = await store.writer_lock(self.generation, alone=alone)
