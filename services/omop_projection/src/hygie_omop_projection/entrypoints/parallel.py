@@ -43,7 +43,7 @@ from ..service.phases import Phases
 from ..service.project import Projector
 from .runner import GenerationRunner, Progress, Share
 
-__all__ = ["ParallelBuild", "rebuild_writers"]
+__all__ = ["ParallelBuild", "cores", "rebuild_writers"]
 
 log = logging.getLogger(__name__)
 _REPORT_SECONDS = 0.25
@@ -51,9 +51,18 @@ _REPORT_SECONDS = 0.25
 
 def rebuild_writers() -> int:
     """``HYGIE_OMOP_REBUILD_WRITERS``: writer processes of a rebuild (default: one per core,
-    at most the clinical topic's partitions count; 1: the serving process alone)."""
+    at most the topics' partitions, ``HYGIE_TOPIC_PARTITIONS``; 1: the serving process
+    alone)."""
     raw = os.environ.get("HYGIE_OMOP_REBUILD_WRITERS", "").strip()
-    return max(1, int(raw)) if raw else max(1, os.cpu_count() or 1)
+    return max(1, int(raw)) if raw else cores()
+
+
+def cores() -> int:
+    """The cores this process may run on (a container's cpuset, else the machine's)."""
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except (AttributeError, OSError):
+        return max(1, os.cpu_count() or 1)
 
 
 def _threaded() -> bool:
@@ -132,7 +141,7 @@ class ParallelBuild:
         self.template = template
         self.projector = template  # what the swap reads (the generation)
         self.topics = topics
-        self.writers = max(1, writers)
+        self.writers = max(1, min(writers, settings.topic_partitions))
         self.on_caught_up = on_caught_up
         self.database = uow.engine.url.database or ""
         self.progress = Progress(template.generation)

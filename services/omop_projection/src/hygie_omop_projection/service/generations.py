@@ -29,7 +29,7 @@ from hygie_platform.config import Settings
 from hygie_platform.uow import UnitOfWorkFactory
 
 from ..adapters import generations as gens
-from ..entrypoints.parallel import ParallelBuild, rebuild_writers
+from ..entrypoints.parallel import ParallelBuild, cores, rebuild_writers
 from ..entrypoints.runner import GenerationRunner
 from .project import Projector
 
@@ -235,9 +235,7 @@ class Generations:
             seconds = time.monotonic() - runner.progress.started
             # the large tables made durable on every core first, each in its transaction;
             # the checkpoints with the swap (a crash in between: ``reset_if_torn``)
-            await gens.make_durable_concurrently(
-                self.uow.engine, new.schema, connections=os.cpu_count() or 1
-            )
+            await gens.make_durable_concurrently(self.uow.engine, new.schema, connections=cores())
             async with self.uow() as uow:
                 conn = uow.connection
                 await conn.exec_driver_sql(
