@@ -16,7 +16,8 @@ from datetime import datetime
 from typing import Any
 
 from .mappings import Mapping, Rule
-from .paths import _WALKED, Located, _segments, read_value, select
+from .paths import Located, _segments, read_value, select
+from .paths import _descendants as descendants
 
 __all__ = [
     "MISSING",
@@ -103,6 +104,21 @@ def first(node: Any, path: str, steps: Steps, i: int = 0) -> tuple[Any, str] | N
 
 def first_node(node: Any, steps: Steps, i: int = 0) -> Any:
     """``select(...)[0].node`` without its path; ``MISSING`` when nothing is reached."""
+    return _first(node, steps, i, _itself)
+
+
+def _itself(node: Any) -> Any:
+    return node
+
+
+def _time_of(node: Any) -> Any:
+    value = read_value(node) if type(node) is dict else None
+    return MISSING if value is None or value.when is None else value.when
+
+
+def _first(node: Any, steps: Steps, i: int, leaf: Any) -> Any:
+    """``leaf`` of the first node the path reaches (in ``select`` order) for which it is
+    not ``MISSING``."""
     n = len(steps)
     while i < n:
         if type(node) is not dict:
@@ -118,7 +134,7 @@ def first_node(node: Any, steps: Steps, i: int = 0) -> Any:
                     want is None
                     or (item.get("archetype_node_id", "") if type(item) is dict else "") == want
                 ):
-                    found = first_node(item, steps, i)
+                    found = _first(item, steps, i, leaf)
                     if found is not MISSING:
                         return found
             return MISSING
@@ -128,7 +144,7 @@ def first_node(node: Any, steps: Steps, i: int = 0) -> Any:
         ):
             return MISSING
         node = value
-    return node
+    return leaf(node)
 
 
 def every(node: Any, path: str, steps: Steps) -> list[tuple[Any, str]]:
@@ -200,37 +216,9 @@ def _below(node: Any, path: str, step: tuple[str, str | None, str], out: list[An
             out.append((value, below_path + seg))
 
 
-def _descendants(node: Any, path: str) -> list[tuple[Any, str]]:
-    """``paths._descendants``: the node and the nodes below it, in the same order."""
-    out = []
-    stack = [(node, path)]
-    while stack:
-        here = stack.pop()
-        out.append(here)
-        node, path = here
-        if not isinstance(node, dict):
-            continue
-        for attr in _WALKED:
-            if attr not in node:
-                continue
-            value = node[attr]
-            prefix = f"{path}/{attr}"
-            if type(value) is not list:
-                if isinstance(value, dict):
-                    nid = value.get("archetype_node_id", "") if type(value) is dict else ""
-                    stack.append((value, f"{prefix}[{nid}]" if nid else prefix))
-                continue
-            counts: dict[Any, int] = {}
-            children = []
-            for item in value:
-                nid = item.get("archetype_node_id", "") if type(item) is dict else ""
-                c = counts[nid] = counts.get(nid, 0) + 1
-                if isinstance(item, dict):
-                    label = nid if c == 1 else f"{nid}#{c}"
-                    children.append((item, f"{prefix}[{label}]" if label else prefix))
-            children.reverse()
-            stack.extend(children)
-    return out
+def _descendants(node: Any, path: str) -> list[Located]:
+    """``paths._descendants``: the node and the nodes below it, as (node, path) pairs."""
+    return descendants(Located(node, path))
 
 
 def select_time(node: Any, path: str) -> datetime | None:
@@ -244,35 +232,8 @@ def select_time(node: Any, path: str) -> datetime | None:
 
 def first_time(node: Any, steps: Steps, i: int = 0) -> datetime | None:
     """The first date/time value the path reaches from ``node`` (in ``select`` order)."""
-    n = len(steps)
-    while i < n:
-        if type(node) is not dict:
-            return None
-        attr, want, _ = steps[i]
-        value = node.get(attr, MISSING)
-        if value is MISSING:
-            return None
-        i += 1
-        if type(value) is list:
-            for item in value:
-                if (
-                    want is None
-                    or (item.get("archetype_node_id", "") if type(item) is dict else "") == want
-                ):
-                    found = first_time(item, steps, i)
-                    if found is not None:
-                        return found
-            return None
-        if (
-            want is not None
-            and (value.get("archetype_node_id", "") if type(value) is dict else "") != want
-        ):
-            return None
-        node = value
-    if type(node) is not dict:
-        return None
-    read = read_value(node)
-    return read.when if read is not None else None
+    found = _first(node, steps, i, _time_of)
+    return None if found is MISSING else found
 
 
 class CompiledRule:
