@@ -22,8 +22,8 @@ from hygie_contracts.patient import PatientMerged, PatientUnmerged
 from hygie_contracts.terminology import ConceptMapChanged
 from hygie_omop_projection.adapters import generations as gens
 from hygie_omop_projection.adapters.cdm import CDM_TABLES, CLINICAL_TABLES, PRIMARY_KEYS
-from hygie_omop_projection.adapters.store import Store
 from hygie_omop_projection.adapters.translator import TableTranslator
+from hygie_omop_projection.adapters.writers import writer_lock
 from hygie_omop_projection.bootstrap import spec_with
 from hygie_omop_projection.domain.mapper import Concept
 from hygie_omop_projection.domain.mappings import load_mappings
@@ -354,8 +354,7 @@ async def test_a_cancelled_parallel_build_resumes_to_the_same_rows(hygie_setting
     try:  # once each writer committed clinical events, they are stopped where they are
         await eventually(every_writer_started, timeout=40, interval=0.02)
         async with uow() as u:  # held alone, the writer lock lets no writer go on
-            store = Store(u.connection, projector.schema)
-            await store.writer_lock(projector.generation, alone=True)
+            await writer_lock(u.connection, projector.schema, projector.generation, alone=True)
             await _cancel(task)
     finally:
         await _cancel(task)

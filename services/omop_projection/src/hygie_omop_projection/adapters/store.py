@@ -22,8 +22,6 @@ from .ids import ids_many
 
 __all__ = ["Store"]
 
-_WRITER_LOCK = 0x4F4D4F50  # "OMOP": the two-key advisory lock (this, generation)
-
 
 def _array_type(kind: str) -> str:
     """The PostgreSQL array element type of a CDM column type (NUMERIC from Python floats)."""
@@ -236,34 +234,6 @@ class Store:
                 f"DELETE FROM {{s}}.{table} WHERE {PRIMARY_KEYS[table]} = "
                 "ANY(CAST(:ids AS integer[]))",
                 {"ids": list(ids)},
-            )
-
-    # -- several writers of one generation (``entrypoints.parallel``) -------------------
-    async def writer_lock(self, generation: int, *, alone: bool) -> int:
-        """Take the generation's writer lock for the transaction (shared, or ``alone``);
-        then the generation's translation epoch (bumped when cached translations drop)."""
-        mode = "" if alone else "_shared"
-        await self._run(f"SELECT pg_advisory_xact_lock{mode}(:k, :g)",
-                        {"k": _WRITER_LOCK, "g": generation})  # fmt: skip
-        rows = await self._all("SELECT last_value FROM {s}.concept_epoch")
-        return int(rows[0][0])
-
-    async def bump_concept_epoch(self) -> int:
-        rows = await self._all("SELECT nextval('{s}.concept_epoch')")
-        return int(rows[0][0])
-
-    async def asynchronous_commit(self) -> None:
-        """This transaction's commit does not wait for its WAL to reach the disk."""
-        await self._run("SET LOCAL synchronous_commit TO OFF")
-
-    async def lock_persons(self, generation: int, person_ids: Iterable[int]) -> None:
-        """Lock persons for the transaction, in order (no two writers deadlock on them)."""
-        ids = sorted(person_ids)
-        if ids:
-            await self._run(
-                "SELECT count(pg_advisory_xact_lock((CAST(:g AS bigint) << 32) | p)) FROM "
-                "(SELECT unnest(CAST(:p AS integer[])) AS p ORDER BY 1) AS s",
-                {"g": generation, "p": ids},
             )
 
     async def save_checkpoint(self, positions: dict[tuple[str, int], int]) -> None:

@@ -8,7 +8,7 @@ composition rewrites rows in place (ids come from the natural keys).
 from __future__ import annotations
 
 import functools
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any, NamedTuple
@@ -337,21 +337,21 @@ def map_composition(
     for archetype_id in present:
         located = entries[archetype_id]
         mapping = mappings[archetype_id]
-        rules = rules_of(mapping, ROLES)  # type: ignore[arg-type]
+        rules = rules_of(mapping, ROLES)
         for entry in located:
             entry_node, entry_path = entry
-            reached: dict[str, list[tuple[Any, str]]] = {}  # ``each`` -> nodes, for rules alike
+            reached: dict[str, Sequence[tuple[Any, str]]] = {}  # ``each`` -> nodes, alike rules
             for index, rule in enumerate(rules):
                 each = rule.each
                 if each is None:
-                    contexts: list[tuple[Any, str]] = [entry]
+                    contexts: Sequence[tuple[Any, str]] = [entry]
                 elif each in reached:
                     contexts = reached[each]
                 else:
                     steps = rule.each_steps
                     contexts = reached[each] = (
                         every(entry_node, entry_path, steps) if steps is not None
-                        else select(entry, each)  # type: ignore[arg-type]
+                        else select(entry, each)
                     )  # fmt: skip
                 for ctx_node, ctx_path in contexts:
                     if rule.within is None:
@@ -455,7 +455,8 @@ def _row(
         _value_columns(columns, role, rule, value, lookup)
     if rule.columns:
         columns.update(rule.columns)
-    return _new(OmopRow, (rule.table, f"{key}|{path}|{index}", path, columns, start))  # type: ignore[no-any-return]
+    row: OmopRow = _new(OmopRow, (rule.table, f"{key}|{path}|{index}", path, columns, start))
+    return row
 
 
 def codes_of(

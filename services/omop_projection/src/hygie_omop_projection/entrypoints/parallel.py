@@ -267,7 +267,8 @@ class ParallelBuild:
             r.get("dead_lettered", 0) for r in reports
         )
         lags = [r.get("lag") for r in reports]
-        p.lag = None if any(lag is None for lag in lags) else sum(lags)  # type: ignore[misc]
+        known = [lag for lag in lags if lag is not None]
+        p.lag = sum(known) if len(known) == len(lags) else None
         alive = own is not None and own.share.clinical
         p.caught_up = (
             alive and len(reports) == self.writers and all(r.get("caught_up") for r in reports)
@@ -281,7 +282,7 @@ class ParallelBuild:
 
     def workers_cpu(self) -> float:
         """CPU seconds used by the child writers so far (the benchmark's accounting)."""
-        return self.children_cpu + sum(c.last.get("cpu", 0.0) for c in self._children)
+        return self.children_cpu + sum(float(c.last.get("cpu", 0.0)) for c in self._children)
 
     def translate_calls(self) -> int:
         own = getattr(self.template.translator, "calls", 0)

@@ -12,6 +12,7 @@ from ..adapters.bulk import LINEAGE_COLUMNS, PROBLEM_COLUMNS
 from ..adapters.cdm import PRIMARY_KEYS
 from ..adapters.store import Store
 from ..adapters.translator import Translator
+from ..adapters.writers import lock_persons
 from ..domain.mapper import Concept, MappedComposition, OmopRow, map_composition
 from ..domain.mappings import Mapping as ArchetypeMapping
 from .phases import Phases
@@ -116,7 +117,8 @@ async def materialise(
     }
     touched = {p for rows in old.values() for _, _, p in rows}
     if person_lock is not None:  # another writer may hold rows of the same persons
-        await store.lock_persons(
+        await lock_persons(
+            store.conn,
             person_lock,
             touched | {persons[s[0]] for s in live.values()},  # type: ignore[misc]
         )

@@ -29,6 +29,7 @@ from hygie_contracts.omop import OmopRowChanged
 from hygie_platform.envelope import Envelope
 from hygie_platform.uow import UnitOfWork
 
+from ..adapters import writers
 from ..adapters.cdm import PRIMARY_KEYS
 from ..adapters.erasure import erase_ehrs
 from ..adapters.store import Store
@@ -129,10 +130,12 @@ class Projector:
         store = Store(uow.connection, self.schema)
         if not self.publish:  # a generation being built: a crash loses the last batches,
             # which are read again from their checkpoint (in the same transactions)
-            await store.asynchronous_commit()
+            await writers.asynchronous_commit(uow.connection)
         if self.shared:
             alone = not all(isinstance(event, _CLINICAL) for _, event in items)
-            epoch = await store.writer_lock(self.generation, alone=alone)
+            epoch = await writers.writer_lock(
+                uow.connection, self.schema, self.generation, alone=alone
+            )
             if epoch != self._epoch:  # another writer dropped cached translations
                 self._epoch = epoch
                 self.concepts.clear()
@@ -235,7 +238,7 @@ class Projector:
             # after the entries are gone: a premap that saw the old epoch may have read them
             self.concepts_epoch += 1
             if self.shared:
-                self._epoch = await store.bump_concept_epoch()
+                self._epoch = await writers.bump_concept_epoch(store.conn, self.schema)
             dirty.compositions.update(await store.compositions_with_problems(codes))
 
     # -- materialisation --------------------------------------------------------------
