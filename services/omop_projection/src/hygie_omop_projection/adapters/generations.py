@@ -24,7 +24,6 @@ __all__ = [
     "create_generation",
     "drop_generation",
     "generations",
-    "has_cdm_source",
     "make_durable",
     "make_durable_concurrently",
     "point_views",
@@ -185,10 +184,6 @@ async def drop_generation(conn: AsyncConnection, generation: Generation) -> None
         text("UPDATE omop_generation SET state = 'retired' WHERE generation = :g"),
         {"g": generation.generation},
     )
-
-
-async def has_cdm_source(conn: AsyncConnection, schema: str) -> bool:
-    return bool((await conn.execute(text(f"SELECT 1 FROM {schema}.cdm_source"))).first())
 
 
 async def write_cdm_source(

@@ -39,8 +39,8 @@ __all__ = ["GenerationRunner", "Progress", "Share"]
 
 log = logging.getLogger(__name__)
 _THREADED = 200
-_GC_THRESHOLD = 50_000
 """records from which a fetched batch is decoded and mapped in a thread"""
+_GC_THRESHOLD = 50_000
 
 
 def tune_gc() -> None:
@@ -57,18 +57,17 @@ def tune_gc() -> None:
 class Share:
     """The partitions one writer of a generation takes: several writers (processes) build
     a generation in parallel, each its share of the clinical topic's partitions (``p %
-    count == index``); the patient and terminology topics go to ``reference`` (default:
-    the writer of index 0). ``clinical=False``: none of the clinical partitions."""
+    count == index``); the patient and terminology topics go to the writer of index 0.
+    ``clinical=False``: none of the clinical partitions."""
 
     index: int = 0
     count: int = 1
     clinical: bool = True
-    reference: bool | None = None
 
     def takes(self, topic: str, partition: int) -> bool:
         if topic == EHR_TOPIC:
             return self.clinical and partition % self.count == self.index
-        return self.index == 0 if self.reference is None else self.reference
+        return self.index == 0
 
 
 @dataclass

@@ -246,8 +246,6 @@ class Generations:
                     f"events = {int(runner.progress.applied)} WHERE generation = {new.generation}"
                 )
                 await gens.make_durable(conn, new.schema)
-                if not await gens.has_cdm_source(conn, new.schema):  # a crash emptied it
-                    await self._cdm_source(conn, new)
                 await gens.point_views(conn, new.schema)
                 uow.record(
                     OmopRebuildCompleted(
